@@ -1,0 +1,398 @@
+"""Validation of the test run config (DESIGN.md 3.2) into a frozen :class:`TestRunConfig`.
+
+The raw config is the RIME 0.x dict given to ``start_stress_test``::
+
+    {
+        "run_name": "Titanic",
+        "data_info": {"label_col": "Survived", "ref_path": "ref.csv", "eval_path": "eval.csv"},
+        "model_info": {"path": "model.py"},
+        "model_task": "Binary Classification",  # optional: inferred from the label when absent
+        "tests_config": {"drift.feature_drift": {"thresholds": [0.1, 0.2, 0.3]}},
+        "random_seed": 0,
+    }
+
+Every unknown key and every wrong type raises :class:`ConfigError` whose ``.key`` is the dotted
+path of the offending key (``data_info.lable_col``,
+``tests_config.drift.feature_drift.thresholds``). ``tests_config`` is checked against the test
+registry: unknown test ids, unknown parameters and parameter values of the wrong type are
+rejected before a job starts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+MODEL_TASKS = ("Binary Classification", "Multi-class Classification", "Regression")
+"""Supported values of ``model_task``."""
+
+DATA_TYPES = ("tabular",)
+"""Supported values of ``data_type``."""
+
+BIN_SIZES = ("hour", "day", "week", "month")
+"""Named values accepted for ``monitoring_info.bin_size`` (an int number of seconds also is)."""
+
+
+class ConfigError(ValueError):
+    """A config key is unknown, missing or of the wrong type.
+
+    Attributes:
+        key: Dotted path of the offending key, e.g. ``data_info.label_col``.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Where the data is and what its special columns are."""
+
+    ref_path: str
+    eval_path: str
+    label_col: str | None = None
+    pred_col: str | None = None
+    timestamp_col: str | None = None
+    ref_pred_path: str | None = None
+    eval_pred_path: str | None = None
+    categorical_features: tuple[str, ...] = ()
+    protected_features: tuple[str, ...] = ()
+    features_not_in_model: tuple[str, ...] = ()
+    nrows: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Where the model is: a ``.py`` file, a directory with ``model.py``, or a pickled model."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class MonitoringInfo:
+    """Time binning for firewall runs."""
+
+    timestamp_col: str | None = None
+    bin_size: str | int | None = None
+
+
+@dataclass(frozen=True)
+class TestOverride:
+    """Per-test overrides from ``tests_config``: thresholds, enabled flag, parameters."""
+
+    __test__ = False  # not a pytest test class
+
+    thresholds: tuple[float, float, float] | None = None
+    enabled: bool = True
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class TestRunConfig:
+    """A validated test run config. Build it with :func:`validate_config`."""
+
+    __test__ = False  # not a pytest test class
+
+    run_name: str
+    data_info: DataInfo
+    model_info: ModelInfo | None = None
+    model_task: str | None = None
+    monitoring_info: MonitoringInfo | None = None
+    tests_config: Mapping[str, TestOverride] = field(default_factory=lambda: MappingProxyType({}))
+    random_seed: int = 0
+    data_type: str = "tabular"
+
+    def override(self, test_id: str) -> TestOverride:
+        """The overrides of ``test_id`` (defaults when the config has none)."""
+        return self.tests_config.get(test_id, TestOverride())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical raw form: ``validate_config(c.to_dict()) == c``."""
+        data_info = {k: v for k, v in _fields(self.data_info).items() if v not in (None, ())}
+        raw: dict[str, Any] = {
+            "run_name": self.run_name,
+            "data_info": {k: list(v) if isinstance(v, tuple) else v for k, v in data_info.items()},
+            "random_seed": self.random_seed,
+            "data_type": self.data_type,
+        }
+        if self.model_info is not None:
+            raw["model_info"] = {"path": self.model_info.path}
+        if self.model_task is not None:
+            raw["model_task"] = self.model_task
+        if self.monitoring_info is not None:
+            raw["monitoring_info"] = {
+                k: v for k, v in _fields(self.monitoring_info).items() if v is not None
+            }
+        if self.tests_config:
+            raw["tests_config"] = {
+                test_id: _override_to_dict(o) for test_id, o in self.tests_config.items()
+            }
+        return raw
+
+
+def _fields(obj: object) -> dict[str, Any]:
+    return dict(vars(obj))
+
+
+def _override_to_dict(override: TestOverride) -> dict[str, Any]:
+    out: dict[str, Any] = dict(override.params)
+    out["enabled"] = override.enabled
+    if override.thresholds is not None:
+        out["thresholds"] = list(override.thresholds)
+    return out
+
+
+_TOP_KEYS = (
+    "run_name",
+    "data_info",
+    "model_info",
+    "model_task",
+    "monitoring_info",
+    "tests_config",
+    "random_seed",
+    "data_type",
+)
+_DATA_STR_KEYS = (
+    "ref_path",
+    "eval_path",
+    "label_col",
+    "pred_col",
+    "timestamp_col",
+    "ref_pred_path",
+    "eval_pred_path",
+)
+_DATA_LIST_KEYS = ("categorical_features", "protected_features", "features_not_in_model")
+_DATA_KEYS = (*_DATA_STR_KEYS, *_DATA_LIST_KEYS, "nrows")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _check_mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(path, f"expected a mapping, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise ConfigError(path, f"keys must be strings, got {key!r}")
+    return value
+
+
+def _check_keys(section: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
+    for key in section:
+        if key not in allowed:
+            raise ConfigError(
+                _join(path, key), f"unknown key (expected one of {', '.join(allowed)})"
+            )
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _opt_str(section: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(_join(path, key), f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _req_str(section: Mapping[str, Any], key: str, path: str) -> str:
+    value = _opt_str(section, key, path)
+    if value is None:
+        raise ConfigError(_join(path, key), "required key is missing")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _str_list(section: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    value = section.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigError(_join(path, key), f"expected a list of strings, got {_type_name(value)}")
+    for item in value:
+        if not isinstance(item, str):
+            raise ConfigError(_join(path, key), f"expected a list of strings, got item {item!r}")
+    return tuple(value)
+
+
+def _data_info(raw: Any) -> DataInfo:
+    path = "data_info"
+    if raw is None:
+        raise ConfigError(path, "required key is missing")
+    section = _check_mapping(raw, path)
+    _check_keys(section, _DATA_KEYS, path)
+    nrows = section.get("nrows")
+    if nrows is not None and (not _is_int(nrows) or nrows <= 0):
+        raise ConfigError(_join(path, "nrows"), f"expected a positive integer, got {nrows!r}")
+    strings = {key: _opt_str(section, key, path) for key in _DATA_STR_KEYS}
+    lists = {key: _str_list(section, key, path) for key in _DATA_LIST_KEYS}
+    return DataInfo(
+        ref_path=_req_str(section, "ref_path", path),
+        eval_path=_req_str(section, "eval_path", path),
+        label_col=strings["label_col"],
+        pred_col=strings["pred_col"],
+        timestamp_col=strings["timestamp_col"],
+        ref_pred_path=strings["ref_pred_path"],
+        eval_pred_path=strings["eval_pred_path"],
+        categorical_features=lists["categorical_features"],
+        protected_features=lists["protected_features"],
+        features_not_in_model=lists["features_not_in_model"],
+        nrows=nrows,
+    )
+
+
+def _model_info(raw: Any) -> ModelInfo | None:
+    if raw is None:
+        return None
+    section = _check_mapping(raw, "model_info")
+    _check_keys(section, ("path",), "model_info")
+    return ModelInfo(path=_req_str(section, "path", "model_info"))
+
+
+def _monitoring_info(raw: Any) -> MonitoringInfo | None:
+    path = "monitoring_info"
+    if raw is None:
+        return None
+    section = _check_mapping(raw, path)
+    _check_keys(section, ("timestamp_col", "bin_size"), path)
+    bin_size = section.get("bin_size")
+    if bin_size is not None:
+        named = isinstance(bin_size, str) and bin_size.lower() in BIN_SIZES
+        if not named and not (_is_int(bin_size) and bin_size > 0):
+            raise ConfigError(
+                _join(path, "bin_size"),
+                f"expected one of {', '.join(BIN_SIZES)} or a positive number of seconds, "
+                f"got {bin_size!r}",
+            )
+        if isinstance(bin_size, str):
+            bin_size = bin_size.lower()
+    return MonitoringInfo(timestamp_col=_opt_str(section, "timestamp_col", path), bin_size=bin_size)
+
+
+def _thresholds(value: Any, path: str) -> tuple[float, float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise ConfigError(path, f"expected a list [low, medium, high] of 3 numbers, got {value!r}")
+    numbers: list[float] = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            raise ConfigError(path, f"expected finite numbers, got {item!r}")
+        numbers.append(float(item))
+    low, medium, high = numbers
+    if not low <= medium <= high:
+        raise ConfigError(path, f"thresholds must be ascending [low, medium, high], got {value!r}")
+    return low, medium, high
+
+
+def _param_matches(value: Any, default: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return _is_int(value)
+    if isinstance(default, float):
+        return _is_int(value) or isinstance(value, float)
+    if default is None:
+        return True
+    return isinstance(value, type(default))
+
+
+def _test_override(test_id: str, raw: Any) -> TestOverride:
+    from pytest_rime.engine.registry import get_test  # registry imports config: keep lazy
+
+    path = f"tests_config.{test_id}"
+    spec = get_test(test_id)
+    section = _check_mapping(raw, path)
+    allowed = ("thresholds", "enabled", *spec.params)
+    _check_keys(section, allowed, path)
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(_join(path, "enabled"), f"expected true or false, got {enabled!r}")
+    thresholds = None
+    if section.get("thresholds") is not None:
+        thresholds = _thresholds(section["thresholds"], _join(path, "thresholds"))
+    params: dict[str, Any] = {}
+    for name, default in spec.params.items():
+        if name not in section:
+            continue
+        value = section[name]
+        key = _join(path, name)
+        if not _param_matches(value, default):
+            raise ConfigError(key, f"expected {_type_name(default)}, got {value!r}")
+        choices = spec.param_choices.get(name)
+        if choices is not None and value not in choices:
+            raise ConfigError(key, f"expected one of {', '.join(map(str, choices))}, got {value!r}")
+        params[name] = float(value) if isinstance(default, float) else value
+    return TestOverride(thresholds=thresholds, enabled=enabled, params=MappingProxyType(params))
+
+
+def _tests_config(raw: Any) -> Mapping[str, TestOverride]:
+    from pytest_rime.engine.registry import all_tests
+
+    if raw is None:
+        return MappingProxyType({})
+    section = _check_mapping(raw, "tests_config")
+    known = {spec.test_id for spec in all_tests()}
+    overrides: dict[str, TestOverride] = {}
+    for test_id, value in section.items():
+        if test_id not in known:
+            raise ConfigError(
+                f"tests_config.{test_id}",
+                f"unknown test id {test_id!r} (known ids: {', '.join(sorted(known))})",
+            )
+        overrides[test_id] = _test_override(test_id, value)
+    return MappingProxyType(overrides)
+
+
+def validate_config(raw: Mapping[str, Any] | TestRunConfig) -> TestRunConfig:
+    """Check a raw test run config and return it as a frozen :class:`TestRunConfig`.
+
+    Args:
+        raw: The config dict (DESIGN.md 3.2); a :class:`TestRunConfig` is returned as is.
+
+    Returns:
+        The validated config. ``model_task`` is ``None`` when absent: the engine infers it
+        from the label (or the predictions) and records that in the results.
+
+    Raises:
+        ConfigError: A key is unknown, missing or of the wrong type; ``.key`` names it.
+    """
+    if isinstance(raw, TestRunConfig):
+        return raw
+    top = _check_mapping(raw, "")
+    _check_keys(top, _TOP_KEYS, "")
+    run_name = top.get("run_name", "Stress Test")
+    if not isinstance(run_name, str) or not run_name:
+        raise ConfigError("run_name", f"expected a non-empty string, got {run_name!r}")
+    model_task = top.get("model_task")
+    if model_task is not None and model_task not in MODEL_TASKS:
+        raise ConfigError(
+            "model_task", f"expected one of {', '.join(MODEL_TASKS)}, got {model_task!r}"
+        )
+    seed = top.get("random_seed", 0)
+    if not _is_int(seed) or seed < 0:
+        raise ConfigError("random_seed", f"expected a non-negative integer, got {seed!r}")
+    data_type = top.get("data_type", "tabular")
+    if data_type not in DATA_TYPES:
+        raise ConfigError(
+            "data_type", f"expected one of {', '.join(DATA_TYPES)}, got {data_type!r}"
+        )
+    return TestRunConfig(
+        run_name=run_name,
+        data_info=_data_info(top.get("data_info")),
+        model_info=_model_info(top.get("model_info")),
+        model_task=model_task,
+        monitoring_info=_monitoring_info(top.get("monitoring_info")),
+        tests_config=_tests_config(top.get("tests_config")),
+        random_seed=seed,
+        data_type=data_type,
+    )

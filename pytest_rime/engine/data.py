@@ -1,0 +1,253 @@
+"""Reading data files and inferring feature types.
+
+Files are read by extension (``.csv``, ``.parquet``/``.pq``, ``.jsonl``/``.ndjson``, each
+optionally compressed, e.g. ``.csv.gz``) from local paths, ``rime://`` references (mapped to a
+local path by the resolver) and fsspec URLs (``s3://``, ``memory://``, ...).
+
+Feature types are inferred from the reference set (see :func:`infer_feature_types`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+Resolver = Callable[[str], str]
+"""Maps a ``rime://`` URI to a local path."""
+
+NUMERIC = "numeric"
+INTEGER = "integer"
+BOOL = "bool"
+CATEGORICAL = "categorical"
+TEXT = "text"
+DATETIME = "datetime"
+FEATURE_TYPES = (NUMERIC, INTEGER, BOOL, CATEGORICAL, TEXT, DATETIME)
+"""Feature types, as recorded in the results metadata."""
+
+VALUE_KINDS = ("int", "float", "bool", "str", "datetime", "other")
+"""Python kind of a feature's values in ref (what the "Must be ..." tests check in eval)."""
+
+_TEXT_MEAN_LENGTH = 40
+_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+_COMPRESSIONS = (".gz", ".bz2", ".zip", ".xz", ".zst")
+
+
+class DataError(ValueError):
+    """A data file cannot be read or lacks a column the config names."""
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """One feature of the data.
+
+    Attributes:
+        name: Column name.
+        type: One of :data:`FEATURE_TYPES`.
+        value_kind: One of :data:`VALUE_KINDS`.
+        in_model: False for ``features_not_in_model`` (checked as data, not given to the model).
+    """
+
+    name: str
+    type: str
+    value_kind: str
+    in_model: bool = True
+
+    @property
+    def is_numeric(self) -> bool:
+        """Numeric, integer or bool: values compare as numbers."""
+        return self.type in (NUMERIC, INTEGER, BOOL)
+
+    @property
+    def is_categorical(self) -> bool:
+        """Categorical or bool: a small set of values."""
+        return self.type in (CATEGORICAL, BOOL)
+
+
+def resolve_path(path: str, resolver: Resolver | None) -> str:
+    """Map a ``rime://`` reference to a local path; return other paths unchanged.
+
+    Raises:
+        DataError: A ``rime://`` path is given but there is no resolver.
+    """
+    if path.startswith("rime://"):
+        if resolver is None:
+            raise DataError(f"{path}: rime:// references need a resolver (run through the server)")
+        return resolver(path)
+    return path
+
+
+def _format_of(path: str) -> str:
+    name = PurePosixPath(path.split("?", 1)[0]).name.lower()
+    for suffix in _COMPRESSIONS:
+        name = name.removesuffix(suffix)
+    for fmt, suffixes in (
+        ("csv", (".csv",)),
+        ("parquet", (".parquet", ".pq")),
+        ("jsonl", (".jsonl", ".ndjson")),
+    ):
+        if name.endswith(suffixes):
+            return fmt
+    raise DataError(f"{path}: unsupported file type (expected .csv, .parquet or .jsonl)")
+
+
+def _read(source: str | IO[bytes], fmt: str) -> pd.DataFrame:
+    if fmt == "csv":
+        return pd.read_csv(source, compression="infer" if isinstance(source, str) else None)
+    if fmt == "parquet":
+        return pd.read_parquet(source)
+    return pd.read_json(
+        source, lines=True, compression="infer" if isinstance(source, str) else None
+    )
+
+
+def read_table(path: str, resolver: Resolver | None = None) -> pd.DataFrame:
+    """Read a csv, parquet or jsonl file from a local path, ``rime://`` or fsspec URL.
+
+    Raises:
+        DataError: Unsupported extension, unreadable or missing file (the message names it).
+    """
+    local = resolve_path(path, resolver)
+    fmt = _format_of(local)
+    try:
+        if "://" in local and not local.startswith("file://"):
+            import fsspec
+
+            with fsspec.open(local, "rb", compression="infer") as stream:
+                return _read(stream, fmt)
+        return _read(local.removeprefix("file://"), fmt)
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: file not found") from exc
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read {fmt} file: {exc}") from exc
+
+
+def read_predictions(path: str, resolver: Resolver | None, pred_col: str | None) -> np.ndarray:
+    """Read precomputed predictions: the ``pred_col`` column, the only column, or all columns.
+
+    Several columns (and no ``pred_col`` among them) are a multi-class probability matrix.
+    """
+    frame = read_table(path, resolver)
+    if pred_col is not None and pred_col in frame.columns:
+        return frame[pred_col].to_numpy()
+    if frame.shape[1] == 1:
+        return frame.iloc[:, 0].to_numpy()
+    return frame.to_numpy(dtype=float)
+
+
+def sample_positions(n_rows: int, nrows: int | None, seed: int) -> npt.NDArray[np.int64] | None:
+    """Sorted seeded sample of ``nrows`` row positions, or ``None`` when no sampling is needed."""
+    if nrows is None or nrows >= n_rows:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=nrows, replace=False)).astype(np.int64)
+
+
+def _non_null(column: pd.Series) -> pd.Series:
+    return column[column.notna()]
+
+
+def value_kind(column: pd.Series) -> str:
+    """The Python kind of a column's non-null values (one of :data:`VALUE_KINDS`)."""
+    if pd.api.types.is_bool_dtype(column):
+        return "bool"
+    if pd.api.types.is_integer_dtype(column):
+        return "int"
+    if pd.api.types.is_float_dtype(column):
+        # pandas stores an int column with nulls as float: keep it an int column.
+        if not column.isna().any():
+            return "float"
+        numbers = _non_null(column).to_numpy()
+        return "int" if numbers.size and bool(np.all(np.mod(numbers, 1) == 0)) else "float"
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return "datetime"
+    values = _non_null(column)
+    if values.empty:
+        return "other"
+    kinds = {_python_kind(v) for v in values.iloc[:1000]}
+    return kinds.pop() if len(kinds) == 1 else "other"
+
+
+def _python_kind(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | np.integer):
+        return "int"
+    if isinstance(value, float | np.floating):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, pd.Timestamp):
+        return "datetime"
+    return "other"
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    sample = values.iloc[:200].astype(str)
+    return bool(sample.map(lambda s: _DATE_PATTERN.match(s) is not None).all())
+
+
+def _infer_type(column: pd.Series, kind: str) -> str:
+    if kind == "bool":
+        return BOOL
+    if kind == "int":
+        return INTEGER
+    if kind == "float":
+        return NUMERIC
+    if kind == "datetime":
+        return DATETIME
+    values = _non_null(column)
+    if kind == "str" and not values.empty:
+        if _looks_like_dates(values):
+            return DATETIME
+        if values.iloc[:2000].str.len().mean() > _TEXT_MEAN_LENGTH:
+            return TEXT
+    return CATEGORICAL
+
+
+def infer_feature_types(
+    ref: pd.DataFrame,
+    *,
+    exclude: Iterable[str],
+    categorical_features: Sequence[str] = (),
+    features_not_in_model: Sequence[str] = (),
+) -> dict[str, FeatureInfo]:
+    """Feature name -> :class:`FeatureInfo`, inferred from the reference set.
+
+    Rules: bool dtype or only bool values -> bool; integer dtype (or a float column of whole
+    numbers with nulls, which is how pandas stores ints with nulls) -> integer; float ->
+    numeric; datetime dtype or ISO-looking date strings -> datetime; strings with a mean length
+    over 40 characters -> text; other strings and mixed values -> categorical. Names in
+    ``categorical_features`` are categorical whatever their dtype. ``exclude`` (label,
+    prediction and timestamp columns) are not features.
+
+    Raises:
+        DataError: ``categorical_features`` or ``features_not_in_model`` names a missing column.
+    """
+    excluded = set(exclude)
+    for key, names in (
+        ("categorical_features", categorical_features),
+        ("features_not_in_model", features_not_in_model),
+    ):
+        missing = [name for name in names if name not in ref.columns]
+        if missing:
+            raise DataError(f"data_info.{key}: columns {missing} are not in the reference data")
+    forced = set(categorical_features)
+    not_in_model = set(features_not_in_model)
+    infos: dict[str, FeatureInfo] = {}
+    for name in ref.columns:
+        if name in excluded:
+            continue
+        column = ref[name]
+        kind = value_kind(column)
+        ftype = CATEGORICAL if name in forced else _infer_type(column, kind)
+        infos[str(name)] = FeatureInfo(
+            name=str(name), type=ftype, value_kind=kind, in_model=name not in not_in_model
+        )
+    return infos

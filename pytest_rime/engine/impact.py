@@ -1,0 +1,143 @@
+"""Model impact of flagged evaluation rows (used to set the severity of abnormal-input cases).
+
+For each case (features + flagged eval rows) two measures, each in 0..1, are taken when
+possible; the impact is the larger:
+
+- **metric**: with labels and predictions, the share of the model's skill lost on the flagged
+  rows: ``(loss(flagged) - loss(clean)) / (baseline - loss(clean))`` clipped to 0..1, where the
+  loss is the 0/1 error (classification) or the absolute error (regression), "clean" are the
+  other eval rows and the baseline is a constant predictor's loss. Not measured when the model
+  is no better than the constant predictor.
+- **prediction change**: with a model, the flagged rows are repaired (their features set to
+  the typical reference value: the median, or the most frequent value) and re-predicted; the
+  mean change of the prediction (see :func:`pytest_rime.engine.importance.prediction_change`).
+  All cases of a test are repaired and predicted in ONE batched call.
+
+The metric measure compares different rows, so it is confounded when the flagged rows are
+abnormal in other ways too (e.g. nulls in several features of the same rows): each feature's
+case then shows the damage of the whole rows. The prediction change is specific to the feature.
+
+When the model cannot score the evaluation data and raises on the flagged rows themselves,
+the impact is 1.0 (the model cannot serve these inputs at all).
+
+A case with no flagged rows, or with neither measure available, has impact ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.data import BOOL
+from pytest_rime.engine.importance import prediction_change
+from pytest_rime.engine.results import JSONValue
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Measured model impact of one case (``value`` is ``None`` when not measurable)."""
+
+    value: float | None
+    metrics: dict[str, JSONValue] = field(default_factory=dict)
+
+
+def typical_value(ctx: RunContext, name: str) -> Any:
+    """The reference's typical value of feature ``name``: median for numbers, else the mode."""
+
+    def compute() -> Any:
+        profile = ctx.profile(name)
+        info = ctx.features[name]
+        if profile.numeric is not None and info.type != BOOL and profile.numeric.ref_count:
+            median = profile.numeric.quantiles[0.5]
+            return round(median) if info.value_kind == "int" else median
+        values = ctx.ref[name].dropna()
+        return values.mode().iloc[0] if not values.empty else None
+
+    return ctx.memo(f"typical:{name}", compute)
+
+
+def _metric_impact(ctx: RunContext, mask: np.ndarray) -> Impact | None:
+    losses = ctx.memo("eval_row_losses", lambda: ctx.row_losses("eval"))
+    labelled = ctx.labels("eval").notna().to_numpy()
+    flagged, clean = losses[mask & labelled], losses[~mask & labelled]
+    if flagged.size == 0 or clean.size == 0:
+        return None
+    baseline = ctx.baseline_loss()
+    skill = baseline - float(clean.mean())
+    metrics: dict[str, JSONValue] = {
+        "flagged_rows_loss": float(flagged.mean()),
+        "clean_rows_loss": float(clean.mean()),
+    }
+    if not skill > 0:
+        return Impact(None, metrics)
+    value = float(np.clip((flagged.mean() - clean.mean()) / skill, 0.0, 1.0))
+    return Impact(value, metrics)
+
+
+def _repaired(ctx: RunContext, features: Sequence[str], rows: np.ndarray) -> pd.DataFrame:
+    frame = ctx.eval.iloc[rows].copy()
+    for name in features:
+        value = typical_value(ctx, name)
+        dtype = ctx.ref[name].dtype if value is not None else object
+        frame[name] = pd.Series([value] * len(frame), index=frame.index, dtype=dtype)
+    return frame
+
+
+def _prediction_changes(
+    ctx: RunContext, cases: Sequence[tuple[Sequence[str], np.ndarray]]
+) -> list[float | None]:
+    todo = [i for i, (_, rows) in enumerate(cases) if rows.size]
+    out: list[float | None] = [None] * len(cases)
+    if not todo or not ctx.has_model:
+        return out
+    base = ctx.predictions("eval")
+    frames = [_repaired(ctx, cases[i][0], cases[i][1]) for i in todo]
+    changed = ctx.predict(pd.concat(frames, ignore_index=True))
+    start = 0
+    for i in todo:
+        rows = cases[i][1]
+        out[i] = min(1.0, prediction_change(ctx, base[rows], changed[start : start + rows.size]))
+        start += rows.size
+    return out
+
+
+def _failure_impact(ctx: RunContext, rows: np.ndarray, error: Exception) -> Impact:
+    """Impact when the model fails on eval: 1.0 if it fails on exactly these rows too."""
+    metrics: dict[str, JSONValue] = {"impact_error": f"{type(error).__name__}: {error}"}
+    if not rows.size or not ctx.has_model:
+        return Impact(None, metrics)
+    try:
+        ctx.predict(ctx.eval.iloc[rows])
+    except Exception as exc:
+        metrics["model_error_on_flagged_rows"] = f"{type(exc).__name__}: {exc}"
+        return Impact(1.0, metrics)
+    return Impact(None, metrics)
+
+
+def measure_impacts(
+    ctx: RunContext, cases: Sequence[tuple[Sequence[str], np.ndarray]]
+) -> list[Impact]:
+    """Impact of each ``(features, flagged eval row positions)`` case (see the module doc)."""
+    if not ctx.has_predictions or not any(rows.size for _, rows in cases):
+        return [Impact(None) for _ in cases]
+    try:
+        changes = _prediction_changes(ctx, cases)
+    except Exception as exc:  # the model may fail on the data: report, do not fail the test
+        ctx.log(f"measuring the prediction change failed: {exc!r}")
+        return [_failure_impact(ctx, rows, exc) for _, rows in cases]
+    impacts = []
+    for (_, rows), change in zip(cases, changes, strict=True):
+        mask = np.zeros(len(ctx.eval), dtype=bool)
+        mask[rows] = True
+        metric = _metric_impact(ctx, mask) if ctx.has_labels and rows.size else None
+        metrics = dict(metric.metrics) if metric is not None else {}
+        values = [v for v in (change, metric.value if metric else None) if v is not None]
+        if change is not None:
+            metrics["prediction_change"] = change
+        impacts.append(Impact(max(values) if values else None, metrics))
+    return impacts

@@ -1,0 +1,706 @@
+"""Model metrics of a dataset (numpy only; scikit-learn is used by the tests, never at runtime).
+
+The metric functions take plain arrays and return ``None`` (never raise) when the metric is not
+defined for their input: an empty input, a single class for AUC, no predicted positives for
+Precision, a constant target for R2, no non-zero target for MAPE.
+
+Conventions:
+
+- **Binary classification**: ``y_true`` / ``y_pred`` are booleans (True = the positive class),
+  ``scores`` are positive-class probabilities; a row is predicted positive when its
+  probability is at least the decision threshold (0.5).
+- **Multi-class classification**: labels are integer codes. Macro metrics average over the
+  classes present in ``y_true`` or ``y_pred`` (scikit-learn's ``unique_labels``); a class
+  that is never predicted has precision 0 (scikit-learn's ``zero_division=0``). Multi-class
+  AUC is the one-vs-rest macro average over the classes whose AUC is defined. Multi-class log
+  loss clips the probabilities to ``[1e-15, 1 - 1e-15]`` and renormalises the rows.
+- **Regression**: MAPE is the mean of ``|y - p| / |y|`` over the rows whose target is not
+  zero (rows with a zero target are ignored; scikit-learn divides by a tiny epsilon instead),
+  as a fraction (0.1 = 10 %).
+- **Calibration**: the expected calibration error over :data:`CALIBRATION_BINS` equal-width
+  probability bins, ``sum(n_b / n * |fraction positive_b - mean probability_b|)``; bin ``b``
+  holds the probabilities in ``(b/10, (b+1)/10]`` (the first bin includes 0), as in
+  scikit-learn's ``calibration_curve(strategy="uniform")``.
+
+:func:`prepare` turns labels and predictions of a task into :class:`MetricInputs` (rows with a
+missing label or prediction are dropped); :func:`compute_metrics` returns every metric of the
+task; :func:`task_metrics` lists them; :func:`model_perf` fills ``RunResult.model_perf``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION
+from pytest_rime.engine.model import ModelError
+from pytest_rime.engine.results import JSONValue, ModelPerf
+
+if TYPE_CHECKING:
+    from pytest_rime.engine.context import RunContext, Which
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+DECISION_THRESHOLD = 0.5
+"""A binary row is predicted positive when its probability is at least this."""
+
+LOG_LOSS_EPSILON = 1e-15
+"""Probabilities are clipped to ``[eps, 1 - eps]`` in log loss."""
+
+CALIBRATION_BINS = 10
+"""Equal-width probability bins of the calibration error and the reliability table."""
+
+
+# ------------------------------------------------------------------ binary classification
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return float(numerator / denominator) if denominator > 0 else None
+
+
+def accuracy(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float | None:
+    """Share of rows whose predicted label equals the true label (any label type)."""
+    truth, predicted = np.asarray(y_true), np.asarray(y_pred)
+    return _ratio(float(np.sum(truth == predicted)), truth.size)
+
+
+def _confusion(y_true: BoolArray, y_pred: BoolArray) -> tuple[int, int, int, int]:
+    """``(tp, fp, fn, tn)`` of boolean arrays."""
+    tp = int(np.sum(y_true & y_pred))
+    fp = int(np.sum(~y_true & y_pred))
+    fn = int(np.sum(y_true & ~y_pred))
+    return tp, fp, fn, int(y_true.size - tp - fp - fn)
+
+
+def precision(y_true: BoolArray, y_pred: BoolArray) -> float | None:
+    """TP / (TP + FP); ``None`` without predicted positives."""
+    tp, fp, _, _ = _confusion(y_true, y_pred)
+    return _ratio(tp, tp + fp)
+
+
+def recall(y_true: BoolArray, y_pred: BoolArray) -> float | None:
+    """TP / (TP + FN), the true positive rate; ``None`` without positives."""
+    tp, _, fn, _ = _confusion(y_true, y_pred)
+    return _ratio(tp, tp + fn)
+
+
+def f1(y_true: BoolArray, y_pred: BoolArray) -> float | None:
+    """2 TP / (2 TP + FP + FN); ``None`` without positives and predicted positives."""
+    tp, fp, fn, _ = _confusion(y_true, y_pred)
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def false_positive_rate(y_true: BoolArray, y_pred: BoolArray) -> float | None:
+    """FP / (FP + TN); ``None`` without negatives."""
+    _, fp, _, tn = _confusion(y_true, y_pred)
+    return _ratio(fp, fp + tn)
+
+
+def false_negative_rate(y_true: BoolArray, y_pred: BoolArray) -> float | None:
+    """FN / (FN + TP); ``None`` without positives."""
+    tp, _, fn, _ = _confusion(y_true, y_pred)
+    return _ratio(fn, fn + tp)
+
+
+def _average_ranks(values: FloatArray) -> FloatArray:
+    """1-based ranks of ``values``; tied values share the average of their ranks."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts_group = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    group = np.cumsum(starts_group) - 1
+    starts = np.flatnonzero(starts_group)
+    ends = np.append(starts[1:], values.size)
+    ranks = np.empty(values.size)
+    ranks[order] = ((starts + ends + 1) / 2)[group]
+    return ranks
+
+
+def roc_auc(y_true: BoolArray, scores: FloatArray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney U, ties count one half); ``None`` for one class."""
+    n_pos = int(np.sum(y_true))
+    n_neg = y_true.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = _average_ranks(np.asarray(scores, dtype=float))
+    u = float(np.sum(ranks[y_true])) - n_pos * (n_pos + 1) / 2
+    return u / (n_pos * n_neg)
+
+
+def log_loss(y_true: BoolArray, scores: FloatArray) -> float | None:
+    """Mean binary cross-entropy of the clipped probabilities; ``None`` when empty."""
+    if y_true.size == 0:
+        return None
+    p = np.clip(np.asarray(scores, dtype=float), LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON)
+    return float(-np.mean(np.where(y_true, np.log(p), np.log1p(-p))))
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """One non-empty probability bin of a reliability table."""
+
+    lower: float
+    upper: float
+    count: int
+    mean_predicted: float
+    fraction_positive: float
+
+    def to_dict(self) -> dict[str, JSONValue]:
+        """JSON-ready form."""
+        return {
+            "lower": self.lower,
+            "upper": self.upper,
+            "count": self.count,
+            "mean_predicted": self.mean_predicted,
+            "fraction_positive": self.fraction_positive,
+        }
+
+
+def reliability_table(
+    y_true: BoolArray, scores: FloatArray, bins: int = CALIBRATION_BINS
+) -> list[ReliabilityBin]:
+    """Per non-empty equal-width bin: count, mean probability and fraction of positives."""
+    p = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ids = np.searchsorted(edges[1:-1], p, side="left")
+    counts = np.bincount(ids, minlength=bins)
+    predicted = np.bincount(ids, weights=p, minlength=bins)
+    positive = np.bincount(ids, weights=y_true.astype(float), minlength=bins)
+    return [
+        ReliabilityBin(
+            lower=float(edges[b]),
+            upper=float(edges[b + 1]),
+            count=int(counts[b]),
+            mean_predicted=float(predicted[b] / counts[b]),
+            fraction_positive=float(positive[b] / counts[b]),
+        )
+        for b in np.flatnonzero(counts)
+    ]
+
+
+def expected_calibration_error(
+    y_true: BoolArray, scores: FloatArray, bins: int = CALIBRATION_BINS
+) -> float | None:
+    """Row-weighted mean |fraction positive - mean probability| over the bins; ``None`` if empty."""
+    if y_true.size == 0:
+        return None
+    table = reliability_table(y_true, scores, bins)
+    gaps = sum(b.count * abs(b.fraction_positive - b.mean_predicted) for b in table)
+    return float(gaps / y_true.size)
+
+
+# ------------------------------------------------------------- multi-class classification
+def _per_class_counts(y_true: IntArray, y_pred: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """``(tp, predicted, actual)`` per class present in ``y_true`` or ``y_pred``."""
+    present = np.union1d(y_true, y_pred)
+    true_idx = np.searchsorted(present, y_true)
+    pred_idx = np.searchsorted(present, y_pred)
+    size = present.size
+    tp = np.bincount(true_idx[y_true == y_pred], minlength=size)
+    return tp, np.bincount(pred_idx, minlength=size), np.bincount(true_idx, minlength=size)
+
+
+def _macro(
+    y_true: IntArray, y_pred: IntArray, part: Callable[[IntArray, IntArray, IntArray], FloatArray]
+) -> float | None:
+    if y_true.size == 0:
+        return None
+    tp, predicted, actual = _per_class_counts(y_true, y_pred)
+    return float(np.mean(part(tp, predicted, actual)))
+
+
+def _safe_divide(numerator: IntArray, denominator: IntArray) -> FloatArray:
+    out = np.zeros(numerator.shape, dtype=float)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def macro_precision(y_true: IntArray, y_pred: IntArray) -> float | None:
+    """Unweighted mean of the per-class precision (0 for a class never predicted)."""
+    return _macro(y_true, y_pred, lambda tp, predicted, _: _safe_divide(tp, predicted))
+
+
+def macro_recall(y_true: IntArray, y_pred: IntArray) -> float | None:
+    """Unweighted mean of the per-class recall (0 for a class absent from ``y_true``)."""
+    return _macro(y_true, y_pred, lambda tp, _, actual: _safe_divide(tp, actual))
+
+
+def macro_f1(y_true: IntArray, y_pred: IntArray) -> float | None:
+    """Unweighted mean of the per-class F1 = 2 TP / (predicted + actual)."""
+    return _macro(
+        y_true, y_pred, lambda tp, predicted, actual: _safe_divide(2 * tp, predicted + actual)
+    )
+
+
+def multiclass_roc_auc(y_true: IntArray, probabilities: FloatArray) -> float | None:
+    """One-vs-rest macro AUC over the columns whose AUC is defined; ``None`` if none is."""
+    aucs = [roc_auc(y_true == k, probabilities[:, k]) for k in range(probabilities.shape[1])]
+    defined = [a for a in aucs if a is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def multiclass_log_loss(y_true: IntArray, probabilities: FloatArray) -> float | None:
+    """Mean cross-entropy of the true class; codes outside the columns get probability 0."""
+    if y_true.size == 0:
+        return None
+    p = np.clip(probabilities, LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON)
+    p = p / p.sum(axis=1, keepdims=True)
+    known = (y_true >= 0) & (y_true < p.shape[1])
+    true_p = np.full(y_true.size, LOG_LOSS_EPSILON)
+    true_p[known] = p[np.flatnonzero(known), y_true[known]]
+    return float(-np.mean(np.log(true_p)))
+
+
+# ---------------------------------------------------------------------------- regression
+def mean_absolute_error(y_true: FloatArray, y_pred: FloatArray) -> float | None:
+    """Mean |y - p|; ``None`` when empty."""
+    return float(np.mean(np.abs(y_true - y_pred))) if y_true.size else None
+
+
+def mean_squared_error(y_true: FloatArray, y_pred: FloatArray) -> float | None:
+    """Mean (y - p)^2; ``None`` when empty."""
+    return float(np.mean((y_true - y_pred) ** 2)) if y_true.size else None
+
+
+def root_mean_squared_error(y_true: FloatArray, y_pred: FloatArray) -> float | None:
+    """Square root of the MSE; ``None`` when empty."""
+    mse = mean_squared_error(y_true, y_pred)
+    return None if mse is None else float(np.sqrt(mse))
+
+
+def mean_absolute_percentage_error(y_true: FloatArray, y_pred: FloatArray) -> float | None:
+    """Mean |y - p| / |y| over rows with a non-zero target (a fraction); ``None`` if none."""
+    nonzero = y_true != 0
+    if not np.any(nonzero):
+        return None
+    return float(np.mean(np.abs(y_true[nonzero] - y_pred[nonzero]) / np.abs(y_true[nonzero])))
+
+
+def r2_score(y_true: FloatArray, y_pred: FloatArray) -> float | None:
+    """1 - SS_res / SS_tot; ``None`` for fewer than two rows or a constant target."""
+    if y_true.size < 2:
+        return None
+    total = float(np.sum((y_true - y_true.mean()) ** 2))
+    if total == 0:
+        return None
+    return 1 - float(np.sum((y_true - y_pred) ** 2)) / total
+
+
+# ------------------------------------------------------------------------- task inputs
+@dataclass(frozen=True)
+class MetricInputs:
+    """Labels and predictions of one dataset (or subset) in the form the metrics take.
+
+    Attributes:
+        task: The model task.
+        y_true: Binary: bool (positive class); multi-class: int codes (-1 = a label outside
+            ``classes``); regression: floats.
+        y_pred: Predicted labels (binary: probability >= threshold) or values, same form.
+        scores: Binary: positive-class probabilities (n,); multi-class: (n, k) probabilities
+            aligned with the classes, or ``None`` when only labels were predicted.
+        rows: Position of each kept row in the labels given to :func:`prepare`.
+    """
+
+    task: str
+    y_true: npt.NDArray[Any]
+    y_pred: npt.NDArray[Any]
+    scores: FloatArray | None
+    rows: IntArray
+
+    @property
+    def size(self) -> int:
+        """Number of rows."""
+        return int(self.y_true.size)
+
+    def subset(self, index: BoolArray | IntArray | slice) -> MetricInputs:
+        """The rows selected by a boolean mask, positions or a slice (a slice gives views)."""
+        scores = None if self.scores is None else self.scores[index]
+        return MetricInputs(
+            self.task, self.y_true[index], self.y_pred[index], scores, self.rows[index]
+        )
+
+
+def _binary_positive(labels: npt.NDArray[Any], classes: Sequence[Any] | None) -> Any:
+    if classes is not None and len(classes) >= 2:
+        return classes[-1]
+    values = set(pd.unique(labels).tolist())
+    if values <= {0, 1}:
+        return 1
+    return sorted(values, key=str)[-1] if values else 1
+
+
+def _encode(values: npt.NDArray[Any], classes: Sequence[Any]) -> IntArray:
+    return np.asarray(pd.Index(list(classes)).get_indexer(values), dtype=np.int64)
+
+
+def _default_classes(labels: npt.NDArray[Any], predictions: npt.NDArray[Any]) -> list[Any]:
+    values = pd.unique(labels).tolist()
+    if predictions.ndim == 1:
+        values += [v for v in pd.unique(predictions).tolist() if v not in values]
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+def _as_matrix(values: npt.NDArray[Any]) -> FloatArray:
+    numbers = values.astype(float)
+    return numbers if numbers.ndim == 2 else numbers[:, None]
+
+
+def prepare(
+    task: str,
+    labels: npt.ArrayLike,
+    predictions: npt.ArrayLike,
+    *,
+    classes: Sequence[Any] | None = None,
+    threshold: float = DECISION_THRESHOLD,
+) -> MetricInputs:
+    """Labels and predictions of ``task`` as :class:`MetricInputs`.
+
+    Rows with a missing label, or a missing or non-finite prediction, are dropped.
+
+    Args:
+        task: ``Binary Classification``, ``Multi-class Classification`` or ``Regression``.
+        labels: True labels (n,).
+        predictions: Binary: positive-class probabilities (n,) or an (n, 2) matrix;
+            multi-class: (n, k) probabilities aligned with ``classes``, or labels (n,);
+            regression: values (n,).
+        classes: Class labels (binary: the last is the positive class; multi-class: the
+            column order). Default: the sorted distinct labels.
+        threshold: Decision threshold of binary classification.
+
+    Raises:
+        ValueError: Unknown task, or lengths / column counts that do not match.
+    """
+    y = np.asarray(labels)
+    p = np.asarray(predictions)
+    if p.shape[:1] != y.shape[:1]:
+        raise ValueError(f"{p.shape[0]} predictions for {y.shape[0]} labels")
+    keep = ~pd.isna(y)
+    if task == REGRESSION or (task == BINARY and np.issubdtype(p.dtype, np.number)):
+        keep &= np.all(np.isfinite(_as_matrix(p)), axis=1)
+    elif task == MULTICLASS and p.ndim == 2:
+        keep &= np.all(np.isfinite(p.astype(float)), axis=1)
+    else:
+        keep &= ~pd.isna(p)
+    y, p = y[keep], p[keep]
+    rows = np.flatnonzero(keep).astype(np.int64)
+    if task == REGRESSION:
+        return MetricInputs(task, y.astype(float), _as_matrix(p)[:, 0], None, rows)
+    if task == BINARY:
+        positive = _binary_positive(y, classes)
+        if np.issubdtype(p.dtype, np.number):
+            scores = _as_matrix(p)[:, -1]
+        else:
+            scores = (p == positive).astype(float)
+        return MetricInputs(task, y == positive, scores >= threshold, scores, rows)
+    if task == MULTICLASS:
+        names = list(classes) if classes is not None and len(classes) else _default_classes(y, p)
+        if p.ndim == 2:
+            if p.shape[1] != len(names):
+                raise ValueError(
+                    f"predictions have {p.shape[1]} columns for {len(names)} classes {names}"
+                )
+            matrix = p.astype(float)
+            predicted = np.argmax(matrix, axis=1)
+            return MetricInputs(task, _encode(y, names), predicted, matrix, rows)
+        return MetricInputs(task, _encode(y, names), _encode(p, names), None, rows)
+    raise ValueError(f"unknown model task {task!r}")
+
+
+# ---------------------------------------------------------------------- metric catalogue
+def _on_labels(
+    fn: Callable[[Any, Any], float | None],
+) -> Callable[[MetricInputs], float | None]:
+    return lambda inputs: fn(inputs.y_true, inputs.y_pred)
+
+
+def _scored(
+    fn: Callable[[Any, FloatArray], float | None],
+) -> Callable[[MetricInputs], float | None]:
+    return lambda inputs: None if inputs.scores is None else fn(inputs.y_true, inputs.scores)
+
+
+def _rows(inputs: MetricInputs) -> int:
+    return inputs.size
+
+
+def _positives(inputs: MetricInputs) -> int:
+    return int(np.sum(inputs.y_true))
+
+
+def _negatives(inputs: MetricInputs) -> int:
+    return inputs.size - int(np.sum(inputs.y_true))
+
+
+def _predicted_positives(inputs: MetricInputs) -> int:
+    return int(np.sum(inputs.y_pred))
+
+
+def _both_classes(inputs: MetricInputs) -> int:
+    return min(_positives(inputs), _negatives(inputs))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A model metric and how to compare two values of it.
+
+    Attributes:
+        name: Display name, the key of ``RunResult.model_perf`` (``"AUC"``, ``"MAE"``).
+        slug: snake_case name used in test ids.
+        higher_is_better: Direction of the metric.
+        relative: Degradation is measured relative to the baseline value (metrics without a
+            fixed scale: log loss, MAE, MSE, RMSE, MAPE); otherwise as an absolute difference
+            (metrics in 0..1, and R2).
+        compute: The metric of :class:`MetricInputs` (``None`` when undefined).
+        support: Rows the metric averages over (Recall: positives; Precision: predicted
+            positives; FPR: negatives; AUC: the smaller class), used to exclude small subsets.
+        test_name: Display name of its Model Performance test, when not ``name``.
+        requirement: What the metric needs to be defined (used in SKIP reasons).
+        conditional: A rate conditioned on the label or the prediction (F1, Precision, Recall,
+            FPR, FNR and their macro versions): it moves with the label mix of the data even
+            when the model is sound.
+        ranking: A ranking metric (AUC): it is lower on any slice that narrows the range of
+            a predictive feature.
+    """
+
+    name: str
+    slug: str
+    higher_is_better: bool
+    relative: bool
+    compute: Callable[[MetricInputs], float | None]
+    support: Callable[[MetricInputs], int] = _rows
+    test_name: str | None = None
+    requirement: str = "labelled rows with predictions"
+    conditional: bool = False
+    ranking: bool = False
+
+    @property
+    def display_test_name(self) -> str:
+        """Name of the metric's Model Performance test."""
+        return self.test_name or self.name
+
+    def degradation(self, baseline: float, value: float) -> float:
+        """How much worse ``value`` is than ``baseline``; positive = worse.
+
+        Absolute metrics: the signed difference. Relative metrics: the signed difference
+        divided by ``|baseline|`` (0 when both are 0, infinity when only the baseline is 0).
+        """
+        delta = baseline - value if self.higher_is_better else value - baseline
+        if not self.relative:
+            return float(delta)
+        if baseline == 0:
+            return 0.0 if delta <= 0 else float("inf")
+        return float(delta / abs(baseline))
+
+    def describe_change(self) -> str:
+        """How :meth:`degradation` is expressed, for descriptions."""
+        return (
+            "relative increase"
+            if self.relative
+            else ("drop" if self.higher_is_better else "increase")
+        )
+
+
+ACCURACY = Metric("Accuracy", "accuracy", True, False, lambda i: accuracy(i.y_true, i.y_pred))
+_BOTH_CLASSES = "both classes and predicted probabilities"
+_PROBABILITIES = "predicted probabilities"
+_BINARY_METRICS = (
+    ACCURACY,
+    Metric(
+        "AUC",
+        "auc",
+        True,
+        False,
+        _scored(roc_auc),
+        _both_classes,
+        requirement=_BOTH_CLASSES,
+        ranking=True,
+    ),
+    Metric(
+        "F1",
+        "f1",
+        True,
+        False,
+        _on_labels(f1),
+        requirement="positive labels or predictions",
+        conditional=True,
+    ),
+    Metric(
+        "Precision",
+        "precision",
+        True,
+        False,
+        _on_labels(precision),
+        _predicted_positives,
+        requirement="predicted positives",
+        conditional=True,
+    ),
+    Metric(
+        "Recall",
+        "recall",
+        True,
+        False,
+        _on_labels(recall),
+        _positives,
+        requirement="positives",
+        conditional=True,
+    ),
+    Metric(
+        "FPR",
+        "fpr",
+        False,
+        False,
+        _on_labels(false_positive_rate),
+        _negatives,
+        requirement="negatives",
+        conditional=True,
+    ),
+    Metric(
+        "FNR",
+        "fnr",
+        False,
+        False,
+        _on_labels(false_negative_rate),
+        _positives,
+        requirement="positives",
+        conditional=True,
+    ),
+    Metric("Log Loss", "log_loss", False, True, _scored(log_loss), requirement=_PROBABILITIES),
+    Metric(
+        "Calibration Error",
+        "calibration_comparison",
+        False,
+        False,
+        _scored(expected_calibration_error),
+        test_name="Calibration Comparison",
+        requirement=_PROBABILITIES,
+    ),
+)
+_MULTICLASS_METRICS = (
+    ACCURACY,
+    Metric(
+        "Multi-class AUC",
+        "multiclass_auc",
+        True,
+        False,
+        _scored(multiclass_roc_auc),
+        requirement="two classes and a probability matrix",
+        ranking=True,
+    ),
+    Metric("Macro F1", "macro_f1", True, False, _on_labels(macro_f1), conditional=True),
+    Metric(
+        "Macro Precision",
+        "macro_precision",
+        True,
+        False,
+        _on_labels(macro_precision),
+        conditional=True,
+    ),
+    Metric("Macro Recall", "macro_recall", True, False, _on_labels(macro_recall), conditional=True),
+    Metric(
+        "Multi-class Log Loss",
+        "multiclass_log_loss",
+        False,
+        True,
+        _scored(multiclass_log_loss),
+        requirement="a probability matrix",
+    ),
+)
+_REGRESSION_METRICS = (
+    Metric("MAE", "mae", False, True, _on_labels(mean_absolute_error)),
+    Metric("MSE", "mse", False, True, _on_labels(mean_squared_error)),
+    Metric("RMSE", "rmse", False, True, _on_labels(root_mean_squared_error)),
+    Metric(
+        "MAPE",
+        "mape",
+        False,
+        True,
+        _on_labels(mean_absolute_percentage_error),
+        requirement="non-zero targets",
+    ),
+    Metric("R2", "r2", True, False, _on_labels(r2_score), requirement="a non-constant target"),
+)
+TASK_METRICS: Mapping[str, tuple[Metric, ...]] = {
+    BINARY: _BINARY_METRICS,
+    MULTICLASS: _MULTICLASS_METRICS,
+    REGRESSION: _REGRESSION_METRICS,
+}
+"""The metrics of each model task, in report order."""
+
+
+def all_metrics() -> tuple[Metric, ...]:
+    """Every metric of every task, once each, in report order."""
+    seen: dict[str, Metric] = {}
+    for metrics in TASK_METRICS.values():
+        for metric in metrics:
+            seen.setdefault(metric.name, metric)
+    return tuple(seen.values())
+
+
+def task_metrics(task: str) -> tuple[Metric, ...]:
+    """The metrics of ``task`` (empty for an unknown task)."""
+    return TASK_METRICS.get(task, ())
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    """Names of the metrics of ``task``."""
+    return tuple(metric.name for metric in task_metrics(task))
+
+
+def evaluate(inputs: MetricInputs) -> dict[str, float | None]:
+    """Every metric of ``inputs.task`` on ``inputs`` (``None`` where undefined)."""
+    return {metric.name: metric.compute(inputs) for metric in task_metrics(inputs.task)}
+
+
+def compute_metrics(
+    task: str,
+    labels: npt.ArrayLike,
+    predictions: npt.ArrayLike,
+    *,
+    classes: Sequence[Any] | None = None,
+    threshold: float = DECISION_THRESHOLD,
+) -> dict[str, float | None]:
+    """Every metric of ``task`` for one dataset (arguments as in :func:`prepare`)."""
+    return evaluate(prepare(task, labels, predictions, classes=classes, threshold=threshold))
+
+
+# ----------------------------------------------------------------------- run integration
+def metric_inputs(ctx: RunContext, which: Which) -> MetricInputs:
+    """Labels and predictions of ``ref`` or ``eval`` of a run, prepared once and cached.
+
+    Raises:
+        KeyError: The frame has no label column.
+        ModelError: There is no model and no precomputed predictions.
+    """
+
+    def compute() -> MetricInputs:
+        labels = ctx.labels(which).to_numpy()
+        classes = list(ctx.classes) if ctx.classes.size else None
+        return prepare(ctx.model_task, labels, ctx.predictions(which), classes=classes)
+
+    return ctx.memo(f"metrics.inputs:{which}", compute)
+
+
+def dataset_metrics(ctx: RunContext, which: Which) -> dict[str, float | None]:
+    """Every metric of the run's task on ``ref`` or ``eval`` (computed once)."""
+    return ctx.memo(f"metrics.values:{which}", lambda: evaluate(metric_inputs(ctx, which)))
+
+
+def model_perf(ctx: RunContext) -> list[ModelPerf]:
+    """Reference and evaluation value of every metric of the task (``None`` when unknown)."""
+    values: dict[str, dict[str, float | None]] = {}
+    for which in ("ref", "eval"):
+        try:
+            values[which] = dataset_metrics(ctx, which)
+        except (KeyError, ModelError):  # no labels or no predictions on that side
+            values[which] = {}
+    return [
+        ModelPerf(metric.name, values["ref"].get(metric.name), values["eval"].get(metric.name))
+        for metric in task_metrics(ctx.model_task)
+    ]

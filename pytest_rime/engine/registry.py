@@ -1,0 +1,220 @@
+"""The test registry: every engine test is a small function registered by id.
+
+How to write a test (one function per test, in ``pytest_rime/engine/tests/<category>.py``)::
+
+    from pytest_rime.engine.context import RunContext
+    from pytest_rime.engine.registry import Finding, TestSettings, register_test
+
+
+    @register_test(
+        "drift.label_drift",  # "<category slug>.<name>", unique
+        name="Label Drift",  # the results' test_batch_type
+        category="Drift",  # one of results.CATEGORIES
+        thresholds=(0.1, 0.2, 0.3),  # default ascending [low, medium, high]
+        description="Distribution of the label in eval vs ref (PSI).",
+        needs_labels=True,  # SKIP (with the reason) when the data has no labels
+        params={"bins": 10},  # tests_config parameters with their defaults
+    )
+    def label_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+        '''One sentence on what is measured. Severity: how it is set.'''
+        psi = ...
+        return [Finding(features=(), statistic=psi, description=f"Label PSI is {psi:.3f}.")]
+
+Contract of a test function ``fn(ctx, settings) -> Iterable[Finding]``:
+
+- it reads data only through the shared :class:`~pytest_rime.engine.context.RunContext`
+  (frames, feature types, cached profiles, labels, predictions, importance), so nothing is
+  computed twice;
+- each :class:`Finding` is one test case: the features it is about, one ``statistic`` where
+  **larger is worse** (compared with the thresholds outside the function, by
+  :mod:`pytest_rime.engine.severity`), the measured ``metrics``, a sentence of ``description``,
+  the model ``impact`` in 0..1 (``None`` when the case is not about the model) and, for
+  abnormal-input tests, the positions of the flagged eval rows;
+- a finding with ``statistic=None`` and a ``skip_reason`` becomes a SKIP case;
+- a test that raises becomes SKIP cases with the error (the run goes on).
+
+Flags: ``needs_model`` (calls the model on new inputs: SKIP when the run has only precomputed
+predictions), ``needs_predictions`` (model or precomputed predictions), ``needs_labels``
+(label column in both ref and eval). The package :mod:`pytest_rime.engine.tests` imports every
+category module, so :func:`all_tests` sees all of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_rime.engine.results import CATEGORIES, JSONValue
+
+if TYPE_CHECKING:
+    from pytest_rime.engine.context import RunContext
+
+CATEGORY_SLUGS: Mapping[str, str] = MappingProxyType(
+    {category: category.lower().replace(" ", "_") for category in CATEGORIES}
+)
+"""Test id prefix of each category, e.g. ``"Abnormal Inputs" -> "abnormal_inputs"``."""
+
+Thresholds = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a test measured for one test case (status and severity are set outside).
+
+    Attributes:
+        features: Feature names the case is about (empty for dataset-level cases).
+        statistic: The number compared with the thresholds; larger is worse. ``None`` = SKIP.
+        description: One sentence a person can act on (the verdict is appended by the runner).
+        metrics: Measured values (observed statistic, counts, metric deltas), JSON-simple.
+        impact: Model impact in 0..1 (feature importance, or measured change of the model on
+            the flagged rows); caps the severity. ``None`` when the case is not about the model.
+        flagged_rows: Positions (0-based, in the eval frame) of the rows the case flags.
+        skip_reason: Why the case was skipped (when ``statistic`` is ``None``).
+    """
+
+    features: tuple[str, ...]
+    statistic: float | None
+    description: str
+    metrics: Mapping[str, JSONValue] = field(default_factory=dict)
+    impact: float | None = None
+    flagged_rows: npt.NDArray[np.int64] | None = None
+    skip_reason: str | None = None
+
+    @classmethod
+    def skip(cls, features: Iterable[str], reason: str) -> Finding:
+        """A SKIP case for ``features`` with ``reason`` as its description."""
+        return cls(features=tuple(features), statistic=None, description=reason, skip_reason=reason)
+
+
+@dataclass(frozen=True)
+class TestSettings:
+    """Effective settings of one test in a run: defaults merged with ``tests_config``."""
+
+    __test__ = False  # not a pytest test class
+
+    thresholds: Thresholds
+    params: Mapping[str, Any]
+    seed: int
+
+
+TestFunction = Callable[["RunContext", TestSettings], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """A registered test: its id, display name, category, defaults and function."""
+
+    __test__ = False  # not a pytest test class
+
+    test_id: str
+    name: str
+    category: str
+    description: str
+    thresholds: Thresholds
+    func: TestFunction
+    needs_model: bool = False
+    needs_predictions: bool = False
+    needs_labels: bool = False
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    param_choices: Mapping[str, tuple[Any, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    @property
+    def category_slug(self) -> str:
+        """The id prefix of the test's category."""
+        return CATEGORY_SLUGS[self.category]
+
+
+_REGISTRY: dict[str, TestSpec] = {}
+
+
+def register_test(
+    test_id: str,
+    *,
+    name: str,
+    category: str,
+    thresholds: Thresholds,
+    description: str,
+    needs_model: bool = False,
+    needs_predictions: bool = False,
+    needs_labels: bool = False,
+    params: Mapping[str, Any] | None = None,
+    param_choices: Mapping[str, tuple[Any, ...]] | None = None,
+) -> Callable[[TestFunction], TestFunction]:
+    """Decorator registering a test function under ``test_id``.
+
+    Args:
+        test_id: ``"<category slug>.<name>"``, unique across the registry.
+        name: Display name (``test_batch_type``), e.g. ``"Feature Drift"``.
+        category: One of :data:`pytest_rime.engine.results.CATEGORIES`.
+        thresholds: Default ascending ``(low, medium, high)``.
+        description: One sentence on what the test checks.
+        needs_model: The test calls the model on new inputs.
+        needs_predictions: The test needs ref/eval predictions (model or precomputed).
+        needs_labels: The test needs the label column in ref and eval.
+        params: Test-specific ``tests_config`` parameters and their defaults.
+        param_choices: Allowed values of some parameters.
+
+    Returns:
+        The decorator; it returns the function unchanged.
+
+    Raises:
+        ValueError: The id is taken, malformed, or the category or thresholds are invalid.
+    """
+    if category not in CATEGORY_SLUGS:
+        raise ValueError(f"{test_id}: unknown category {category!r} (expected one of {CATEGORIES})")
+    if not test_id.startswith(CATEGORY_SLUGS[category] + "."):
+        raise ValueError(f"{test_id}: id must start with {CATEGORY_SLUGS[category]!r}.")
+    if not thresholds[0] <= thresholds[1] <= thresholds[2]:
+        raise ValueError(f"{test_id}: thresholds must be ascending (low, medium, high)")
+
+    def decorate(func: TestFunction) -> TestFunction:
+        if test_id in _REGISTRY:
+            raise ValueError(f"test id {test_id!r} is already registered")
+        _REGISTRY[test_id] = TestSpec(
+            test_id=test_id,
+            name=name,
+            category=category,
+            description=description,
+            thresholds=(float(thresholds[0]), float(thresholds[1]), float(thresholds[2])),
+            func=func,
+            needs_model=needs_model,
+            needs_predictions=needs_predictions or needs_model,
+            needs_labels=needs_labels,
+            params=MappingProxyType(dict(params or {})),
+            param_choices=MappingProxyType(dict(param_choices or {})),
+        )
+        return func
+
+    return decorate
+
+
+def _load_test_modules() -> None:
+    importlib.import_module("pytest_rime.engine.tests")
+
+
+def all_tests() -> tuple[TestSpec, ...]:
+    """Every registered test, by category (results.CATEGORIES order), then registration order."""
+    _load_test_modules()
+    order = {category: index for index, category in enumerate(CATEGORIES)}
+    return tuple(sorted(_REGISTRY.values(), key=lambda spec: order[spec.category]))
+
+
+def get_test(test_id: str) -> TestSpec:
+    """The registered test ``test_id``.
+
+    Raises:
+        KeyError: No test has that id.
+    """
+    _load_test_modules()
+    try:
+        return _REGISTRY[test_id]
+    except KeyError:
+        raise KeyError(f"unknown test id {test_id!r}") from None

@@ -1,0 +1,515 @@
+"""Abnormal Inputs tests: evaluation rows whose values break the reference profile.
+
+Every test flags eval rows per feature (or feature pair). The statistic is the share of eval
+rows flagged (``Rare Categories``: the excess over the reference share); the flagged row
+positions go into the case so the run counts the failing inputs. Severity: the threshold level
+capped by the measured model impact of the flagged rows (:mod:`pytest_rime.engine.impact`).
+Tests whose flagged values carry none of the feature's information for the model (nulls,
+blank strings, unseen or miscapitalised categories, values of the wrong type) use at least the
+feature's importance as impact: the importance measures what the model loses when the feature's
+information is destroyed, which a measured change can miss (an imputer hides a null behind a
+typical value, which is also what the repaired rows get).
+Features missing from eval are left to ``Required Features``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.data import BOOL, CATEGORICAL, TEXT, FeatureInfo
+from pytest_rime.engine.impact import measure_impacts
+from pytest_rime.engine.profile import numeric_values
+from pytest_rime.engine.registry import Finding, TestSettings, register_test
+from pytest_rime.engine.results import JSONValue
+
+CATEGORY = "Abnormal Inputs"
+ROW_THRESHOLDS = (0.01, 0.05, 0.1)
+"""Default thresholds on the share of eval rows flagged."""
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Eval rows one case flags.
+
+    Attributes:
+        features: The feature(s) checked.
+        mask: Boolean mask over the eval rows.
+        what: What the flagged values are, completing "N eval rows (x%) of feature F have ...".
+        metrics: Extra measured values.
+        statistic: Overrides the default statistic (the share of flagged rows).
+    """
+
+    features: tuple[str, ...]
+    mask: np.ndarray
+    what: str
+    metrics: dict[str, JSONValue] = field(default_factory=dict)
+    statistic: float | None = None
+
+
+def _eval_features(ctx: RunContext, accept: Callable[[FeatureInfo], bool]) -> list[str]:
+    return [n for n, info in ctx.features.items() if accept(info) and n in ctx.eval.columns]
+
+
+def _examples(ctx: RunContext, flags: Flags, limit: int = 5) -> list[JSONValue]:
+    rows = np.flatnonzero(flags.mask)[:limit]
+    return [str(v) for v in ctx.eval[flags.features[0]].iloc[rows]]
+
+
+def _findings(
+    ctx: RunContext, all_flags: Iterable[Flags], *, with_importance: bool = False
+) -> list[Finding]:
+    flags_list = list(all_flags)
+    if not flags_list:
+        return [Finding.skip((), "No feature of the data is of a type this test checks.")]
+    rows = [np.flatnonzero(flags.mask) for flags in flags_list]
+    impacts = measure_impacts(ctx, [(f.features, r) for f, r in zip(flags_list, rows, strict=True)])
+    findings = []
+    for flags, flagged, impact in zip(flags_list, rows, impacts, strict=True):
+        share = flagged.size / len(ctx.eval) if len(ctx.eval) else 0.0
+        value = impact.value
+        if with_importance:
+            importance = ctx.importance.of_any(flags.features)
+            known = [v for v in (value, importance) if v is not None]
+            value = max(known) if known else None
+        names = " and ".join(repr(n) for n in flags.features)
+        noun = "features" if len(flags.features) > 1 else "feature"
+        text = f"{flagged.size} eval rows ({share:.1%}) of {noun} {names} have {flags.what}."
+        if flagged.size and value is not None:
+            text += f" Model impact on these rows: {value:.2f}."
+        metrics: dict[str, JSONValue] = {"failing_fraction": share, **flags.metrics}
+        metrics.update(impact.metrics)
+        if flagged.size:
+            metrics["examples"] = _examples(ctx, flags)
+        findings.append(
+            Finding(
+                features=flags.features,
+                statistic=share if flags.statistic is None else flags.statistic,
+                description=text,
+                metrics=metrics,
+                impact=value if flagged.size else None,
+                flagged_rows=flagged.astype(np.int64),
+            )
+        )
+    return findings
+
+
+def _is_continuous(info: FeatureInfo) -> bool:
+    return info.is_numeric and info.type != BOOL
+
+
+@register_test(
+    "abnormal_inputs.numeric_outliers",
+    name="Numeric Outliers",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval values far outside the bulk of the reference values.",
+    params={"iqr_multiplier": 1.5},
+)
+def numeric_outliers(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Values below ``q0.1% - k*IQR`` or above ``q99.9% + k*IQR`` of ref (``k = iqr_multiplier``).
+
+    Severity: the share of flagged rows, capped by their measured model impact.
+    """
+    k = settings.params["iqr_multiplier"]
+    flags = []
+    for name in _eval_features(ctx, _is_continuous):
+        numeric = ctx.profile(name).numeric
+        assert numeric is not None
+        q = numeric.quantiles
+        iqr = q[0.75] - q[0.25]
+        low, high = q[0.001] - k * iqr, q[0.999] + k * iqr
+        values = numeric_values(ctx.eval[name])
+        with np.errstate(invalid="ignore"):
+            mask = (values < low) | (values > high)
+        flags.append(
+            Flags(
+                (name,), mask, f"outliers outside [{low:.4g}, {high:.4g}]", {"bounds": [low, high]}
+            )
+        )
+    return _findings(ctx, flags)
+
+
+@register_test(
+    "abnormal_inputs.out_of_range",
+    name="Out of Range",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval values below the reference minimum or above the reference maximum.",
+)
+def out_of_range(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Values outside ``[min, max]`` of the reference values.
+
+    Severity: the share of flagged rows, capped by their measured model impact.
+    """
+    flags = []
+    for name in _eval_features(ctx, _is_continuous):
+        numeric = ctx.profile(name).numeric
+        assert numeric is not None
+        low, high = numeric.ref_min, numeric.ref_max
+        values = numeric_values(ctx.eval[name])
+        with np.errstate(invalid="ignore"):
+            mask = (values < low) | (values > high)
+        flags.append(
+            Flags((name,), mask, f"values outside the reference range [{low:.4g}, {high:.4g}]")
+        )
+    return _findings(ctx, flags)
+
+
+def _is_categorical(info: FeatureInfo) -> bool:
+    return info.type == CATEGORICAL
+
+
+def _ref_frequencies(ctx: RunContext, name: str) -> pd.Series:
+    profile = ctx.profile(name)
+    counts = profile.ref_counts if profile.ref_counts is not None else pd.Series(dtype=float)
+    total = counts.sum()
+    return counts / total if total else counts.astype(float)
+
+
+@register_test(
+    "abnormal_inputs.unseen_categorical",
+    name="Unseen Categorical",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval values of a categorical feature never seen in the reference data.",
+)
+def unseen_categorical(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Non-null eval values of a categorical feature absent from its reference values.
+
+    Severity: the share of flagged rows, capped by the larger of the feature's importance and
+    the flagged rows' measured model impact.
+    """
+    flags = []
+    for name in _eval_features(ctx, _is_categorical):
+        known = _ref_frequencies(ctx, name).index
+        column = ctx.eval[name]
+        mask = (column.notna() & ~column.isin(known)).to_numpy()
+        flags.append(Flags((name,), mask, "values never seen in the reference data"))
+    return _findings(ctx, flags, with_importance=True)
+
+
+@register_test(
+    "abnormal_inputs.rare_categories",
+    name="Rare Categories",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval rows with categories that are rare in the reference data, beyond their "
+    "reference share.",
+    params={"min_frequency": 0.01},
+)
+def rare_categories(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Eval values seen in ref with frequency below ``min_frequency``.
+
+    Statistic: eval share of such rows minus the reference share (rare values are normal in
+    small amounts). Severity: that excess, capped by the flagged rows' measured model impact.
+    """
+    min_frequency = settings.params["min_frequency"]
+    flags = []
+    for name in _eval_features(ctx, _is_categorical):
+        frequencies = _ref_frequencies(ctx, name)
+        rare = frequencies[frequencies < min_frequency]
+        mask = ctx.eval[name].isin(rare.index).to_numpy()
+        ref_share = float(rare.sum())
+        eval_share = float(mask.mean()) if mask.size else 0.0
+        flags.append(
+            Flags(
+                (name,),
+                mask,
+                f"categories rarer than {min_frequency:.1%} in ref ({ref_share:.1%} of ref rows)",
+                {"ref_fraction": ref_share},
+                statistic=max(0.0, eval_share - ref_share),
+            )
+        )
+    return _findings(ctx, flags)
+
+
+@register_test(
+    "abnormal_inputs.null_check",
+    name="Null Check",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Missing values in eval for features that had (almost) none in the reference.",
+    params={"max_ref_null_fraction": 0.0},
+)
+def null_check(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Eval nulls in features whose reference null share is at most ``max_ref_null_fraction``.
+
+    Severity: the share of flagged rows, capped by the larger of the feature's importance and
+    the flagged rows' measured model impact.
+    """
+    limit = settings.params["max_ref_null_fraction"]
+    flags = []
+    for name in _eval_features(ctx, lambda info: True):
+        if ctx.profile(name).ref_null_fraction > limit:
+            continue
+        mask = ctx.eval[name].isna().to_numpy()
+        flags.append(Flags((name,), mask, "missing values (none expected from ref)"))
+    return _findings(ctx, flags, with_importance=True)
+
+
+def _is_string_feature(info: FeatureInfo) -> bool:
+    return info.type in (CATEGORICAL, TEXT) and info.value_kind == "str"
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    try:
+        stripped = column.str.strip()
+    except AttributeError:  # no string values at all
+        return np.zeros(len(column), dtype=bool)
+    return stripped.eq("").fillna(False).to_numpy(bool)
+
+
+@register_test(
+    "abnormal_inputs.empty_string",
+    name="Empty String",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Empty or blank strings in eval for string features without them in the reference.",
+)
+def empty_string(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Eval values that are empty or whitespace-only strings.
+
+    Only string features whose reference has no blank strings are checked.
+
+    Severity: the share of flagged rows, capped by the larger of the feature's importance and
+    the flagged rows' measured model impact.
+    """
+    flags = []
+    for name in _eval_features(ctx, _is_string_feature):
+        if _blank(ctx.ref[name]).any():
+            continue
+        flags.append(Flags((name,), _blank(ctx.eval[name]), "empty strings"))
+    return _findings(ctx, flags, with_importance=True)
+
+
+@register_test(
+    "abnormal_inputs.capitalization",
+    name="Capitalization",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval values that match a reference category only when ignoring case.",
+)
+def capitalization(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Eval strings absent from ref whose case-folded form is a reference category.
+
+    Severity: the share of flagged rows, capped by the larger of the feature's importance and
+    the flagged rows' measured model impact.
+    """
+    flags = []
+    for name in _eval_features(ctx, lambda i: _is_categorical(i) and i.value_kind == "str"):
+        known = _ref_frequencies(ctx, name).index
+        folded = {str(v).casefold() for v in known}
+        column = ctx.eval[name]
+        unseen = column.notna() & ~column.isin(known)
+        mask = unseen & column.astype(str).str.casefold().isin(folded)
+        flags.append(Flags((name,), mask.to_numpy(bool), "values differing from ref only in case"))
+    return _findings(ctx, flags, with_importance=True)
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | np.integer):
+        return True
+    return isinstance(value, float | np.floating) and float(value).is_integer()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+_KIND_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "int": _is_int,
+    "float": _is_number,
+    "bool": _is_bool,
+    "str": _is_str,
+}
+
+
+_CONFORMING_INFERRED = {
+    "int": ("integer", "empty"),
+    "float": ("integer", "floating", "mixed-integer-float", "decimal", "empty"),
+    "bool": ("boolean", "empty"),
+    "str": ("string", "empty"),
+}
+"""``pandas.api.types.infer_dtype`` results meaning every value is of the kind (C-speed)."""
+
+
+def _dtype_conforms(column: pd.Series, kind: str) -> bool:
+    if kind == "int":
+        return pd.api.types.is_integer_dtype(column)
+    if kind == "float":
+        return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    if kind == "bool":
+        return pd.api.types.is_bool_dtype(column)
+    return pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column)
+
+
+def type_violations(column: pd.Series, kind: str) -> np.ndarray:
+    """Mask of non-null values of ``column`` that are not of Python kind ``kind``.
+
+    Whole floats count as ints (pandas stores ints with nulls as floats).
+    """
+    if kind == "int" and pd.api.types.is_float_dtype(column):
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            fractional: np.ndarray = np.isinf(values) | (np.mod(values, 1) > 0)
+        return fractional
+    if (
+        _dtype_conforms(column, kind)
+        or pd.api.types.infer_dtype(column, skipna=True) in (_CONFORMING_INFERRED[kind])
+    ):
+        return np.zeros(len(column), dtype=bool)
+    present = column.notna().to_numpy()
+    ok = column.astype(object).map(_KIND_CHECKS[kind]).to_numpy(bool)
+    violations: np.ndarray = present & ~ok
+    return violations
+
+
+def _must_be(ctx: RunContext, kind: str) -> list[Finding]:
+    names = _eval_features(ctx, lambda info: info.value_kind == kind)
+    flags = [
+        Flags((name,), type_violations(ctx.eval[name], kind), f"values that are not {kind}")
+        for name in names
+    ]
+    return _findings(ctx, flags, with_importance=True)
+
+
+@register_test(
+    "abnormal_inputs.must_be_int",
+    name="Must be Int",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval values of integer features that are not integers (e.g. strings).",
+)
+def must_be_int(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Non-null eval values, in features whose ref values are all int, that are not int.
+
+    Whole floats count as ints.
+
+    Severity: the share of flagged rows, capped by the larger of the feature's importance and
+    the flagged rows' measured model impact.
+    """
+    return _must_be(ctx, "int")
+
+
+@register_test(
+    "abnormal_inputs.must_be_float",
+    name="Must be Float",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval values of numeric features that are not numbers.",
+)
+def must_be_float(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Non-null eval values, in features whose ref values are all float, that are not float.
+
+    Ints count as floats.
+
+    Severity: the share of flagged rows, capped by the larger of the feature's importance and
+    the flagged rows' measured model impact.
+    """
+    return _must_be(ctx, "float")
+
+
+@register_test(
+    "abnormal_inputs.must_be_bool",
+    name="Must be Bool",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval values of boolean features that are not booleans.",
+)
+def must_be_bool(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Non-null eval values, in features whose ref values are all bool, that are not bool.
+
+    Severity: the share of flagged rows, capped by the larger of the feature's importance and
+    the flagged rows' measured model impact.
+    """
+    return _must_be(ctx, "bool")
+
+
+@register_test(
+    "abnormal_inputs.must_be_string",
+    name="Must be String",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Eval values of string features that are not strings.",
+)
+def must_be_string(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Non-null eval values, in features whose ref values are all str, that are not str.
+
+    Severity: the share of flagged rows, capped by the larger of the feature's importance and
+    the flagged rows' measured model impact.
+    """
+    return _must_be(ctx, "str")
+
+
+def _codes(ref: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ref codes, eval codes on the ref categories (-1 if unseen), reference frequencies."""
+    ref_codes, categories = pd.factorize(ref.astype(object), use_na_sentinel=True)
+    eval_codes = pd.Index(categories).get_indexer(cur.astype(object))
+    counts = np.bincount(ref_codes[ref_codes >= 0], minlength=len(categories))
+    return ref_codes, eval_codes, counts / max(1, len(ref))
+
+
+@register_test(
+    "abnormal_inputs.inconsistencies",
+    name="Inconsistencies",
+    category=CATEGORY,
+    thresholds=ROW_THRESHOLDS,
+    description="Pairs of categorical values seen together in eval but never in the reference "
+    "data, although each is common.",
+    params={"min_expected_count": 5.0},
+)
+def inconsistencies(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Eval rows whose pair of values of two categorical features never occurs in ref.
+
+    A pair is flagged only when independence of the two features would predict at least
+    ``min_expected_count`` reference rows with it (both values are common).
+
+    One case per pair of features with flagged rows, else one PASS case. Severity: the share of
+    flagged rows, capped by their measured model impact (repairing both features).
+    """
+    min_expected = settings.params["min_expected_count"]
+    names = _eval_features(ctx, _is_categorical)
+    n_ref = len(ctx.ref)
+    coded = {name: _codes(ctx.ref[name], ctx.eval[name]) for name in names}
+    flags = []
+    for a, b in combinations(names, 2):
+        ref_a, eval_a, freq_a = coded[a]
+        ref_b, eval_b, freq_b = coded[b]
+        width = len(freq_b)
+        both = (ref_a >= 0) & (ref_b >= 0)
+        seen = np.zeros(len(freq_a) * width, dtype=bool)
+        seen[ref_a[both] * width + ref_b[both]] = True
+        known = (eval_a >= 0) & (eval_b >= 0)
+        keys = np.where(known, eval_a * width + eval_b, 0)
+        expected = n_ref * freq_a[np.maximum(eval_a, 0)] * freq_b[np.maximum(eval_b, 0)]
+        mask = known & ~seen[keys] & (expected >= min_expected)
+        if mask.any():
+            flags.append(Flags((a, b), mask, "value pairs never seen together in ref"))
+    if names and not flags:
+        return [
+            Finding(
+                features=(),
+                statistic=0.0,
+                description="No eval row pairs common categorical values in a way never seen "
+                "in ref.",
+                metrics={"num_feature_pairs": len(names) * (len(names) - 1) // 2},
+            )
+        ]
+    return _findings(ctx, flags)

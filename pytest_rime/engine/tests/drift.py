@@ -1,0 +1,287 @@
+"""Drift tests: how far the evaluation data moved from the reference data.
+
+Statistics are read from the shared feature profiles (computed once per run). Every per-feature
+case carries the feature's model importance as its impact, so a drift on a feature the model
+ignores is at most LOW (see :mod:`pytest_rime.engine.severity`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION, RunContext, Which
+from pytest_rime.engine.data import CATEGORICAL, DATETIME, NUMERIC, TEXT, FeatureInfo
+from pytest_rime.engine.profile import FeatureProfile, compute_profile, numeric_values
+from pytest_rime.engine.registry import Finding, TestSettings, register_test
+from pytest_rime.engine.stats import aligned_counts, chi_squared, js_distance, psi
+
+CATEGORY = "Drift"
+DRIFT_THRESHOLDS = (0.1, 0.2, 0.3)
+NUMERIC_STATISTICS = ("psi", "ks")
+CATEGORICAL_STATISTICS = ("psi", "chi2", "js")
+_STAT_PARAMS = {"numeric_statistic": "psi", "categorical_statistic": "psi"}
+_STAT_CHOICES = {
+    "numeric_statistic": NUMERIC_STATISTICS,
+    "categorical_statistic": CATEGORICAL_STATISTICS,
+}
+STATISTIC_NAMES = {
+    "psi": "PSI",
+    "ks": "KS statistic",
+    "chi2": "Cramér's V (chi-squared)",
+    "js": "Jensen-Shannon distance",
+}
+
+
+def distribution_shift(
+    profile: FeatureProfile, numeric_stat: str, categorical_stat: str
+) -> tuple[str, float]:
+    """The drift statistic of one profiled feature: ``(statistic name, value)``.
+
+    Discrete features (categorical, bool, numbers with few values) use ``categorical_stat`` on
+    their value counts; continuous ones use ``numeric_stat`` (PSI on reference-decile bins, or
+    the two-sample KS statistic).
+    """
+    numeric = profile.numeric
+    if (
+        profile.ref_counts is not None
+        and profile.eval_counts is not None
+        and (numeric is None or numeric_stat == "psi")
+    ):
+        _, ref_counts, eval_counts = aligned_counts(profile.ref_counts, profile.eval_counts)
+        if categorical_stat == "chi2":
+            return categorical_stat, chi_squared(ref_counts, eval_counts)[1]
+        if categorical_stat == "js":
+            return categorical_stat, js_distance(ref_counts, eval_counts)
+        return "psi", psi(ref_counts, eval_counts)
+    if numeric is None:
+        return numeric_stat, float("nan")
+    if numeric_stat == "ks":
+        return "ks", numeric.ks
+    return "psi", psi(numeric.ref_bins, numeric.eval_bins)
+
+
+@register_test(
+    "drift.feature_drift",
+    name="Feature Drift",
+    category=CATEGORY,
+    thresholds=DRIFT_THRESHOLDS,
+    description="Distribution of each feature in eval vs ref (PSI by default).",
+    params=_STAT_PARAMS,
+    param_choices=_STAT_CHOICES,
+)
+def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Per-feature distribution shift between ref and eval.
+
+    Statistic: PSI over reference-decile bins (numeric) or categories (discrete); selectable
+    ``numeric_statistic`` ("psi", "ks") and ``categorical_statistic`` ("psi", "chi2" as
+    Cramér's V, "js" as Jensen-Shannon distance). Severity: the threshold level capped by the
+    feature's model importance (impact). Text and datetime features are not compared.
+    """
+    findings = []
+    for name, info in ctx.features.items():
+        if info.type in (TEXT, DATETIME):
+            continue
+        profile = ctx.profile(name)
+        if not profile.in_eval:
+            findings.append(Finding.skip((name,), f"Feature {name!r} is missing from eval."))
+            continue
+        stat, value = distribution_shift(
+            profile, settings.params["numeric_statistic"], settings.params["categorical_statistic"]
+        )
+        if value != value:  # NaN: one side has no values
+            findings.append(
+                Finding.skip((name,), f"Feature {name!r} has no non-null values in ref or eval.")
+            )
+            continue
+        findings.append(
+            Finding(
+                features=(name,),
+                statistic=value,
+                description=(
+                    f"{STATISTIC_NAMES[stat]} of feature {name!r} between ref and eval "
+                    f"is {value:.3f}."
+                ),
+                metrics={"statistic_name": stat, stat: value},
+                impact=ctx.importance.of(name),
+            )
+        )
+    return findings
+
+
+def _series_profile(
+    ctx: RunContext, key: str, ref: pd.Series, cur: pd.Series, kind: str
+) -> FeatureProfile:
+    """Profile of a non-feature column (label, predictions), cached under ``key``."""
+
+    def compute() -> FeatureProfile:
+        info = FeatureInfo(name=key, type=kind, value_kind="other", in_model=False)
+        return compute_profile(info, ref.to_frame(key), cur.to_frame(key))
+
+    return ctx.memo(f"profile:{key}", compute)
+
+
+def _shift_finding(
+    profile: FeatureProfile, settings: TestSettings, what: str, impact: float | None
+) -> Finding:
+    stat, value = distribution_shift(
+        profile, settings.params["numeric_statistic"], settings.params["categorical_statistic"]
+    )
+    if value != value:
+        return Finding.skip((), f"The {what} has no non-null values in ref or eval.")
+    return Finding(
+        features=(),
+        statistic=value,
+        description=f"{STATISTIC_NAMES[stat]} of the {what} between ref and eval is {value:.3f}.",
+        metrics={"statistic_name": stat, stat: value},
+        impact=impact,
+    )
+
+
+@register_test(
+    "drift.label_drift",
+    name="Label Drift",
+    category=CATEGORY,
+    thresholds=DRIFT_THRESHOLDS,
+    description="Distribution of the label in eval vs ref (PSI by default).",
+    needs_labels=True,
+    params=_STAT_PARAMS,
+    param_choices=_STAT_CHOICES,
+)
+def label_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Shift of the label distribution (classes for classification, deciles for regression).
+
+    Severity: the threshold level; not capped (the label is not a model input).
+    """
+    kind = NUMERIC if ctx.model_task == REGRESSION else CATEGORICAL
+    profile = _series_profile(ctx, "label", ctx.labels("ref"), ctx.labels("eval"), kind)
+    return [_shift_finding(profile, settings, "label", None)]
+
+
+@register_test(
+    "drift.prediction_drift",
+    name="Prediction Drift",
+    category=CATEGORY,
+    thresholds=DRIFT_THRESHOLDS,
+    description="Distribution of the model's predictions in eval vs ref (PSI by default).",
+    needs_predictions=True,
+    params=_STAT_PARAMS,
+    param_choices=_STAT_CHOICES,
+)
+def prediction_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Shift of the predictions (probabilities, values, or predicted classes for multi-class).
+
+    Severity: the threshold level, impact 1.0 (the predictions are the model's output).
+    """
+    if ctx.model_task == MULTICLASS:
+        ref, cur = ctx.predicted_labels("ref"), ctx.predicted_labels("eval")
+        kind = CATEGORICAL
+    else:
+        ref, cur = ctx.predictions("ref"), ctx.predictions("eval")
+        kind = NUMERIC
+    profile = _series_profile(ctx, "prediction", pd.Series(ref), pd.Series(cur), kind)
+    return [_shift_finding(profile, settings, "predictions", 1.0)]
+
+
+@register_test(
+    "drift.nulls_per_feature_drift",
+    name="Nulls Per Feature Drift",
+    category=CATEGORY,
+    thresholds=(0.05, 0.1, 0.2),
+    description="Change of each feature's share of missing values from ref to eval.",
+)
+def nulls_per_feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Absolute difference of the null fraction of each feature between ref and eval.
+
+    Severity: the threshold level capped by the feature's model importance.
+    """
+    findings = []
+    for name in ctx.feature_names:
+        profile = ctx.profile(name)
+        if not profile.in_eval:
+            findings.append(Finding.skip((name,), f"Feature {name!r} is missing from eval."))
+            continue
+        if not profile.ref_rows or not profile.eval_rows:
+            findings.append(Finding.skip((name,), "Ref or eval has no rows."))
+            continue
+        ref_rate, eval_rate = profile.ref_null_fraction, profile.eval_null_fraction
+        findings.append(
+            Finding(
+                features=(name,),
+                statistic=abs(eval_rate - ref_rate),
+                description=(
+                    f"Feature {name!r} is missing in {eval_rate:.1%} of eval rows vs "
+                    f"{ref_rate:.1%} of ref rows."
+                ),
+                metrics={"ref_null_fraction": ref_rate, "eval_null_fraction": eval_rate},
+                impact=ctx.importance.of(name),
+            )
+        )
+    return findings
+
+
+def _label_numbers(ctx: RunContext, which: Which) -> np.ndarray:
+    labels = ctx.labels(which)
+    if ctx.model_task == BINARY:
+        return np.where(labels.isna(), np.nan, (labels == ctx.positive_class).astype(float))
+    return numeric_values(labels)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    mask = np.isfinite(x) & np.isfinite(y)
+    x, y = x[mask], y[mask]
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    x = x - x.mean()
+    y = y - y.mean()
+    # einsum, not np.dot: no BLAS thread pool to wake up for one dot product.
+    xy, xx, yy = (float(np.einsum("i,i->", a, b)) for a, b in ((x, y), (x, x), (y, y)))
+    return xy / math.sqrt(xx * yy)
+
+
+@register_test(
+    "drift.correlation_drift",
+    name="Correlation Drift (Feature to Label)",
+    category=CATEGORY,
+    thresholds=(0.1, 0.2, 0.3),
+    description="Change of each numeric feature's Pearson correlation with the label.",
+    needs_labels=True,
+)
+def correlation_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """|Pearson(feature, label) in eval - Pearson(feature, label) in ref| per numeric feature.
+
+    Binary labels are coded 1 for the positive class; multi-class labels have no order, so the
+    test is skipped for them. Severity: the threshold level capped by the feature's importance.
+    """
+    if ctx.model_task == MULTICLASS:
+        return [Finding.skip((), "Correlation with a multi-class label is not defined.")]
+    y_ref, y_eval = _label_numbers(ctx, "ref"), _label_numbers(ctx, "eval")
+    findings = []
+    for name, info in ctx.features.items():
+        if not info.is_numeric:
+            continue
+        if name not in ctx.eval.columns:
+            findings.append(Finding.skip((name,), f"Feature {name!r} is missing from eval."))
+            continue
+        ref_corr = _pearson(numeric_values(ctx.ref[name]), y_ref)
+        eval_corr = _pearson(numeric_values(ctx.eval[name]), y_eval)
+        if ref_corr != ref_corr or eval_corr != eval_corr:
+            findings.append(
+                Finding.skip((name,), f"Feature {name!r} or the label is constant or empty.")
+            )
+            continue
+        findings.append(
+            Finding(
+                features=(name,),
+                statistic=abs(eval_corr - ref_corr),
+                description=(
+                    f"Correlation of feature {name!r} with the label moved from "
+                    f"{ref_corr:.3f} (ref) to {eval_corr:.3f} (eval)."
+                ),
+                metrics={"ref_correlation": ref_corr, "eval_correlation": eval_corr},
+                impact=ctx.importance.of(name),
+            )
+        )
+    return findings

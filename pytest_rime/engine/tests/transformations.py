@@ -1,0 +1,287 @@
+"""Transformations tests: how the model reacts when one feature of real rows is corrupted.
+
+Each test draws a seeded sample of evaluation rows (``sample_size``, default
+:data:`SAMPLE_SIZE`), replaces one feature at a time with corrupted values from
+:mod:`pytest_rime.engine.perturb` (only features of the types the corruption applies to, and
+only rows it actually changes), and predicts every corrupted copy of the test in one batched
+call (:func:`pytest_rime.engine.robustness.predict_edits`). One case per feature.
+
+- **statistic**: the share of corrupted rows whose decision changed (another predicted label;
+  for regression a move of more than :data:`~pytest_rime.engine.robustness.REGRESSION_TOLERANCE`
+  standard deviations of the sample's predictions; or a prediction that is not a number).
+- **impact / importance_score**: the same measured share, so a feature the model ignores is
+  PASS with severity NONE. Severity: the threshold level of the statistic, capped by the
+  impact (:mod:`pytest_rime.engine.severity`).
+- **model crash**: when the model raises on the corrupted rows of a feature, that case is a
+  FAIL with statistic and impact 1.0 (HIGH with the default thresholds) and the exception in
+  its description. The tests need a model; with precomputed predictions only they are SKIP.
+- **metrics**: rows corrupted, decisions changed, the mean absolute prediction change, and with
+  labels the model metrics on those rows before and after (``metric_changes``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.metrics import evaluate, prepare, task_metrics
+from pytest_rime.engine.perturb import (
+    Substitution,
+    capitalization,
+    changed_rows,
+    empty_strings,
+    nulls,
+    numeric_outliers,
+    out_of_range,
+    type_change,
+    unseen_category,
+)
+from pytest_rime.engine.registry import Finding, TestSettings, register_test
+from pytest_rime.engine.results import JSONValue
+from pytest_rime.engine.robustness import (
+    SAMPLE_SIZE_PARAM,
+    Edit,
+    PerturbationSample,
+    crash_finding,
+    decision_changed,
+    perturbation_sample,
+    predict_edits,
+    row_changes,
+)
+
+CATEGORY = "Transformations"
+THRESHOLDS = (0.05, 0.15, 0.3)
+"""Default thresholds on the share of changed decisions."""
+
+SAMPLE_SIZE = 500
+"""Default number of evaluation rows each test corrupts."""
+
+_PARAMS = {SAMPLE_SIZE_PARAM: SAMPLE_SIZE}
+
+
+def metric_changes(
+    ctx: RunContext, labels: np.ndarray, before: np.ndarray, after: np.ndarray
+) -> dict[str, dict[str, float | None]]:
+    """Every metric of the task on the same rows before and after a perturbation.
+
+    Each metric maps to ``{"before", "after", "degradation"}`` (positive = worse, see
+    :meth:`pytest_rime.engine.metrics.Metric.degradation`); ``None`` where undefined.
+    """
+    classes = list(ctx.classes) if ctx.classes.size else None
+    try:
+        old = evaluate(prepare(ctx.model_task, labels, before, classes=classes))
+        new = evaluate(prepare(ctx.model_task, labels, after, classes=classes))
+    except ValueError:  # predictions that do not fit the task's classes: no metrics
+        return {}
+    changes: dict[str, dict[str, float | None]] = {}
+    for metric in task_metrics(ctx.model_task):
+        value_before, value_after = old[metric.name], new[metric.name]
+        degradation = None
+        if value_before is not None and value_after is not None:
+            degradation = metric.degradation(value_before, value_after)
+        changes[metric.name] = {
+            "before": value_before,
+            "after": value_after,
+            "degradation": degradation,
+        }
+    return changes
+
+
+def _metric_sentence(changes: dict[str, dict[str, float | None]]) -> str:
+    """The first defined metric before and after (``Accuracy on those rows: 0.8 -> 0.7.``)."""
+    for name, change in changes.items():
+        if change["before"] is not None and change["after"] is not None:
+            return f" {name} on those rows: {change['before']:.3g} -> {change['after']:.3g}."
+    return ""
+
+
+def _measured_finding(
+    ctx: RunContext, sample: PerturbationSample, edit: Edit, what: str, predictions: np.ndarray
+) -> Finding:
+    base = sample.base[edit.rows]
+    changed = decision_changed(ctx, sample, base, predictions)
+    rows = int(edit.rows.size)
+    rate = float(changed.mean())
+    metrics: dict[str, JSONValue] = {
+        "rows_perturbed": rows,
+        "decisions_changed": int(changed.sum()),
+        "decision_change_rate": rate,
+        "mean_abs_prediction_change": float(row_changes(ctx, sample, base, predictions).mean()),
+    }
+    description = (
+        f"With {what} in {edit.feature!r}, {int(changed.sum())} of {rows} sampled predictions "
+        f"changed ({rate:.1%})."
+    )
+    if sample.labels is not None:
+        changes = metric_changes(ctx, sample.labels.to_numpy()[edit.rows], base, predictions)
+        metrics["metric_changes"] = changes
+        description += _metric_sentence(changes)
+    return Finding(
+        features=(edit.feature,),
+        statistic=rate,
+        impact=rate,
+        description=description,
+        metrics=metrics,
+    )
+
+
+def substitution_findings(
+    ctx: RunContext, settings: TestSettings, substitute: Substitution, what: str
+) -> list[Finding]:
+    """One finding per model feature ``substitute`` applies to (see the module docstring).
+
+    Args:
+        ctx: The run.
+        settings: The test's settings (``sample_size``).
+        substitute: The corruption, from :mod:`pytest_rime.engine.perturb`.
+        what: The corrupted values in words, completing "With ... in 'feature'".
+    """
+    sample = perturbation_sample(ctx, int(settings.params[SAMPLE_SIZE_PARAM]))
+    if len(sample) == 0:
+        return [Finding.skip((), "The evaluation data has no rows to transform.")]
+    findings: dict[str, Finding] = {}
+    edits: list[Edit] = []
+    for name in ctx.model_features:
+        column = sample.inputs[name]
+        new = substitute(column, ctx.profile(name), ctx.rng(f"{what}:{name}"))
+        if new is None:
+            continue
+        rows = np.flatnonzero(changed_rows(column, new))
+        if rows.size == 0:
+            reason = f"Substituting {what} changes no sampled value of {name!r}."
+            findings[name] = Finding.skip((name,), reason)
+            continue
+        edits.append(Edit.of(name, rows, new.iloc[rows]))
+    for edit, output in zip(edits, predict_edits(ctx, sample, edits), strict=True):
+        if isinstance(output, Exception):
+            count = int(edit.rows.size)
+            inputs = f"{count} sampled rows with {what} in {edit.feature!r}"
+            findings[edit.feature] = crash_finding(
+                edit.feature, output, inputs, {"rows_perturbed": count}
+            )
+        else:
+            findings[edit.feature] = _measured_finding(ctx, sample, edit, what, output)
+    if not findings:
+        return [Finding.skip((), f"No model feature has a type that {what} apply to.")]
+    return [findings[name] for name in ctx.model_features if name in findings]
+
+
+@register_test(
+    "transformations.null_substitution",
+    name="Null Substitution",
+    category=CATEGORY,
+    thresholds=THRESHOLDS,
+    description="Replaces each feature with missing values in sampled eval rows.",
+    needs_model=True,
+    params=_PARAMS,
+)
+def null_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Replaces each feature with missing values in sampled eval rows.
+
+    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    """
+    return substitution_findings(ctx, settings, nulls, "nulls")
+
+
+@register_test(
+    "transformations.out_of_range_substitution",
+    name="Out of Range Substitution",
+    category=CATEGORY,
+    thresholds=THRESHOLDS,
+    description="Replaces each numeric feature with values 10% of its range beyond its min or max.",
+    needs_model=True,
+    params=_PARAMS,
+)
+def out_of_range_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Replaces each numeric feature with values 10% of its range beyond its min or max.
+
+    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    """
+    return substitution_findings(
+        ctx, settings, out_of_range, "values just outside the reference range"
+    )
+
+
+@register_test(
+    "transformations.numeric_outliers_substitution",
+    name="Numeric Outliers Substitution",
+    category=CATEGORY,
+    thresholds=THRESHOLDS,
+    description="Replaces each numeric feature with extreme values: median +/- 10 x (q99 - q1).",
+    needs_model=True,
+    params=_PARAMS,
+)
+def numeric_outliers_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Replaces each numeric feature with extreme values: median +/- 10 x (q99 - q1).
+
+    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    """
+    return substitution_findings(ctx, settings, numeric_outliers, "extreme outliers")
+
+
+@register_test(
+    "transformations.unseen_categorical_substitution",
+    name="Unseen Categorical Substitution",
+    category=CATEGORY,
+    thresholds=THRESHOLDS,
+    description="Replaces each categorical feature with a category absent from the reference data.",
+    needs_model=True,
+    params=_PARAMS,
+)
+def unseen_categorical_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Replaces each categorical feature with a category absent from the reference data.
+
+    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    """
+    return substitution_findings(ctx, settings, unseen_category, "an unseen category")
+
+
+@register_test(
+    "transformations.empty_string_substitution",
+    name="Empty String Substitution",
+    category=CATEGORY,
+    thresholds=THRESHOLDS,
+    description="Replaces each string feature with empty strings.",
+    needs_model=True,
+    params=_PARAMS,
+)
+def empty_string_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Replaces each string feature with empty strings.
+
+    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    """
+    return substitution_findings(ctx, settings, empty_strings, "empty strings")
+
+
+@register_test(
+    "transformations.feature_type_change",
+    name="Feature Type Change",
+    category=CATEGORY,
+    thresholds=THRESHOLDS,
+    description="Gives each feature its values in another type: numbers as text, strings as codes.",
+    needs_model=True,
+    params=_PARAMS,
+)
+def feature_type_change(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Gives each feature its values in another type: numbers as text, strings as codes.
+
+    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    """
+    return substitution_findings(ctx, settings, type_change, "values of another type")
+
+
+@register_test(
+    "transformations.capitalization_change",
+    name="Capitalization Change",
+    category=CATEGORY,
+    thresholds=THRESHOLDS,
+    description="Upper-cases each string feature (lower-cases values already upper case).",
+    needs_model=True,
+    params=_PARAMS,
+)
+def capitalization_change(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Upper-cases each string feature (lower-cases values already upper case).
+
+    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    """
+    return substitution_findings(ctx, settings, capitalization, "changed capitalization")

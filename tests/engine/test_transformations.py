@@ -1,0 +1,300 @@
+"""Transformations tests: pass on robust models, fail on brittle ones, batch the predict calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from engine_helpers import case_for, make_context, run_one, tabular_frame, x_model
+from robustness_helpers import titanic_model, titanic_split
+
+from pytest_rime.engine.model import ModelAdapter
+from pytest_rime.engine.results import Severity, Status
+from pytest_rime.engine.robustness import REGRESSION_TOLERANCE
+
+NULLS = "transformations.null_substitution"
+OUT_OF_RANGE = "transformations.out_of_range_substitution"
+OUTLIERS = "transformations.numeric_outliers_substitution"
+UNSEEN = "transformations.unseen_categorical_substitution"
+EMPTY = "transformations.empty_string_substitution"
+TYPE_CHANGE = "transformations.feature_type_change"
+CAPITALIZATION = "transformations.capitalization_change"
+ALL = (NULLS, OUT_OF_RANGE, OUTLIERS, UNSEEN, EMPTY, TYPE_CHANGE, CAPITALIZATION)
+
+
+def whole_sample(test_ids: tuple[str, ...] = ALL, size: int = 10_000) -> dict[str, object]:
+    """tests_config making every test use all eval rows (so expectations need no sampling)."""
+    return {test_id: {"sample_size": size} for test_id in test_ids}
+
+
+def capitalization_sensitive(frame: pd.DataFrame) -> np.ndarray:
+    """x_model, inverted when colour 'c' is written in upper case."""
+    p = x_model(frame)
+    upper = frame["c"].astype(str).str.isupper().to_numpy()
+    return np.where(upper, 1 - p, p)
+
+
+def null_sensitive(frame: pd.DataFrame) -> np.ndarray:
+    """x_model, inverted when the noise feature 'z' is missing."""
+    p = x_model(frame)
+    return np.where(frame["z"].isna().to_numpy(), 1 - p, p)
+
+
+def parity_model(frame: pd.DataFrame) -> np.ndarray:
+    """x_model nudged by the parity of 'i' (raises TypeError when 'i' holds text)."""
+    return np.clip(x_model(frame) + 0.01 * (frame["i"] % 2).to_numpy(dtype=float), 0, 1)
+
+
+@pytest.fixture
+def small() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return tabular_frame(300, 0), tabular_frame(200, 1)
+
+
+@pytest.mark.parametrize("test_id", ALL)
+def test_features_the_model_ignores_pass_with_no_severity(small, test_id) -> None:
+    ctx = make_context(*small, model=x_model)
+    cases = run_one(ctx, test_id)
+    ignored = [c for c in cases if c.features and c.features[0] != "x"]
+    assert ignored, cases
+    for case in ignored:
+        assert case.status is Status.PASS and case.severity is Severity.NONE, case
+        assert case.importance_score == 0.0
+        assert case.metrics["decisions_changed"] == 0
+
+
+def test_each_test_covers_only_the_feature_types_it_applies_to(small) -> None:
+    ctx = make_context(*small, model=x_model)
+    features = {test_id: {c.features[0] for c in run_one(ctx, test_id)} for test_id in ALL}
+    assert features[NULLS] == {"x", "z", "i", "c", "k"}
+    assert features[OUT_OF_RANGE] == features[OUTLIERS] == {"x", "z", "i"}
+    assert features[UNSEEN] == features[EMPTY] == features[CAPITALIZATION] == {"c", "k"}
+    assert features[TYPE_CHANGE] == {"x", "z", "i", "c", "k"}
+
+
+def test_capitalization_brittle_model_fails_high_on_that_feature(small) -> None:
+    ctx = make_context(*small, model=capitalization_sensitive)
+    cases = run_one(ctx, CAPITALIZATION)
+    brittle = case_for(cases, "c")
+    assert brittle.status is Status.FAIL and brittle.severity is Severity.HIGH
+    assert "'c'" in brittle.description
+    # Expected independently: inverting p flips the label of every row with p != 0.5.
+    p = x_model(small[1])
+    expected = float(np.mean((p >= 0.5) != ((1 - p) >= 0.5)))
+    assert brittle.metrics["statistic"] == pytest.approx(expected)
+    assert brittle.importance_score == pytest.approx(expected)
+    assert case_for(cases, "k").severity is Severity.NONE
+
+
+def test_null_brittle_model_fails_high_on_that_feature(small) -> None:
+    ctx = make_context(*small, model=null_sensitive)
+    cases = run_one(ctx, NULLS)
+    assert case_for(cases, "z").severity is Severity.HIGH
+    assert case_for(cases, "c").severity is Severity.NONE
+
+
+def test_null_substitution_statistic_matches_an_independent_count(small) -> None:
+    ref, cur = small
+    ctx = make_context(ref, cur, model=x_model, tests_config=whole_sample((NULLS,)))
+    case = case_for(run_one(ctx, NULLS), "x")
+    # x_model fills a missing x with 0 -> probability 0.5 -> label 1: rows with x < 0 flip.
+    expected = float(np.mean(cur["x"] < 0))
+    assert case.metrics["rows_perturbed"] == len(cur)
+    assert case.metrics["statistic"] == pytest.approx(expected)
+    assert case.metrics["decision_change_rate"] == pytest.approx(expected)
+    mean_change = float(np.mean(np.abs(x_model(cur) - 0.5)))
+    assert case.metrics["mean_abs_prediction_change"] == pytest.approx(mean_change)
+    assert case.status is Status.FAIL and case.severity is Severity.HIGH
+
+
+def test_a_model_crash_is_a_high_finding_for_that_feature_only(small) -> None:
+    ctx = make_context(*small, model=parity_model)
+    cases = run_one(ctx, TYPE_CHANGE)
+    crashed = case_for(cases, "i")
+    assert crashed.status is Status.FAIL and crashed.severity is Severity.HIGH
+    assert crashed.importance_score == 1.0
+    assert "TypeError" in crashed.description and "'i'" in crashed.description
+    assert "TypeError" in crashed.metrics["model_error"]
+    assert case_for(cases, "z").status is Status.PASS  # the model ignores z, as text or not
+
+
+def test_all_features_of_a_test_are_predicted_in_one_call(small) -> None:
+    ctx = make_context(*small, model=x_model)
+    assert isinstance(ctx.model, ModelAdapter)
+    run_one(ctx, NULLS)
+    assert ctx.model.n_calls == 2  # the sample once, then all five features at once
+    for test_id in ALL[1:]:
+        before = ctx.model.n_calls
+        run_one(ctx, test_id)
+        assert ctx.model.n_calls == before + 1, test_id
+
+
+def test_a_crash_in_the_batch_falls_back_to_one_call_per_feature(small) -> None:
+    ctx = make_context(*small, model=parity_model)
+    assert isinstance(ctx.model, ModelAdapter)
+    run_one(ctx, NULLS)  # nulls in 'i' do not raise: NaN % 2 is NaN
+    calls = ctx.model.n_calls
+    run_one(ctx, TYPE_CHANGE)
+    assert ctx.model.n_calls == calls + 1 + 5  # the failed batch, then each feature alone
+
+
+def test_precomputed_predictions_only_skip_every_test(small) -> None:
+    ref, cur = small
+    ctx = make_context(ref, cur, ref_predictions=x_model(ref), eval_predictions=x_model(cur))
+    for test_id in ALL:
+        cases = run_one(ctx, test_id)
+        assert [c.status for c in cases] == [Status.SKIP], test_id
+        assert "no model" in cases[0].description
+
+
+def test_empty_evaluation_data_is_a_skip(small) -> None:
+    ref, cur = small
+    ctx = make_context(ref, cur.iloc[:0], model=x_model)
+    cases = run_one(ctx, NULLS)
+    assert [c.status for c in cases] == [Status.SKIP]
+    assert "no rows" in cases[0].description
+
+
+def test_an_all_null_column_is_skipped_for_nulls_and_constant_columns_still_run(small) -> None:
+    ref, cur = (frame.assign(gap=np.nan, flat=5.0) for frame in small)
+    ctx = make_context(ref, cur, model=x_model)
+    gap = case_for(run_one(ctx, NULLS), "gap")
+    assert gap.status is Status.SKIP and "changes no sampled value" in gap.description
+    flat = case_for(run_one(ctx, OUT_OF_RANGE), "flat")
+    assert flat.status is Status.PASS and flat.metrics["rows_perturbed"] == len(cur)
+
+
+def test_no_applicable_feature_gives_one_skip_case() -> None:
+    ref = tabular_frame(100, 0)[["x", "z", "y"]]
+    ctx = make_context(ref, tabular_frame(100, 1)[["x", "z", "y"]], model=x_model)
+    cases = run_one(ctx, CAPITALIZATION)
+    assert [(c.status, c.features) for c in cases] == [(Status.SKIP, ())]
+
+
+def test_single_class_labels_still_measure_prediction_changes(small) -> None:
+    ref, cur = (frame.assign(y=1) for frame in small)
+    ctx = make_context(ref, cur, model=capitalization_sensitive)
+    assert case_for(run_one(ctx, CAPITALIZATION), "c").severity is Severity.HIGH
+
+
+def test_regression_counts_moves_beyond_the_tolerance(small) -> None:
+    ref, cur = small
+
+    def linear(frame: pd.DataFrame) -> np.ndarray:
+        return 3.0 * pd.to_numeric(frame["x"], errors="coerce").fillna(0.0).to_numpy() + 1.0
+
+    tests_config = whole_sample((NULLS,))
+    ctx = make_context(ref, cur, model=linear, model_task="Regression", tests_config=tests_config)
+    case = case_for(run_one(ctx, NULLS), "x")
+    base = linear(cur)
+    moved = np.abs(base - 1.0) / base.std() > REGRESSION_TOLERANCE
+    assert case.metrics["statistic"] == pytest.approx(float(moved.mean()))
+    assert case_for(run_one(ctx, NULLS), "z").severity is Severity.NONE
+
+
+def test_non_numeric_predictions_count_as_changed(small) -> None:
+    def nan_on_nulls(frame: pd.DataFrame) -> np.ndarray:
+        return np.where(frame["k"].isna().to_numpy(), np.nan, x_model(frame))
+
+    ctx = make_context(*small, model=nan_on_nulls)
+    case = case_for(run_one(ctx, NULLS), "k")
+    assert case.metrics["statistic"] == 1.0 and case.severity is Severity.HIGH
+
+
+def test_sampling_is_seeded_and_bounded_by_sample_size(small) -> None:
+    config = {NULLS: {"sample_size": 50}}
+    first = run_one(make_context(*small, model=x_model, tests_config=config), NULLS)
+    again = run_one(make_context(*small, model=x_model, tests_config=config), NULLS)
+    assert [c.metrics for c in first] == [c.metrics for c in again]
+    assert case_for(first, "z").metrics["rows_perturbed"] == 50
+
+
+def test_metric_changes_match_scikit_learn_on_the_perturbed_rows(small) -> None:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    ref, cur = small
+    ctx = make_context(ref, cur, model=x_model, tests_config=whole_sample((NULLS,)))
+    case = case_for(run_one(ctx, NULLS), "x")
+    changes = case.metrics["metric_changes"]
+    before = accuracy_score(cur["y"], x_model(cur) >= 0.5)
+    after = accuracy_score(cur["y"], np.ones(len(cur)))  # a missing x gives p = 0.5 -> 1
+    assert changes["Accuracy"]["before"] == pytest.approx(before)
+    assert changes["Accuracy"]["after"] == pytest.approx(after)
+    assert changes["Accuracy"]["degradation"] == pytest.approx(before - after)
+    assert changes["AUC"]["before"] == pytest.approx(roc_auc_score(cur["y"], x_model(cur)))
+    assert f"Accuracy on those rows: {before:.3g} -> {after:.3g}." in case.description
+
+
+def test_without_labels_there_are_no_metric_changes(small) -> None:
+    ref, cur = (frame.drop(columns="y") for frame in small)
+    ctx = make_context(ref, cur, model=x_model, label_col=None)
+    case = case_for(run_one(ctx, NULLS), "x")
+    assert "metric_changes" not in case.metrics and case.severity is Severity.HIGH
+
+
+def test_titanic_run_batches_predictions_and_flags_only_true_brittleness(tmp_path) -> None:
+    import joblib
+
+    from pytest_rime.engine.registry import all_tests
+    from pytest_rime.engine.run import run_stress_test
+
+    ref, cur = titanic_split()
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "eval.csv", index=False)
+    joblib.dump(titanic_model(), tmp_path / "model.joblib")
+    mine = ("Transformations", "Attacks")
+    others = {s.test_id: {"enabled": False} for s in all_tests() if s.category not in mine}
+    result = run_stress_test(
+        {
+            "run_name": "titanic",
+            "data_info": {
+                "label_col": "survived",
+                "ref_path": str(tmp_path / "ref.csv"),
+                "eval_path": str(tmp_path / "eval.csv"),
+            },
+            "model_info": {"path": str(tmp_path / "model.joblib")},
+            "tests_config": others,
+        },
+        log=lambda _line: None,
+    )
+    assert [b.category for b in result.batches] == ["Transformations"] * 7 + ["Attacks"] * 2
+    # 7 + 2 tests, one call each, plus one per sample (500 and 200 rows); the rest of the run
+    # (feature importance, model metrics of ref and eval) takes at most 3 more.
+    assert result.metadata["predict_calls"] <= 11 + 3
+    high = {(c.test_batch_type, c.features[0]) for c in result.test_cases if c.severity.rank == 3}
+    # Numbers given as text are parsed by scikit-learn: no finding.
+    assert not {f for t, f in high if t == "Feature Type Change"} - {"gender"}
+    # fare, sibsp and parch never move the model much, whatever is done to them.
+    assert not {f for _, f in high} & {"fare", "sibsp", "parch", "embarked"}
+    # True findings: the one-hot encoding is case-sensitive and maps an unknown gender to "not
+    # male"; the trees treat a negative age like a baby's (no input validation).
+    assert ("Capitalization Change", "gender") in high
+    assert ("Out of Range Substitution", "age") in high
+
+
+def test_titanic_model_that_normalises_case_passes_capitalization() -> None:
+    ref, cur = titanic_split()
+    brittle, robust = titanic_model(), titanic_model(lowercase=True)
+    for model, expected in ((brittle, Severity.HIGH), (robust, Severity.NONE)):
+        adapter = ModelAdapter(model.predict_proba, source="titanic", classes=model.classes_)
+        ctx = make_context(ref, cur, model=adapter, label_col="survived")
+        assert case_for(run_one(ctx, CAPITALIZATION), "gender").severity is expected
+
+
+def test_stacked_edits_keep_dtypes_where_the_values_allow() -> None:
+    from pytest_rime.engine.robustness import Edit, assemble
+
+    inputs = pd.DataFrame({"n": [1, 2, 3], "s": ["a", "b", "c"]})
+    batch = assemble(
+        inputs,
+        [
+            Edit.of("n", [0, 2], np.array([np.nan, np.nan])),
+            Edit.of("s", [1], np.array(["B"], dtype=object)),
+            Edit.of("n", [1], np.array(["2"], dtype=object)),
+        ],
+    )
+    assert batch["s"].tolist() == ["a", "c", "B", "b"]
+    assert batch["n"].dtype == object  # text among the numbers
+    assert batch["n"].isna().tolist() == [True, True, False, False]
+    assert batch["n"].tolist()[2:] == [2, "2"]
+    numbers_only = assemble(inputs, [Edit.of("n", [0, 1], np.array([np.nan, 0.5]))])
+    assert numbers_only["n"].dtype == float and numbers_only["s"].tolist() == ["a", "b"]
