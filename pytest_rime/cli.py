@@ -1,0 +1,147 @@
+"""The ``rime`` console script.
+
+``rime serve`` runs the backend server until SIGTERM or SIGINT (see ``rime serve --help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pytest_rime.server import settings as defaults
+
+
+def _positive(kind: type[int | float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="Run the RIME backend server",
+        description="Run the RIME backend server (gRPC API, job queue and web app).",
+    )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=defaults.DEFAULT_DATA_DIR,
+        help="Directory for the database, uploads, jobs and images (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--host",
+        default=defaults.DEFAULT_HOST,
+        help="Interface to listen on (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=defaults.DEFAULT_PORT,
+        help="gRPC port; 0 picks a free one (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--web-port", type=int, default=0, help="Web app port; 0 picks a free one (default: 0)"
+    )
+    serve.add_argument(
+        "--port-file", type=Path, help='Write {"port", "web_port", "pid"} here once serving'
+    )
+    serve.add_argument(
+        "--api-key-file", type=Path, help="File with accepted API keys, one per line"
+    )
+    serve.add_argument(
+        "--tls-cert", type=Path, help="PEM certificate chain; serve TLS with --tls-key"
+    )
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--max-concurrent-jobs",
+        type=_positive(int),
+        default=defaults.DEFAULT_MAX_CONCURRENT_JOBS,
+        help="Jobs running at once; others wait FIFO (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--job-ttl-hours",
+        type=_positive(float),
+        default=defaults.DEFAULT_JOB_TTL_HOURS,
+        help="Job listings show jobs created within this many hours (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--upload-limit-mb",
+        type=_positive(float),
+        default=defaults.DEFAULT_UPLOAD_LIMIT_MB,
+        help="Largest upload in MiB (default: %(default)s)",
+    )
+    serve.add_argument("--pip-index-url", help="pip --index-url for managed image builds")
+    serve.add_argument(
+        "--pip-find-links",
+        action="append",
+        default=[],
+        help="pip --find-links for managed image builds (repeatable)",
+    )
+    serve.add_argument(
+        "--no-pip-index", action="store_true", help="Build managed images with pip --no-index"
+    )
+    serve.add_argument(
+        "--log-level", default="INFO", help="Python logging level (default: %(default)s)"
+    )
+    serve.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pytest_rime.server.app import serve
+    from pytest_rime.server.settings import ServerSettings, read_api_keys
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("give both --tls-cert and --tls-key, or neither")
+    try:
+        api_keys = read_api_keys(args.api_key_file) if args.api_key_file else ()
+    except (OSError, ValueError) as exc:
+        parser.error(f"--api-key-file: {exc}")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = ServerSettings(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        web_port=args.web_port,
+        api_keys=api_keys,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        max_concurrent_jobs=args.max_concurrent_jobs,
+        job_ttl_hours=args.job_ttl_hours,
+        upload_limit_mb=args.upload_limit_mb,
+        pip_index_url=args.pip_index_url,
+        pip_find_links=tuple(args.pip_find_links),
+        no_pip_index=args.no_pip_index,
+    )
+    serve(settings, port_file=args.port_file)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rime`` argument parser."""
+    parser = argparse.ArgumentParser(prog="rime", description="pytest-rime command line")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``rime`` command line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.handler(args, parser))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,379 @@
+"""The job queue: a scheduler thread that runs each job in its own worker process.
+
+Jobs run FIFO by creation, at most ``max_concurrent_jobs`` at once. A worker is
+``<python> -m pytest_rime.server.worker jobs/<job_id>`` (docs/internals.md) in its own process
+group, with stdout and stderr appended to ``jobs/<job_id>/log.txt``. One monitor thread per
+running job waits for the process and records the outcome; the server, not the worker, writes
+SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest_rime
+from pytest_rime.engine.results import RunResult
+from pytest_rime.server.records import (
+    ImageStatus,
+    Job,
+    JobStatus,
+    JobType,
+    PipLibrary,
+    TerminationReason,
+)
+from pytest_rime.server.store import Store
+from pytest_rime.server.worker import OOM_EXIT_CODE
+
+SERVER_STOPPED = "server stopped while the job was running"
+
+PACKAGE_PARENT = str(Path(pytest_rime.__file__).resolve().parent.parent)
+"""The directory holding the ``pytest_rime`` package; on every worker's PYTHONPATH."""
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Running:
+    """A job whose worker process is alive."""
+
+    job_id: str
+    process: subprocess.Popen[bytes]
+    oom_kills_at_start: int | None
+    done: threading.Event = field(default_factory=threading.Event)
+    stop_reason: TerminationReason | None = None
+
+
+def read_progress(job_dir: Path) -> str:
+    """The human progress line of a job's ``progress.json`` (empty when there is none yet)."""
+    try:
+        data = json.loads((job_dir / "progress.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    if data.get("text"):
+        return str(data["text"])
+    return f"{data.get('done', 0)} / {data.get('total', 0)} test batches completed"
+
+
+def _oom_kill_count() -> int | None:
+    """The ``oom_kill`` counter of this process's cgroup (v2), if the system exposes it."""
+    try:
+        cgroup = Path("/proc/self/cgroup").read_text().splitlines()[0].split("::", 1)[1]
+        events = Path("/sys/fs/cgroup", cgroup.lstrip("/"), "memory.events").read_text()
+    except (OSError, IndexError):
+        return None
+    for line in events.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class JobQueue:
+    """Schedules, runs, cancels and records jobs.
+
+    Args:
+        store: Where jobs, results and images are recorded.
+        data_dir: The server's data directory (job directories go to ``jobs/``).
+        max_concurrent_jobs: Jobs running at once.
+        cancel_grace_secs: Time between SIGTERM and SIGKILL when stopping a worker.
+    """
+
+    def __init__(
+        self, store: Store, data_dir: Path, *, max_concurrent_jobs: int, cancel_grace_secs: float
+    ) -> None:
+        self._store = store
+        self._jobs_dir = data_dir / "jobs"
+        self._jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._max_running = max(1, max_concurrent_jobs)
+        self._grace = cancel_grace_secs
+        self._cond = threading.Condition()
+        self._running: dict[str, _Running] = {}
+        self._stopping = False
+        self._scheduler = threading.Thread(target=self._schedule, name="rime-scheduler")
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Fail jobs a previous server left RUNNING, then start scheduling PENDING ones."""
+        for job in self._store.jobs_with_status(JobStatus.RUNNING):
+            self._record_end(job, JobStatus.FAILED, TerminationReason.GENERIC_ERROR, SERVER_STOPPED)
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        """Stop scheduling, stop running workers (they are marked FAILED) and wait for them."""
+        with self._cond:
+            self._stopping = True
+            running = list(self._running.values())
+            self._cond.notify_all()
+        for job in running:
+            self._stop(job, TerminationReason.GENERIC_ERROR)
+        if self._scheduler.is_alive():
+            self._scheduler.join()
+
+    # -- queries and commands ---------------------------------------------------------------
+
+    def job_dir(self, job_id: str) -> Path:
+        """The directory of job ``job_id`` (spec, log, progress, result)."""
+        return self._jobs_dir / job_id
+
+    def log_path(self, job_id: str) -> Path:
+        """The log file of job ``job_id`` (may not exist before the job starts)."""
+        self._store.get_job(job_id)
+        return self.job_dir(job_id) / "log.txt"
+
+    def with_live_progress(self, job: Job) -> Job:
+        """``job`` with its progress read from the worker while it runs."""
+        if job.status is JobStatus.RUNNING:
+            return replace(job, progress=read_progress(self.job_dir(job.id)) or job.progress)
+        return job
+
+    def get_job(self, job_id: str) -> Job:
+        """The job with live progress.
+
+        Raises:
+            NotFoundError: No such job.
+        """
+        return self.with_live_progress(self._store.get_job(job_id))
+
+    def submit(
+        self, job_type: JobType, project_id: str, spec: dict[str, Any], **fields: str
+    ) -> Job:
+        """Record a PENDING job and wake the scheduler."""
+        job = self._store.create_job(job_type, project_id, spec, **fields)
+        self.wake()
+        return job
+
+    def wake(self) -> None:
+        """Make the scheduler look for PENDING jobs (after one was created elsewhere)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job: a PENDING one never runs, a RUNNING one is stopped.
+
+        A finished job is returned unchanged.
+
+        Raises:
+            NotFoundError: No such job.
+        """
+        with self._cond:
+            job = self._store.get_job(job_id)
+            if job.status is JobStatus.PENDING:
+                return self._record_end(
+                    job, JobStatus.CANCELLED, TerminationReason.CANCELLED, "cancelled by request"
+                )
+            running = self._running.get(job_id)
+        if running is not None:
+            self._stop(running, TerminationReason.CANCELLED)
+        return self.get_job(job_id)
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    def _next_pending(self) -> Job | None:
+        if len(self._running) >= self._max_running:
+            return None
+        pending = self._store.jobs_with_status(JobStatus.PENDING)
+        return pending[0] if pending else None
+
+    def _schedule(self) -> None:
+        with self._cond:
+            while not self._stopping:
+                job = self._next_pending()
+                if job is None:
+                    self._cond.wait()
+                    continue
+                try:
+                    self._launch(job)
+                except Exception as exc:  # keep scheduling the other jobs
+                    _log.exception("starting job %s failed", job.id)
+                    self._record_end(
+                        job,
+                        JobStatus.FAILED,
+                        TerminationReason.GENERIC_ERROR,
+                        f"could not start the job: {type(exc).__name__}: {exc}",
+                    )
+
+    def _launch(self, job: Job) -> None:
+        job_dir = self.job_dir(job.id)
+        job_dir.mkdir(parents=True, exist_ok=True)
+        (job_dir / "spec.json").write_text(json.dumps(job.spec))
+        python = str(job.spec.get("python") or sys.executable)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        oom_kills = _oom_kill_count()
+        try:
+            with (job_dir / "log.txt").open("ab") as log:
+                process = subprocess.Popen(
+                    [python, "-m", "pytest_rime.server.worker", str(job_dir)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=job_dir,
+                    env=env,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            self._record_end(
+                job,
+                JobStatus.FAILED,
+                TerminationReason.GENERIC_ERROR,
+                f"could not start the worker with {python}: {exc}",
+            )
+            return
+        (job_dir / "pid").write_text(str(process.pid))
+        self._store.update_job(job.id, status=JobStatus.RUNNING, start_time=time.time())
+        running = _Running(job.id, process, oom_kills)
+        self._running[job.id] = running
+        threading.Thread(
+            target=self._monitor, args=(running,), name=f"rime-job-{job.id[:8]}", daemon=True
+        ).start()
+        _log.info("job %s started (pid %d)", job.id, process.pid)
+
+    def _stop(self, running: _Running, reason: TerminationReason) -> None:
+        """SIGTERM the worker's process group, SIGKILL after the grace period, wait for it."""
+        running.stop_reason = reason
+        for sig, wait in ((signal.SIGTERM, self._grace), (signal.SIGKILL, 30.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(running.process.pid, sig)
+            if running.done.wait(wait):
+                return
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _monitor(self, running: _Running) -> None:
+        returncode = running.process.wait()
+        try:
+            self._finish(running, returncode)
+        except Exception:
+            _log.exception("recording the end of job %s failed", running.job_id)
+        finally:
+            with self._cond:
+                self._running.pop(running.job_id, None)
+                self._cond.notify_all()
+            running.done.set()
+
+    def _finish(self, running: _Running, returncode: int) -> None:
+        job = self._store.get_job(running.job_id)
+        job_dir = self.job_dir(job.id)
+        job = replace(job, progress=read_progress(job_dir) or job.progress)
+        if running.stop_reason is TerminationReason.CANCELLED:
+            self._record_end(
+                job, JobStatus.CANCELLED, TerminationReason.CANCELLED, "cancelled by request"
+            )
+        elif running.stop_reason is not None:
+            self._record_end(job, JobStatus.FAILED, running.stop_reason, SERVER_STOPPED)
+        elif returncode == 0:
+            self._record_success(job, job_dir)
+        elif returncode == OOM_EXIT_CODE:
+            limit = 2 * int(job.spec.get("ram_request_megabytes", 0))
+            self._record_end(
+                job,
+                JobStatus.FAILED,
+                TerminationReason.OOMKILLED,
+                f"the job ran out of memory (limit {limit} MB, twice ram_request_megabytes)",
+            )
+        elif returncode < 0:
+            name = _signal_name(-returncode)
+            oom_kills = _oom_kill_count()
+            if (
+                -returncode == signal.SIGKILL
+                and oom_kills is not None
+                and running.oom_kills_at_start is not None
+                and oom_kills > running.oom_kills_at_start
+            ):
+                reason, message = TerminationReason.OOMKILLED, "the OOM killer stopped the job"
+            else:
+                reason, message = TerminationReason.GENERIC_ERROR, f"worker killed by {name}"
+            self._record_end(job, JobStatus.FAILED, reason, message)
+        else:
+            self._record_end(
+                job,
+                JobStatus.FAILED,
+                TerminationReason.GENERIC_ERROR,
+                _worker_error(job_dir) or f"worker exited with code {returncode}",
+            )
+
+    def _record_success(self, job: Job, job_dir: Path) -> None:
+        end_time = time.time()
+        try:
+            payload = json.loads((job_dir / "result.json").read_text())
+            if job.type is JobType.IMAGE_BUILDER:
+                libraries = [PipLibrary(**p) for p in payload["pip_libraries"]]
+                self._store.update_image(job.image_name, ImageStatus.READY, libraries)
+                self._store.update_job(
+                    job.id,
+                    status=JobStatus.SUCCEEDED,
+                    termination_reason=TerminationReason.COMPLETED,
+                    end_time=end_time,
+                    progress=job.progress,
+                )
+            else:
+                self._store.save_run_result(
+                    job.id,
+                    RunResult.from_dict(payload),
+                    start_time=job.start_time or end_time,
+                    end_time=end_time,
+                    status=JobStatus.SUCCEEDED,
+                    termination_reason=TerminationReason.COMPLETED,
+                    progress=job.progress,
+                )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self._record_end(
+                job,
+                JobStatus.FAILED,
+                TerminationReason.GENERIC_ERROR,
+                f"could not record the job's result: {type(exc).__name__}: {exc}",
+            )
+            return
+        self._append_log(job.id, "job succeeded")
+
+    def _record_end(
+        self, job: Job, status: JobStatus, reason: TerminationReason, message: str
+    ) -> Job:
+        """Record a final state; a failed image build fails its image."""
+        if job.type is JobType.IMAGE_BUILDER and status is not JobStatus.SUCCEEDED:
+            self._store.update_image(job.image_name, ImageStatus.FAILED)
+        self._append_log(job.id, f"job {status.value.lower()}: {message}")
+        return self._store.update_job(
+            job.id,
+            status=status,
+            termination_reason=reason,
+            error_message=message if status is not JobStatus.SUCCEEDED else "",
+            end_time=time.time(),
+            progress=job.progress,
+        )
+
+    def _append_log(self, job_id: str, line: str) -> None:
+        job_dir = self.job_dir(job_id)
+        job_dir.mkdir(parents=True, exist_ok=True)
+        with (job_dir / "log.txt").open("a", encoding="utf-8") as log:
+            log.write(f"[rime server] {line}\n")
+
+
+def _worker_error(job_dir: Path) -> str:
+    """The one-line error the worker left in ``error.txt`` (empty when none)."""
+    try:
+        return (job_dir / "error.txt").read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""

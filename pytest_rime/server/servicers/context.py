@@ -1,0 +1,31 @@
+"""What every servicer needs: the store, the blob store, the job queue and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pytest_rime.server.blobs import BlobStore
+from pytest_rime.server.jobs import JobQueue
+from pytest_rime.server.settings import ServerSettings
+from pytest_rime.server.store import Store
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The parts of a running server the servicers talk to."""
+
+    settings: ServerSettings
+    store: Store
+    blobs: BlobStore
+    jobs: JobQueue
+    web_base_url: str
+
+    def project_id(self, requested: str) -> str:
+        """``requested`` if it names a project, the default project when empty.
+
+        Raises:
+            NotFoundError: ``requested`` names no project.
+        """
+        if not requested:
+            return self.store.default_project_id
+        return self.store.get_project(requested).id

@@ -1,0 +1,179 @@
+"""ModelTesting servicer: start, watch, list and cancel jobs; stream their logs."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from pytest_rime.engine.config import ConfigError, validate_config
+from pytest_rime.proto.v1 import common_pb2, model_testing_pb2, model_testing_pb2_grpc
+from pytest_rime.server.convert import job_status_from_proto, job_to_proto, job_type_from_proto
+from pytest_rime.server.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    UnimplementedError,
+)
+from pytest_rime.server.images import image_dir, venv_python
+from pytest_rime.server.records import ImageStatus, JobType
+from pytest_rime.server.servicers.context import Backend
+from pytest_rime.server.worker import DEFAULT_CPU_MILLICORES, DEFAULT_RAM_MB
+
+LOG_CHUNK_BYTES = 64 * 1024
+
+
+def parse_config(config_json: str) -> dict[str, Any]:
+    """Parse and validate a test run config before any job is created.
+
+    Raises:
+        InvalidArgumentError: Not JSON, not an object, or rejected by the engine's validation
+            (the message names the dotted key).
+    """
+    try:
+        raw = json.loads(config_json)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"test_run_config_json is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidArgumentError("test_run_config_json must be a JSON object")
+    try:
+        validate_config(raw)
+    except ConfigError as exc:
+        raise InvalidArgumentError(f"invalid test run config: {exc}") from exc
+    return raw
+
+
+def _positive_or_default(name: str, value: int, default: int) -> int:
+    if value < 0:
+        raise InvalidArgumentError(f"{name} must be >= 0 (0 means {default}), got {value}")
+    return value or default
+
+
+class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
+    """Jobs: stress tests now, firewall runs once the firewall engine lands."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _interpreter(self, custom_image: common_pb2.CustomImage, managed: str) -> str:
+        """The Python a job runs with: the server's, a custom image's or a managed image's."""
+        if custom_image.name and managed:
+            raise InvalidArgumentError(
+                "give either custom_image.name or rime_managed_image, not both"
+            )
+        if managed:
+            image = self._backend.store.get_image(managed)
+            if image.status is not ImageStatus.READY:
+                raise FailedPreconditionError(
+                    f"managed image {managed!r} is {image.status.value}, not READY"
+                )
+            return str(venv_python(image_dir(self._backend.settings.data_dir, managed)))
+        if custom_image.name:
+            path = Path(custom_image.name).expanduser()
+            python = venv_python(path) if path.is_dir() else path
+            if not (python.is_file() and os.access(python, os.X_OK)):
+                raise InvalidArgumentError(
+                    f"custom_image.name {custom_image.name!r} is neither a venv directory nor "
+                    "an executable Python interpreter"
+                )
+            return str(python)
+        return ""
+
+    def StartStressTest(
+        self, request: model_testing_pb2.StartStressTestRequest, context: grpc.ServicerContext
+    ) -> model_testing_pb2.StartStressTestResponse:
+        """Validate the config and queue a stress test job."""
+        config = parse_config(request.test_run_config_json)
+        project_id = self._backend.project_id(request.project_id)
+        spec = {
+            "type": JobType.MODEL_STRESS_TEST.value,
+            "config": config,
+            "data_dir": str(self._backend.settings.data_dir),
+            "python": self._interpreter(request.custom_image, request.rime_managed_image),
+            "ram_request_megabytes": _positive_or_default(
+                "ram_request_megabytes", request.ram_request_megabytes, DEFAULT_RAM_MB
+            ),
+            "cpu_request_millicores": _positive_or_default(
+                "cpu_request_millicores", request.cpu_request_millicores, DEFAULT_CPU_MILLICORES
+            ),
+        }
+        job = self._backend.jobs.submit(
+            JobType.MODEL_STRESS_TEST, project_id, spec, image_name=request.rime_managed_image
+        )
+        return model_testing_pb2.StartStressTestResponse(job=job_to_proto(job))
+
+    def StartFirewallFromReference(
+        self,
+        request: model_testing_pb2.StartFirewallFromReferenceRequest,
+        context: grpc.ServicerContext,
+    ) -> model_testing_pb2.StartFirewallFromReferenceResponse:
+        """Not provided yet."""
+        raise UnimplementedError("StartFirewallFromReference is not available on this server yet")
+
+    def RunFirewallIncrementalData(
+        self,
+        request: model_testing_pb2.RunFirewallIncrementalDataRequest,
+        context: grpc.ServicerContext,
+    ) -> model_testing_pb2.RunFirewallIncrementalDataResponse:
+        """Not provided yet."""
+        raise UnimplementedError("RunFirewallIncrementalData is not available on this server yet")
+
+    def GetTestJob(
+        self, request: model_testing_pb2.GetTestJobRequest, context: grpc.ServicerContext
+    ) -> model_testing_pb2.GetTestJobResponse:
+        """One job, with live progress and running time."""
+        return model_testing_pb2.GetTestJobResponse(
+            job=job_to_proto(self._backend.jobs.get_job(request.job_id))
+        )
+
+    def ListTestJobs(
+        self, request: model_testing_pb2.ListTestJobsRequest, context: grpc.ServicerContext
+    ) -> model_testing_pb2.ListTestJobsResponse:
+        """One page of the jobs created within the TTL, newest first."""
+        if request.project_id:
+            self._backend.store.get_project(request.project_id)
+        ttl_secs = self._backend.settings.job_ttl_hours * 3600
+        page = self._backend.store.list_jobs(
+            statuses=[job_status_from_proto(s) for s in request.selected_statuses],
+            types=[job_type_from_proto(t) for t in request.selected_types],
+            project_id=request.project_id,
+            created_after=time.time() - ttl_secs,
+            token=request.page_token,
+            size=request.page_size,
+        )
+        return model_testing_pb2.ListTestJobsResponse(
+            jobs=[job_to_proto(self._backend.jobs.with_live_progress(j)) for j in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    def CancelJob(
+        self, request: model_testing_pb2.CancelJobRequest, context: grpc.ServicerContext
+    ) -> model_testing_pb2.CancelJobResponse:
+        """Cancel a pending or running job; answers once it has stopped."""
+        return model_testing_pb2.CancelJobResponse(
+            job=job_to_proto(self._backend.jobs.cancel(request.job_id))
+        )
+
+    def GetLatestLogs(
+        self, request: model_testing_pb2.GetLatestLogsRequest, context: grpc.ServicerContext
+    ) -> Iterator[model_testing_pb2.LogChunk]:
+        """Stream the job's log (its last ``max_bytes`` bytes when given)."""
+        if request.max_bytes < 0:
+            raise InvalidArgumentError(f"max_bytes must be >= 0, got {request.max_bytes}")
+        path = self._backend.jobs.log_path(request.job_id)
+        if not path.exists():
+            return
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with path.open("rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(0, size - request.max_bytes) if request.max_bytes else 0)
+            while data := log.read(LOG_CHUNK_BYTES):
+                if text := decoder.decode(data):
+                    yield model_testing_pb2.LogChunk(text=text)
+        if tail := decoder.decode(b"", final=True):
+            yield model_testing_pb2.LogChunk(text=tail)

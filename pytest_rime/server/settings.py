@@ -1,0 +1,85 @@
+"""Server settings: everything ``rime serve`` accepts, as one frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("~/.rime")
+"""Where ``rime serve`` keeps its database, blobs, jobs and images by default."""
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+DEFAULT_JOB_TTL_HOURS = 48.0
+DEFAULT_UPLOAD_LIMIT_MB = 1024
+DEFAULT_MAX_CONCURRENT_JOBS = 1
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How to run one server.
+
+    Attributes:
+        data_dir: Root of everything the server persists (SQLite, blobs, uploads, jobs, images).
+        host: Interface the gRPC server and the web app listen on.
+        port: gRPC port; 0 picks a free one.
+        web_port: Web app port; 0 picks a free one.
+        api_keys: Accepted ``rime-api-key`` values; empty means no authentication.
+        tls_cert: PEM certificate chain; with ``tls_key`` the gRPC port uses TLS.
+        tls_key: PEM private key of ``tls_cert``.
+        max_concurrent_jobs: Jobs running at once; the rest wait FIFO.
+        job_ttl_hours: Job listings show jobs created within this many hours.
+        upload_limit_mb: Largest upload (all files of one call together) in MiB.
+        pip_index_url: ``--index-url`` for managed image builds.
+        pip_find_links: ``--find-links`` entries for managed image builds.
+        no_pip_index: Build managed images with ``--no-index``.
+        cancel_grace_secs: Time a cancelled job gets between SIGTERM and SIGKILL.
+    """
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    web_port: int = 0
+    api_keys: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_concurrent_jobs: int = DEFAULT_MAX_CONCURRENT_JOBS
+    job_ttl_hours: float = DEFAULT_JOB_TTL_HOURS
+    upload_limit_mb: float = DEFAULT_UPLOAD_LIMIT_MB
+    pip_index_url: str | None = None
+    pip_find_links: tuple[str, ...] = field(default_factory=tuple)
+    no_pip_index: bool = False
+    cancel_grace_secs: float = 5.0
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        """``upload_limit_mb`` in bytes."""
+        return int(self.upload_limit_mb * 1024 * 1024)
+
+    @property
+    def pip_options(self) -> list[str]:
+        """The pip command line options that select where packages come from."""
+        options: list[str] = []
+        if self.no_pip_index:
+            options.append("--no-index")
+        elif self.pip_index_url:
+            options += ["--index-url", self.pip_index_url]
+        for link in self.pip_find_links:
+            options += ["--find-links", link]
+        return options
+
+
+def read_api_keys(path: Path) -> tuple[str, ...]:
+    """Read API keys from ``path``: one per line; blank lines and ``#`` comments are ignored.
+
+    Raises:
+        ValueError: The file holds no key.
+    """
+    keys = tuple(
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    )
+    if not keys:
+        raise ValueError(f"{path}: no API key found (expected one key per line)")
+    return keys

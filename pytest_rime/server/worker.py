@@ -1,0 +1,125 @@
+"""The job worker: ``python -m pytest_rime.server.worker <job dir>`` (docs/internals.md).
+
+Reads ``spec.json``, applies the memory and CPU limits before importing anything heavy, runs
+the job and writes ``result.json``. Progress goes to ``progress.json``; the log is stdout. Exit
+code 0 means success, 3 means out of memory, 1 any other error (one line in ``error.txt``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import sys
+import traceback
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+OOM_EXIT_CODE = 3
+MAX_ERROR_CHARS = 1000
+DEFAULT_RAM_MB = 4000
+DEFAULT_CPU_MILLICORES = 1500
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def thread_count(cpu_request_millicores: int) -> int:
+    """Threads a job may use: its CPU limit (twice the request) in whole CPUs, at least one."""
+    limit = 2 * (cpu_request_millicores or DEFAULT_CPU_MILLICORES)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(math.ceil(limit / 1000), available or 1))
+
+
+def apply_limits(spec: dict[str, Any]) -> None:
+    """Cap address space at twice ``ram_request_megabytes`` and threads/CPUs at the CPU limit."""
+    limit_bytes = 2 * int(spec.get("ram_request_megabytes") or DEFAULT_RAM_MB) * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard > limit_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    threads = thread_count(int(spec.get("cpu_request_millicores") or 0))
+    for name in THREAD_ENV_VARS:
+        os.environ[name] = str(threads)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
+    print(
+        f"[rime worker] limits: address space {limit_bytes // (1024 * 1024)} MB, "
+        f"{threads} thread(s)",
+        flush=True,
+    )
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(payload))
+    os.replace(temporary, path)
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def _progress(job_dir: Path, done: int, total: int) -> None:
+    _write_json(
+        job_dir / "progress.json",
+        {"done": done, "total": total, "text": f"{done} / {total} test batches completed"},
+    )
+
+
+def run_job(spec: dict[str, Any], job_dir: Path) -> Any:
+    """Run the job ``spec`` describes and return its ``result.json`` payload."""
+    job_type = spec["type"]
+    if job_type == "MODEL_STRESS_TEST":
+        from pytest_rime.engine.run import run_stress_test
+        from pytest_rime.server.blobs import resolve_rime_uri
+
+        result = run_stress_test(
+            spec["config"],
+            resolver=partial(resolve_rime_uri, Path(spec["data_dir"])),
+            log=_log,
+            progress=partial(_progress, job_dir),
+        )
+        return result.to_dict()
+    if job_type == "IMAGE_BUILDER":
+        from pytest_rime.server.images import build_image
+
+        return build_image(spec, _log)
+    raise ValueError(f"unknown job type {job_type!r}")
+
+
+def _caused_by_memory_error(error: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, MemoryError):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def main(argv: list[str]) -> int:
+    """Run the job in ``argv[0]`` and return the process exit code."""
+    job_dir = Path(argv[0])
+    spec = json.loads((job_dir / "spec.json").read_text())
+    apply_limits(spec)
+    try:
+        payload = run_job(spec, job_dir)
+    except Exception as exc:
+        if _caused_by_memory_error(exc):
+            _log(f"[rime worker] out of memory: {exc!r}")
+            return OOM_EXIT_CODE
+        traceback.print_exc()
+        summary = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        (job_dir / "error.txt").write_text(summary[:MAX_ERROR_CHARS])
+        return 1
+    _write_json(job_dir / "result.json", payload)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

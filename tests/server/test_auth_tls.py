@@ -1,0 +1,131 @@
+"""API keys, TLS and the embedded server process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from server_helpers import details
+
+from pytest_rime.proto.v1 import (
+    model_testing_pb2,
+    model_testing_pb2_grpc,
+    project_pb2,
+    project_pb2_grpc,
+    upload_pb2,
+    upload_pb2_grpc,
+)
+from pytest_rime.server.app import RunningServer
+from pytest_rime.server.embedded import EmbeddedServerError, start_embedded_server
+
+KEYS = ("first-key", "second-key")
+Metadata = tuple[tuple[str, str], ...]
+
+
+def _calls(channel: grpc.Channel, metadata: Metadata) -> list[Callable[[], object]]:
+    """One call of each RPC shape: unary, server streaming, client streaming."""
+    info = project_pb2_grpc.ServerInfoStub(channel)
+    jobs = model_testing_pb2_grpc.ModelTestingStub(channel)
+    uploads = upload_pb2_grpc.FileUploadStub(channel)
+    logs_request = model_testing_pb2.GetLatestLogsRequest(job_id="x")
+    return [
+        lambda: info.GetServerInfo(project_pb2.GetServerInfoRequest(), metadata=metadata),
+        lambda: list(jobs.GetLatestLogs(logs_request, metadata=metadata)),
+        lambda: uploads.UploadFile(
+            iter([upload_pb2.UploadChunk(relative_path="a", data=b"1")]), metadata=metadata
+        ),
+    ]
+
+
+@pytest.mark.parametrize("metadata", [(), (("rime-api-key", "wrong"),), (("other", KEYS[0]),)])
+def test_missing_or_wrong_api_key_is_unauthenticated(
+    rime_server_factory: Callable[..., RunningServer], metadata: Metadata
+) -> None:
+    server = rime_server_factory(api_keys=KEYS)
+    with grpc.insecure_channel(server.address) as channel:
+        for call in _calls(channel, metadata):
+            with pytest.raises(grpc.RpcError) as info:
+                call()
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "rime-api-key" in details(info.value)
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_configured_api_key_is_accepted(
+    rime_server_factory: Callable[..., RunningServer], key: str
+) -> None:
+    server = rime_server_factory(api_keys=KEYS)
+    with grpc.insecure_channel(server.address) as channel:
+        unary, streaming, upload = _calls(channel, (("rime-api-key", key),))
+        assert unary().default_project_id  # type: ignore[attr-defined]
+        with pytest.raises(grpc.RpcError) as info:
+            streaming()
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND  # past auth: the job is unknown
+        assert upload().num_files == 1  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def self_signed_cert(tmp_path: Path) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command line tool is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_tls_server_accepts_tls_clients_only(
+    rime_server_factory: Callable[..., RunningServer], self_signed_cert: tuple[Path, Path]
+) -> None:
+    cert, key = self_signed_cert
+    server = rime_server_factory(tls_cert=cert, tls_key=key, api_keys=KEYS)
+    credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+    with grpc.secure_channel(f"localhost:{server.port}", credentials) as channel:
+        info = project_pb2_grpc.ServerInfoStub(channel).GetServerInfo(
+            project_pb2.GetServerInfoRequest(), metadata=(("rime-api-key", KEYS[0]),), timeout=10
+        )
+        assert info.default_project_id
+    with grpc.insecure_channel(server.address) as plain:
+        with pytest.raises(grpc.RpcError) as error:
+            project_pb2_grpc.ServerInfoStub(plain).GetServerInfo(
+                project_pb2.GetServerInfoRequest(), timeout=5
+            )
+        assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_embedded_server_starts_answers_and_leaves_no_process(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys.txt"
+    key_file.write_text("# api keys\nsecret\n")
+    server = start_embedded_server(
+        tmp_path / "data", extra_args=["--api-key-file", str(key_file)], timeout=60
+    )
+    with server:
+        with grpc.insecure_channel(server.address) as channel:
+            info = project_pb2_grpc.ServerInfoStub(channel).GetServerInfo(
+                project_pb2.GetServerInfoRequest(), metadata=(("rime-api-key", "secret"),)
+            )
+        assert info.web_base_url.endswith(f":{server.web_port}")
+    assert server.process.returncode == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(server.pid, 0)
+
+
+def test_embedded_server_failure_reports_the_log(tmp_path: Path) -> None:
+    empty_keys = tmp_path / "keys.txt"
+    empty_keys.write_text("\n")
+    with pytest.raises(EmbeddedServerError, match="no API key found"):
+        start_embedded_server(tmp_path / "data", extra_args=["--api-key-file", str(empty_keys)])
