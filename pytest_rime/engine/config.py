@@ -32,8 +32,8 @@ MODEL_TASKS = ("Binary Classification", "Multi-class Classification", "Regressio
 DATA_TYPES = ("tabular",)
 """Supported values of ``data_type``."""
 
-BIN_SIZES = ("hour", "day", "week", "month")
-"""Named values accepted for ``monitoring_info.bin_size`` (an int number of seconds also is)."""
+MONITORING_KEYS = ("timestamp_col", "bin_size", "thresholds")
+"""Keys of ``monitoring_info``."""
 
 
 class ConfigError(ValueError):
@@ -74,10 +74,18 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class MonitoringInfo:
-    """Time binning for firewall runs."""
+    """Time binning and monitored metric thresholds for firewall runs.
+
+    Attributes:
+        timestamp_col: The column holding each evaluation row's timestamp.
+        bin_size: ``"hour"``, ``"day"``, 3600 or 86400 (``None``: the firewall default).
+        thresholds: Monitored metric -> ``(low, medium, high)`` overrides of the defaults of
+            :mod:`pytest_rime.engine.monitoring` (``None``: the defaults).
+    """
 
     timestamp_col: str | None = None
     bin_size: str | int | None = None
+    thresholds: Mapping[str, tuple[float, float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,9 +132,12 @@ class TestRunConfig:
         if self.model_task is not None:
             raw["model_task"] = self.model_task
         if self.monitoring_info is not None:
-            raw["monitoring_info"] = {
-                k: v for k, v in _fields(self.monitoring_info).items() if v is not None
-            }
+            monitoring = {k: v for k, v in _fields(self.monitoring_info).items() if v is not None}
+            if "thresholds" in monitoring:
+                monitoring["thresholds"] = {
+                    name: list(levels) for name, levels in monitoring["thresholds"].items()
+                }
+            raw["monitoring_info"] = monitoring
         if self.tests_config:
             raw["tests_config"] = {
                 test_id: _override_to_dict(o) for test_id, o in self.tests_config.items()
@@ -260,24 +271,42 @@ def _model_info(raw: Any) -> ModelInfo | None:
     return ModelInfo(path=_req_str(section, "path", "model_info"))
 
 
+def _bin_size(value: Any, path: str) -> str | int | None:
+    from pytest_rime.engine.binning import BIN_SIZES  # binning imports pandas: keep lazy
+
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lower() in BIN_SIZES:
+        return value.lower()
+    if _is_int(value) and value in BIN_SIZES.values():
+        return int(value)
+    names = ", ".join(f"{name!r} ({secs})" for name, secs in BIN_SIZES.items())
+    raise ConfigError(path, f"expected one of {names}, got {value!r}")
+
+
+def _metric_thresholds(value: Any, path: str) -> Mapping[str, tuple[float, float, float]] | None:
+    from pytest_rime.engine.monitoring import resolve_thresholds  # imports config: keep lazy
+
+    if value is None:
+        return None
+    section = _check_mapping(value, path)
+    resolved = resolve_thresholds(section, key=path)
+    return MappingProxyType(
+        {name: (resolved[name].low, resolved[name].medium, resolved[name].high) for name in section}
+    )
+
+
 def _monitoring_info(raw: Any) -> MonitoringInfo | None:
     path = "monitoring_info"
     if raw is None:
         return None
     section = _check_mapping(raw, path)
-    _check_keys(section, ("timestamp_col", "bin_size"), path)
-    bin_size = section.get("bin_size")
-    if bin_size is not None:
-        named = isinstance(bin_size, str) and bin_size.lower() in BIN_SIZES
-        if not named and not (_is_int(bin_size) and bin_size > 0):
-            raise ConfigError(
-                _join(path, "bin_size"),
-                f"expected one of {', '.join(BIN_SIZES)} or a positive number of seconds, "
-                f"got {bin_size!r}",
-            )
-        if isinstance(bin_size, str):
-            bin_size = bin_size.lower()
-    return MonitoringInfo(timestamp_col=_opt_str(section, "timestamp_col", path), bin_size=bin_size)
+    _check_keys(section, MONITORING_KEYS, path)
+    return MonitoringInfo(
+        timestamp_col=_opt_str(section, "timestamp_col", path),
+        bin_size=_bin_size(section.get("bin_size"), _join(path, "bin_size")),
+        thresholds=_metric_thresholds(section.get("thresholds"), _join(path, "thresholds")),
+    )
 
 
 def _thresholds(value: Any, path: str) -> tuple[float, float, float]:

@@ -46,20 +46,17 @@ from pytest_rime.engine.results import (
     JSONValue,
     RunResult,
     Severity,
-    TestBatchResult,
     count_statuses,
     json_safe,
 )
 from pytest_rime.engine.run import (
-    ABNORMAL_INPUTS,
     Log,
     Progress,
-    _model_perf,
     enabled_tests,
     load_context,
+    model_perf,
+    run_batches,
     run_stress_test,
-    run_test,
-    settings_for,
 )
 
 FIREWALL_CATEGORIES = ("Abnormal Inputs", "Drift", "Model Performance", "Subset Performance")
@@ -390,32 +387,16 @@ def _run_bin(
     started = time.perf_counter()
     cfg = prepared.config
     ctx = _bin_context(prepared, time_bin.rows)
-    batches = []
-    failing = np.zeros(len(ctx.eval), dtype=bool)
-    for spec in specs:
-        batch_started = time.perf_counter()
-        cases, flagged = run_test(ctx, spec, settings_for(cfg, spec), log)
-        if spec.category == ABNORMAL_INPUTS:
-            failing[flagged] = True
-        batches.append(
-            TestBatchResult(
-                test_id=spec.test_id,
-                test_batch_type=spec.name,
-                category=spec.category,
-                description=spec.description,
-                duration_millis=int((time.perf_counter() - batch_started) * 1000),
-                cases=cases,
-            )
-        )
+    batches, num_failing_inputs = run_batches(ctx, specs, cfg, log)
     result = RunResult(
         run_name=f"{cfg.run_name} {time_bin.label}",
         model_task=ctx.model_task,
         data_type=cfg.data_type,
         num_inputs=len(ctx.eval),
-        num_failing_inputs=int(failing.sum()),
+        num_failing_inputs=num_failing_inputs,
         duration_millis=int((time.perf_counter() - started) * 1000),
-        batches=tuple(batches),
-        model_perf=_model_perf(ctx, log),
+        batches=batches,
+        model_perf=model_perf(ctx, log),
         metadata={
             **prepared.reference_metadata,
             "firewall_bin": True,
@@ -426,6 +407,8 @@ def _run_bin(
             "timestamp_col": prepared.timestamp_col,
             "eval_path": prepared.eval_path,
             "eval_rows": len(ctx.eval),
+            # Rows of eval_path in no bin at all (their timestamp could not be parsed).
+            "eval_unparsed_timestamp_rows": len(prepared.binning.unparsed_rows),
         },
     )
     metrics = measure_bin(result, _metric_supports(ctx))
@@ -514,7 +497,8 @@ def run_firewall(
         progress: Called with ``(bins done, total bins)`` once before the first bin and after
             each bin.
         thresholds: Overrides of the monitored metric thresholds, ``{metric: [low, medium,
-            high]}`` (see :mod:`pytest_rime.engine.monitoring`).
+            high]}`` (see :mod:`pytest_rime.engine.monitoring`); ``None``: the reference
+            config's ``monitoring_info.thresholds``, else the defaults.
         enable_events: Raise events for bins whose metrics cross their thresholds.
 
     Returns:
@@ -529,15 +513,39 @@ def run_firewall(
     """
     started = time.perf_counter()
     emit = log or _print
-    limits = resolve_thresholds(thresholds)
-    prepared = _prepare(
-        reference_config, eval_path, timestamp_col, bin_size_seconds, resolver, emit
-    )
+    cfg = validate_config(reference_config)
+    limits = firewall_thresholds(cfg, thresholds)
+    prepared = _prepare(cfg, eval_path, timestamp_col, bin_size_seconds, resolver, emit)
     return _run_bins(prepared, limits, enable_events, emit, progress, started)
 
 
-def _monitoring_settings(config: TestRunConfig) -> tuple[str, int]:
-    """``(timestamp_col, bin size in seconds)`` of a from-reference firewall config."""
+def firewall_thresholds(
+    config: TestRunConfig, overrides: Mapping[str, Any] | None = None
+) -> dict[str, MetricThreshold]:
+    """The monitored metric thresholds of a firewall run.
+
+    ``overrides`` when given, else the config's ``monitoring_info.thresholds``, merged with the
+    defaults of :mod:`pytest_rime.engine.monitoring`.
+
+    Raises:
+        ConfigError: An override is invalid; ``.key`` names it.
+    """
+    if overrides is not None:
+        return resolve_thresholds(overrides)
+    monitoring = config.monitoring_info or MonitoringInfo()
+    return resolve_thresholds(monitoring.thresholds, key="monitoring_info.thresholds")
+
+
+def monitoring_settings(config: TestRunConfig) -> tuple[str, int]:
+    """``(timestamp_col, bin size in seconds)`` of a from-reference firewall config.
+
+    The timestamp column is ``monitoring_info.timestamp_col``, else ``data_info.timestamp_col``;
+    the bin size ``monitoring_info.bin_size``, else :data:`DEFAULT_BIN_SIZE`.
+
+    Raises:
+        ConfigError: The config names no timestamp column (``.key`` is
+            ``monitoring_info.timestamp_col``) or an unsupported bin size.
+    """
     monitoring = config.monitoring_info or MonitoringInfo()
     timestamp_col = monitoring.timestamp_col or config.data_info.timestamp_col
     if timestamp_col is None:
@@ -574,7 +582,8 @@ def run_firewall_from_reference(
         log: One line of human log per call (default: ``print``).
         progress: ``(bins done, total bins)``, as in :func:`run_firewall`.
         stress_test_progress: ``(test batches done, total)`` of the stress test.
-        thresholds: Monitored metric threshold overrides, as in :func:`run_firewall`.
+        thresholds: Monitored metric threshold overrides, as in :func:`run_firewall`
+            (``None``: the config's ``monitoring_info.thresholds``, else the defaults).
         enable_events: Raise events for bins whose metrics cross their thresholds.
 
     Returns:
@@ -589,8 +598,8 @@ def run_firewall_from_reference(
     started = time.perf_counter()
     emit = log or _print
     cfg = validate_config(config)
-    timestamp_col, size = _monitoring_settings(cfg)
-    limits = resolve_thresholds(thresholds)
+    timestamp_col, size = monitoring_settings(cfg)
+    limits = firewall_thresholds(cfg, thresholds)
     prepared = _prepare(cfg, cfg.data_info.eval_path, timestamp_col, size, resolver, emit)
     stress_test = run_stress_test(cfg, resolver=resolver, log=emit, progress=stress_test_progress)
     firewall = _run_bins(prepared, limits, enable_events, emit, progress, started)

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from pytest_rime.engine.results import CATEGORIES, JSONValue
+from pytest_rime.engine.results import CATEGORIES, JSONValue, Severity
 
 if TYPE_CHECKING:
     from pytest_rime.engine.context import RunContext
@@ -76,6 +76,9 @@ class Finding:
             the flagged rows); caps the severity. ``None`` when the case is not about the model.
         flagged_rows: Positions (0-based, in the eval frame) of the rows the case flags.
         skip_reason: Why the case was skipped (when ``statistic`` is ``None``).
+        severity_cap: The highest severity the case may have whatever its statistic and impact
+            (``None``: no cap); what-if tests use it when the data does not show the weakness.
+        cap_reason: The sentence appended to the description when the cap lowers the severity.
     """
 
     features: tuple[str, ...]
@@ -85,6 +88,8 @@ class Finding:
     impact: float | None = None
     flagged_rows: npt.NDArray[np.int64] | None = None
     skip_reason: str | None = None
+    severity_cap: Severity | None = None
+    cap_reason: str = ""
 
     @classmethod
     def skip(cls, features: Iterable[str], reason: str) -> Finding:

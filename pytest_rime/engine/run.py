@@ -2,7 +2,10 @@
 
 :func:`run_stress_test` is the engine's entry point (docs/internals.md, "Engine API"). A test
 that raises does not stop the run: its cases become SKIP with the error in the description and
-the traceback goes to the log.
+the traceback goes to the log -- except a :class:`MemoryError`, which ends the run (the server's
+worker reports the job as out of memory).
+
+:func:`run_batches` is the loop over the tests shared by stress tests and firewall bins.
 """
 
 from __future__ import annotations
@@ -166,12 +169,17 @@ def run_test(
 
     Returns:
         Its cases, and the eval row positions flagged by its WARNING and FAIL cases.
+
+    Raises:
+        MemoryError: The test (or the model it called) ran out of memory: not a SKIP.
     """
     reason = _missing_requirement(ctx, spec)
     if reason is not None:
         return skip_cases(spec, reason), np.empty(0, dtype=np.int64)
     try:
         findings = list(spec.func(ctx, settings))
+    except MemoryError:
+        raise
     except Exception as exc:
         log(f"test {spec.test_id} raised:\n{traceback.format_exc()}")
         return skip_cases(spec, f"The test raised {type(exc).__name__}: {exc}"), np.empty(
@@ -188,8 +196,11 @@ def run_test(
     return cases, rows
 
 
-def _model_perf(ctx: RunContext, log: Log) -> tuple[ModelPerf, ...]:
-    """Model metrics from ``pytest_rime.engine.metrics.model_perf(ctx)`` when it exists."""
+def model_perf(ctx: RunContext, log: Log) -> tuple[ModelPerf, ...]:
+    """Model metrics of ``ctx`` (``pytest_rime.engine.metrics.model_perf``); ``()`` on failure.
+
+    A failure other than :class:`MemoryError` is logged with its traceback.
+    """
     try:
         metrics = importlib.import_module("pytest_rime.engine.metrics")
     except ModuleNotFoundError as exc:
@@ -203,9 +214,57 @@ def _model_perf(ctx: RunContext, log: Log) -> tuple[ModelPerf, ...]:
         return ()
     try:
         return tuple(compute(ctx))
+    except MemoryError:
+        raise
     except Exception:
         log(f"model metrics failed:\n{traceback.format_exc()}")
         return ()
+
+
+def run_batches(
+    ctx: RunContext,
+    specs: Sequence[TestSpec],
+    config: TestRunConfig,
+    log: Log,
+    progress: Progress | None = None,
+) -> tuple[tuple[TestBatchResult, ...], int]:
+    """Run ``specs`` on ``ctx`` in order, one test batch each.
+
+    Args:
+        ctx: The data, model and predictions to test.
+        specs: The tests to run.
+        config: Supplies each test's thresholds and parameters (``tests_config``).
+        log: One line per finished batch (and the tracebacks of tests that raised).
+        progress: Called with ``(batches done, len(specs))`` after each batch.
+
+    Returns:
+        The batches, and the number of eval rows flagged by a WARNING or FAIL case of an
+        Abnormal Inputs test (the run's failing inputs).
+
+    Raises:
+        MemoryError: A test ran out of memory.
+    """
+    batches: list[TestBatchResult] = []
+    failing = np.zeros(len(ctx.eval), dtype=bool)
+    for done, spec in enumerate(specs, start=1):
+        batch_started = time.perf_counter()
+        cases, rows = run_test(ctx, spec, settings_for(config, spec), log)
+        if spec.category == ABNORMAL_INPUTS:
+            failing[rows] = True
+        batches.append(
+            TestBatchResult(
+                test_id=spec.test_id,
+                test_batch_type=spec.name,
+                category=spec.category,
+                description=spec.description,
+                duration_millis=int((time.perf_counter() - batch_started) * 1000),
+                cases=cases,
+            )
+        )
+        log(f"[{done}/{len(specs)}] {spec.name}: {len(cases)} cases")
+        if progress is not None:
+            progress(done, len(specs))
+    return tuple(batches), int(failing.sum())
 
 
 def run_stress_test(
@@ -230,33 +289,14 @@ def run_stress_test(
         ConfigError: The config is invalid.
         DataError: The data cannot be read.
         ModelError: The model cannot be loaded.
+        MemoryError: The run ran out of memory.
     """
     started = time.perf_counter()
     emit = log or _print
     cfg = validate_config(config)
     ctx, metadata = load_context(cfg, resolver=resolver, log=emit)
-    specs = enabled_tests(cfg)
-    batches: list[TestBatchResult] = []
-    failing = np.zeros(len(ctx.eval), dtype=bool)
-    for done, spec in enumerate(specs, start=1):
-        batch_started = time.perf_counter()
-        cases, rows = run_test(ctx, spec, settings_for(cfg, spec), emit)
-        if spec.category == ABNORMAL_INPUTS:
-            failing[rows] = True
-        batches.append(
-            TestBatchResult(
-                test_id=spec.test_id,
-                test_batch_type=spec.name,
-                category=spec.category,
-                description=spec.description,
-                duration_millis=int((time.perf_counter() - batch_started) * 1000),
-                cases=cases,
-            )
-        )
-        emit(f"[{done}/{len(specs)}] {spec.name}: {len(cases)} cases")
-        if progress is not None:
-            progress(done, len(specs))
-    model_perf = _model_perf(ctx, emit)
+    batches, num_failing_inputs = run_batches(ctx, enabled_tests(cfg), cfg, emit, progress)
+    perf = model_perf(ctx, emit)
     importance = ctx.importance
     metadata.update(
         model_task_inferred=ctx.model_task_inferred,
@@ -272,9 +312,9 @@ def run_stress_test(
         model_task=ctx.model_task,
         data_type=cfg.data_type,
         num_inputs=len(ctx.eval),
-        num_failing_inputs=int(failing.sum()),
+        num_failing_inputs=num_failing_inputs,
         duration_millis=int((time.perf_counter() - started) * 1000),
-        batches=tuple(batches),
-        model_perf=model_perf,
+        batches=batches,
+        model_perf=perf,
         metadata=metadata,
     )

@@ -14,6 +14,8 @@ Every test reports one ``statistic`` where larger is worse, compared with ascend
   ``None`` (not about the model, e.g. duplicate rows) keeps its level. So a drift on a feature
   the model ignores is at most LOW, and the same drift on the most important feature (impact
   1.0) keeps its level.
+- a finding's own ``severity_cap`` then applies (what-if tests whose weakness the evaluation
+  data does not show are at most MEDIUM).
 - **importance_score** = the impact (0.0 when the case is not about the model).
 """
 
@@ -104,6 +106,10 @@ def to_case(spec: TestSpec, finding: Finding, thresholds: Thresholds) -> TestCas
         description = f"{description} {verdict(statistic, thresholds)}"
         if impact is not None and severity.rank < level_of(statistic, thresholds).rank:
             description += f" Severity lowered by the model impact {impact:.2f}."
+        cap = finding.severity_cap
+        if cap is not None and severity.rank > cap.rank:
+            severity = cap
+            description += f" {finding.cap_reason}".rstrip()
     if finding.flagged_rows is not None:
         metrics["num_failing_rows"] = int(finding.flagged_rows.size)
     return TestCaseResult(

@@ -6,7 +6,7 @@ own conftest modules).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -105,3 +105,9 @@ def x_model(frame: pd.DataFrame) -> np.ndarray:
     """Positive-class probability from x only (z, i, c, k are ignored)."""
     x = pd.to_numeric(frame["x"], errors="coerce").fillna(0.0).to_numpy()
     return 1.0 / (1.0 + np.exp(-4.0 * x))
+
+
+def planted(frame: pd.DataFrame, feature: str, values: Sequence[Any]) -> pd.DataFrame:
+    """A copy of ``frame`` whose first rows of ``feature`` are ``values`` (dtype re-inferred)."""
+    column = [*values, *frame[feature].iloc[len(values) :]]
+    return frame.assign(**{feature: pd.Series(column, index=frame.index)})

@@ -1,4 +1,8 @@
-"""Attacks tests: worst-case single-feature changes, checked against a direct search."""
+"""Attacks tests: worst-case single-feature changes, checked against a direct search.
+
+Single-Feature Changes is capped at ``max_severity`` (default MEDIUM): a decisive feature is
+HIGH only when tests_config asks for it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from engine_helpers import case_for, make_context, run_one, tabular_frame, x_model
-from robustness_helpers import titanic_model, titanic_split
+from robustness_helpers import assert_capped_at_medium, titanic_model, titanic_split
 
 from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.registry import get_test
@@ -18,6 +22,7 @@ from pytest_rime.engine.tests.attacks import observed_values
 SINGLE = "attacks.single_feature_changes"
 BOUNDED = "attacks.bounded_single_feature_changes"
 WHOLE = {SINGLE: {"sample_size": 10_000}, BOUNDED: {"sample_size": 10_000}}
+UNCAPPED = {SINGLE: {"max_severity": "HIGH"}}
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -62,7 +67,9 @@ def test_single_feature_statistic_matches_a_direct_search_of_the_quantile_grid(s
     assert case.metrics["candidates_per_row"] == grid.size
     flips = ((sigmoid(grid)[None, :] >= 0.5) != (base[:, None] >= 0.5)).any(axis=1)
     assert case.metrics["attack_success_rate"] == pytest.approx(flips.mean())
-    assert case.status is Status.FAIL and case.severity is Severity.HIGH
+    assert case.metrics["statistic"] >= get_test(SINGLE).thresholds[2]  # at the HIGH level...
+    assert_capped_at_medium(case)  # ...but capped by the default max_severity
+    assert "max_severity" in case.description
     worst = case.metrics["worst_case"]
     row, col = np.unravel_index(np.argmax(changes), changes.shape)
     assert worst["row"] == row
@@ -91,16 +98,37 @@ def test_bounded_statistic_matches_a_direct_search_near_each_value(small) -> Non
     assert case.metrics["statistic"] < single.metrics["statistic"]  # a smaller search space
 
 
-def test_a_feature_that_decides_the_prediction_fails_high_by_name(small) -> None:
+def test_a_feature_that_decides_the_prediction_fails_by_name_capped_at_medium(small) -> None:
     cases = run_one(make_context(*small, model=k_sensitive), SINGLE)
     brittle = case_for(cases, "k")
-    assert brittle.status is Status.FAIL and brittle.severity is Severity.HIGH
-    assert "'k'" in brittle.description
+    assert_capped_at_medium(brittle)
+    assert "'k'" in brittle.description and "max_severity" in brittle.description
     assert brittle.metrics["worst_case"]["new_value"] in {"north", "south"}
     assert case_for(cases, "c").severity is Severity.NONE
 
 
-def test_a_model_crash_on_candidates_is_a_high_finding(small) -> None:
+def test_max_severity_high_lets_a_decisive_feature_be_high(small) -> None:
+    ctx = make_context(*small, model=k_sensitive, tests_config=UNCAPPED)
+    cases = run_one(ctx, SINGLE)
+    brittle = case_for(cases, "k")
+    assert brittle.status is Status.FAIL and brittle.severity is Severity.HIGH
+    assert "Capped" not in brittle.description
+    assert case_for(cases, "c").severity is Severity.NONE  # the cap lifts no ignored feature
+    low = {SINGLE: {"max_severity": "LOW"}}
+    capped = case_for(
+        run_one(make_context(*small, model=k_sensitive, tests_config=low), SINGLE), "k"
+    )
+    assert capped.severity is Severity.LOW and "Capped at LOW (max_severity)" in capped.description
+
+
+def test_an_unknown_max_severity_is_a_config_error_naming_the_key(small) -> None:
+    from pytest_rime.engine.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"single_feature_changes\.max_severity.*CRITICAL"):
+        make_context(*small, model=k_sensitive, tests_config={SINGLE: {"max_severity": "CRITICAL"}})
+
+
+def test_a_model_crash_on_candidates_fails_capped_unless_max_severity_is_high(small) -> None:
     ref, cur = small
     ref = ref.assign(w=np.linspace(0, 10, len(ref)))
     cur = cur.assign(w=np.linspace(0, 5, len(cur)))
@@ -113,8 +141,10 @@ def test_a_model_crash_on_candidates_is_a_high_finding(small) -> None:
     ctx = make_context(ref, cur, model=refuses_large_w)
     cases = run_one(ctx, SINGLE)
     crashed = case_for(cases, "w")
-    assert crashed.status is Status.FAIL and crashed.severity is Severity.HIGH
+    assert_capped_at_medium(crashed)
     assert "ValueError: w must be at most 8" in crashed.description
+    uncapped = make_context(ref, cur, model=refuses_large_w, tests_config=UNCAPPED)
+    assert case_for(run_one(uncapped, SINGLE), "w").severity is Severity.HIGH
     assert case_for(cases, "z").status is Status.PASS
     assert case_for(run_one(ctx, BOUNDED), "w").status is Status.PASS  # stays near 0..5
 
@@ -224,7 +254,7 @@ def test_titanic_attacks_find_the_decisive_features_and_no_small_move_brittlenes
 
 def test_single_class_labels_do_not_hide_a_decisive_feature(small) -> None:
     ref, cur = (frame.assign(y=0) for frame in small)
-    cases = run_one(make_context(ref, cur, model=k_sensitive), SINGLE)
+    cases = run_one(make_context(ref, cur, model=k_sensitive, tests_config=UNCAPPED), SINGLE)
     assert case_for(cases, "k").severity is Severity.HIGH
 
 
@@ -237,3 +267,20 @@ def test_categories_of_mixed_types_are_tried_as_they_are(small) -> None:
     rows, values = found
     assert rows.tolist() == list(range(len(cur)))
     assert sorted(map(repr, values[0])) == ["'north'", "7"]
+
+
+def test_bounded_moves_of_integer_codes_are_capped_at_medium() -> None:
+    rng = np.random.default_rng(3)
+
+    def frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"tier": rng.integers(1, 4, n), "amount": rng.integers(0, 1000, n)})
+
+    def tier_decides(df: pd.DataFrame) -> np.ndarray:
+        return np.where(df["tier"].to_numpy() == 2, 0.9, 0.1)
+
+    ref, cur = frame(300), frame(150)
+    cases = run_one(make_context(ref, cur, model=tier_decides), BOUNDED)
+    tier, amount = case_for(cases, "tier"), case_for(cases, "amount")
+    assert tier.status is Status.FAIL and tier.severity is Severity.MEDIUM
+    assert "distinct integer values" in tier.description
+    assert amount.severity is Severity.NONE

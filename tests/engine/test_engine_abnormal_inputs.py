@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from engine_helpers import case_for, make_context, run_one, statuses, tabular_frame, x_model
+from engine_helpers import (
+    case_for,
+    make_context,
+    planted,
+    run_one,
+    statuses,
+    tabular_frame,
+    x_model,
+)
 
 from pytest_rime.engine.results import Severity, Status
-from pytest_rime.engine.tests.abnormal_inputs import type_violations
+from pytest_rime.engine.tests.abnormal_inputs import ABNORMALITIES, features_with, type_violations
 
 ROW_TESTS = [
     "abnormal_inputs.numeric_outliers",
@@ -193,3 +201,36 @@ def test_inconsistencies_flags_pairs_never_seen_together() -> None:
     [bad] = run_one(make_context(ref, cur), "abnormal_inputs.inconsistencies")
     assert set(bad.features) == {"country", "city"}
     assert bad.metrics["num_failing_rows"] == 80 and bad.status is Status.FAIL
+
+
+PLANTED = {
+    "nulls": ("z", [np.nan] * 5),
+    "out_of_range": ("z", [10.0] * 5),  # tabular_frame's z is standard normal
+    "numeric_outliers": ("x", [1e6] * 5),
+    "unseen_categorical": ("c", ["purple"] * 5),
+    "empty_string": ("k", [""] * 5),
+    "capitalization": ("k", ["NORTH"] * 5),
+    "type": ("i", ["seven"] * 5),
+}
+"""For each kind of abnormal value: a feature of tabular_frame and values of that kind."""
+
+
+def test_every_abnormality_has_a_planted_example() -> None:
+    assert set(PLANTED) == set(ABNORMALITIES)
+
+
+@pytest.mark.parametrize("abnormality", sorted(PLANTED))
+def test_features_with_returns_the_feature_holding_such_values(abnormality: str) -> None:
+    ref = tabular_frame(300, 0)
+    feature, values = PLANTED[abnormality]
+    clean = make_context(ref, ref.copy())  # eval values are exactly the reference values
+    assert features_with(clean, abnormality) == frozenset()
+    found = features_with(make_context(ref, planted(ref, feature, values)), abnormality)
+    assert found == {feature}  # the untouched features are clean
+
+
+def test_features_with_follows_the_reference_profile() -> None:
+    ref, cur = tabular_frame(300, 0), tabular_frame(300, 1)
+    ref.loc[:9, "z"] = np.nan  # nulls are expected in z: Null Check does not flag them
+    cur.loc[:9, ["x", "z"]] = np.nan
+    assert features_with(make_context(ref, cur), "nulls") == {"x"}

@@ -40,6 +40,24 @@ def test_valid_config_is_frozen_and_round_trips() -> None:
     assert validate_config(config) is config
 
 
+@pytest.mark.parametrize(("bin_size", "stored"), [("Hour", "hour"), ("day", "day"), (3600, 3600)])
+def test_supported_bin_sizes(bin_size: Any, stored: Any) -> None:
+    config = validate_config(raw_config(monitoring_info={"bin_size": bin_size}))
+    assert config.monitoring_info is not None
+    assert config.monitoring_info.bin_size == stored
+
+
+def test_monitoring_thresholds_are_validated_and_round_trip() -> None:
+    thresholds = {"abnormality_rate": [0.1, 0.2, 0.3], "model_perf.AUC": [0.01, 0.02, 0.05]}
+    config = validate_config(raw_config(monitoring_info={"thresholds": thresholds}))
+    assert config.monitoring_info is not None and config.monitoring_info.thresholds == {
+        "abnormality_rate": (0.1, 0.2, 0.3),
+        "model_perf.AUC": (0.01, 0.02, 0.05),
+    }
+    assert config.to_dict()["monitoring_info"] == {"thresholds": thresholds}
+    assert validate_config(config.to_dict()) == config
+
+
 def test_model_task_is_optional() -> None:
     assert validate_config(raw_config()).model_task is None
 
@@ -75,6 +93,36 @@ def test_model_task_is_optional() -> None:
             lambda c: c.update(monitoring_info={"bin_size": "fortnight"}),
             "monitoring_info.bin_size",
             "day",
+        ),
+        (
+            lambda c: c.update(monitoring_info={"bin_size": "week"}),
+            "monitoring_info.bin_size",
+            "3600",
+        ),
+        (
+            lambda c: c.update(monitoring_info={"bin_size": 7200}),
+            "monitoring_info.bin_size",
+            "86400",
+        ),
+        (
+            lambda c: c.update(monitoring_info={"bin_size": True}),
+            "monitoring_info.bin_size",
+            "hour",
+        ),
+        (
+            lambda c: c.update(monitoring_info={"thresholds": [0.1, 0.2, 0.3]}),
+            "monitoring_info.thresholds",
+            "mapping",
+        ),
+        (
+            lambda c: c.update(monitoring_info={"thresholds": {"nope": [1, 2, 3]}}),
+            "monitoring_info.thresholds.nope",
+            "unknown monitored metric",
+        ),
+        (
+            lambda c: c.update(monitoring_info={"thresholds": {"test_pass_rate": [0.5, 0.6, 0.7]}}),
+            "monitoring_info.thresholds.test_pass_rate",
+            "descending",
         ),
         (lambda c: c.update(data_type="images"), "data_type", "tabular"),
     ],

@@ -17,7 +17,7 @@ from pytest_rime.engine.data import DataError
 from pytest_rime.engine.model import ModelError
 from pytest_rime.engine.registry import Finding, TestSettings, TestSpec, all_tests
 from pytest_rime.engine.results import RunResult, Status
-from pytest_rime.engine.run import run_stress_test, run_test
+from pytest_rime.engine.run import run_batches, run_stress_test, run_test
 
 MODEL = """import numpy as np
 def predict_df(df):
@@ -216,6 +216,41 @@ def test_missing_requirements_skip_with_the_reason(flags: dict[str, bool], text:
     ctx = make_context(ref, ref.drop(columns="y"))
     cases, _ = run_test(ctx, _spec(never, **flags), SETTINGS, lambda _: None)
     assert cases[0].status is Status.SKIP and text in cases[0].description
+
+
+def test_memory_error_is_not_a_skip() -> None:
+    def hungry(ctx: object, settings: object) -> list[Finding]:
+        raise MemoryError("out of memory in the model")
+
+    ctx = make_context(tabular_frame(20, 0), tabular_frame(20, 1))
+    with pytest.raises(MemoryError, match="out of memory in the model"):
+        run_test(ctx, _spec(hungry), SETTINGS, lambda _: None)
+
+
+def test_run_batches_runs_in_order_and_counts_abnormal_rows_once() -> None:
+    def flag(rows: list[int], statistic: float) -> Any:
+        def func(ctx: object, settings: object) -> list[Finding]:
+            return [Finding(("a",), statistic, "d", flagged_rows=np.array(rows))]
+
+        return func
+
+    specs = [
+        dataclasses.replace(_spec(flag([1, 2], 0.5)), test_id="abnormal_inputs.one"),
+        dataclasses.replace(_spec(flag([2, 3], 0.5)), test_id="abnormal_inputs.two"),
+        dataclasses.replace(_spec(flag([4, 5, 6], 0.5)), test_id="drift.other"),
+    ]
+    specs[0] = dataclasses.replace(specs[0], category="Abnormal Inputs")
+    specs[1] = dataclasses.replace(specs[1], category="Abnormal Inputs")
+    ctx = make_context(tabular_frame(20, 0), tabular_frame(20, 1))
+    lines: list[str] = []
+    calls: list[tuple[int, int]] = []
+    batches, failing = run_batches(
+        ctx, specs, ctx.config, lines.append, lambda done, total: calls.append((done, total))
+    )
+    assert [b.test_id for b in batches] == [s.test_id for s in specs]
+    assert failing == len({1, 2, 3})  # rows flagged by Abnormal Inputs tests, once each
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert lines[-1].startswith("[3/3]")
 
 
 def test_failing_rows_count_only_warning_and_fail_cases() -> None:

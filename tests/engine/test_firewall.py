@@ -179,6 +179,7 @@ def test_each_bin_is_a_full_test_run_of_the_firewall_categories(daily):
         assert run.metadata["bin_start_secs"] == time_bin.summary.bin_start_secs
         assert run.metadata["bin_end_secs"] == time_bin.summary.bin_end_secs
         assert run.metadata["eval_rows"] == run.num_inputs
+        assert run.metadata["eval_unparsed_timestamp_rows"] == 2
         categories = {case.category for case in run.test_cases}
         assert categories <= set(FIREWALL_CATEGORIES)
         assert {"Abnormal Inputs", "Drift"} <= categories
@@ -326,6 +327,32 @@ def test_tests_config_of_the_reference_selects_the_bin_tests(project, tmp_path):
     assert "drift.label_drift" in test_ids
     assert only.summary.drifting_features == ()
     assert NUM_DRIFTING_FEATURES not in {e.metric for e in only.events}
+
+
+def test_thresholds_of_the_reference_config_apply_unless_overridden(project, tmp_path):
+    path = tmp_path / "drift_day.csv"
+    project["eval"].iloc[DRIFT_DAY * ROWS_PER_DAY : (DRIFT_DAY + 1) * ROWS_PER_DAY].to_csv(
+        path, index=False
+    )
+    lenient = {NUM_DRIFTING_FEATURES: [5, 6, 7]}
+    config = {**project["config"], "monitoring_info": {"thresholds": lenient}}
+
+    def run(**options: Any) -> FirewallRunResult:
+        return run_firewall(
+            config,
+            eval_path=str(path),
+            timestamp_col="ts",
+            bin_size_seconds=DAY,
+            log=lambda _line: None,
+            **options,
+        )
+
+    from_config = run()
+    assert from_config.thresholds[NUM_DRIFTING_FEATURES] == MetricThreshold(5, 6, 7)
+    assert from_config.bins[0].summary.drifting_features == ("x",)
+    assert NUM_DRIFTING_FEATURES not in {e.metric for e in from_config.events}
+    overridden = run(thresholds={NUM_DRIFTING_FEATURES: [1, 2, 3]})
+    assert NUM_DRIFTING_FEATURES in {e.metric for e in overridden.events}
 
 
 def test_from_reference_rejects_a_bin_size_the_firewall_does_not_support(project):

@@ -1,12 +1,21 @@
-"""Transformations tests: pass on robust models, fail on brittle ones, batch the predict calls."""
+"""Transformations tests: pass on robust models, fail on brittle ones, batch the predict calls.
+
+A brittle feature is HIGH only when the eval data already holds values of the kind the test
+imitates in that feature; otherwise the what-if case is capped at MEDIUM.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from engine_helpers import case_for, make_context, run_one, tabular_frame, x_model
-from robustness_helpers import titanic_model, titanic_split
+from engine_helpers import case_for, make_context, planted, run_one, tabular_frame, x_model
+from robustness_helpers import (
+    assert_capped_at_medium,
+    run_titanic,
+    titanic_model,
+    titanic_split,
+)
 
 from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import Severity, Status
@@ -71,25 +80,40 @@ def test_each_test_covers_only_the_feature_types_it_applies_to(small) -> None:
     assert features[TYPE_CHANGE] == {"x", "z", "i", "c", "k"}
 
 
-def test_capitalization_brittle_model_fails_high_on_that_feature(small) -> None:
+def test_capitalization_brittle_model_fails_high_on_that_feature_only_when_eval_has_variants(
+    small,
+) -> None:
     ctx = make_context(*small, model=capitalization_sensitive)
     cases = run_one(ctx, CAPITALIZATION)
     brittle = case_for(cases, "c")
-    assert brittle.status is Status.FAIL and brittle.severity is Severity.HIGH
-    assert "'c'" in brittle.description
+    assert_capped_at_medium(brittle)
+    assert "'c'" in brittle.description and "changed capitalization" in brittle.description
     # Expected independently: inverting p flips the label of every row with p != 0.5.
     p = x_model(small[1])
     expected = float(np.mean((p >= 0.5) != ((1 - p) >= 0.5)))
     assert brittle.metrics["statistic"] == pytest.approx(expected)
     assert brittle.importance_score == pytest.approx(expected)
     assert case_for(cases, "k").severity is Severity.NONE
+    ref, cur = small
+    exposed = make_context(ref, planted(cur, "c", ["RED"] * 10), model=capitalization_sensitive)
+    cases = run_one(exposed, CAPITALIZATION)
+    high = case_for(cases, "c")
+    assert high.status is Status.FAIL and high.severity is Severity.HIGH
+    assert "Capped" not in high.description
+    assert case_for(cases, "k").severity is Severity.NONE
 
 
-def test_null_brittle_model_fails_high_on_that_feature(small) -> None:
+def test_null_brittle_model_fails_high_on_that_feature_only_when_eval_has_nulls(small) -> None:
     ctx = make_context(*small, model=null_sensitive)
     cases = run_one(ctx, NULLS)
-    assert case_for(cases, "z").severity is Severity.HIGH
+    assert_capped_at_medium(case_for(cases, "z"))
     assert case_for(cases, "c").severity is Severity.NONE
+    ref, cur = small
+    exposed = run_one(
+        make_context(ref, planted(cur, "z", [np.nan] * 10), model=null_sensitive), NULLS
+    )
+    assert case_for(exposed, "z").severity is Severity.HIGH
+    assert case_for(exposed, "x").severity is Severity.MEDIUM  # still no nulls in x
 
 
 def test_null_substitution_statistic_matches_an_independent_count(small) -> None:
@@ -103,18 +127,27 @@ def test_null_substitution_statistic_matches_an_independent_count(small) -> None
     assert case.metrics["decision_change_rate"] == pytest.approx(expected)
     mean_change = float(np.mean(np.abs(x_model(cur) - 0.5)))
     assert case.metrics["mean_abs_prediction_change"] == pytest.approx(mean_change)
-    assert case.status is Status.FAIL and case.severity is Severity.HIGH
+    assert_capped_at_medium(case)  # the eval data holds no null in x
 
 
-def test_a_model_crash_is_a_high_finding_for_that_feature_only(small) -> None:
+def test_a_model_crash_is_a_finding_for_that_feature_only_high_when_exposed(small) -> None:
     ctx = make_context(*small, model=parity_model)
     cases = run_one(ctx, TYPE_CHANGE)
     crashed = case_for(cases, "i")
-    assert crashed.status is Status.FAIL and crashed.severity is Severity.HIGH
+    assert_capped_at_medium(crashed)  # every value of the integer 'i' in eval is an int
     assert crashed.importance_score == 1.0
     assert "TypeError" in crashed.description and "'i'" in crashed.description
     assert "TypeError" in crashed.metrics["model_error"]
     assert case_for(cases, "z").status is Status.PASS  # the model ignores z, as text or not
+    # Fractional values in the integer 'i' are values of another type the model survives, but
+    # they show that eval data of the wrong type reaches it: the crash is HIGH.
+    ref, cur = small
+    exposed = case_for(
+        run_one(make_context(ref, planted(cur, "i", [2.5] * 10), model=parity_model), TYPE_CHANGE),
+        "i",
+    )
+    assert exposed.status is Status.FAIL and exposed.severity is Severity.HIGH
+    assert "TypeError" in exposed.metrics["model_error"]
 
 
 def test_all_features_of_a_test_are_predicted_in_one_call(small) -> None:
@@ -173,7 +206,9 @@ def test_no_applicable_feature_gives_one_skip_case() -> None:
 def test_single_class_labels_still_measure_prediction_changes(small) -> None:
     ref, cur = (frame.assign(y=1) for frame in small)
     ctx = make_context(ref, cur, model=capitalization_sensitive)
-    assert case_for(run_one(ctx, CAPITALIZATION), "c").severity is Severity.HIGH
+    assert_capped_at_medium(case_for(run_one(ctx, CAPITALIZATION), "c"))
+    exposed = make_context(ref, planted(cur, "c", ["BLUE"] * 10), model=capitalization_sensitive)
+    assert case_for(run_one(exposed, CAPITALIZATION), "c").severity is Severity.HIGH
 
 
 def test_regression_counts_moves_beyond_the_tolerance(small) -> None:
@@ -197,6 +232,11 @@ def test_non_numeric_predictions_count_as_changed(small) -> None:
 
     ctx = make_context(*small, model=nan_on_nulls)
     case = case_for(run_one(ctx, NULLS), "k")
+    assert case.metrics["statistic"] == 1.0
+    assert_capped_at_medium(case)
+    ref, cur = small
+    exposed = make_context(ref, planted(cur, "k", [None] * 10), model=nan_on_nulls)
+    case = case_for(run_one(exposed, NULLS), "k")
     assert case.metrics["statistic"] == 1.0 and case.severity is Severity.HIGH
 
 
@@ -228,56 +268,51 @@ def test_without_labels_there_are_no_metric_changes(small) -> None:
     ref, cur = (frame.drop(columns="y") for frame in small)
     ctx = make_context(ref, cur, model=x_model, label_col=None)
     case = case_for(run_one(ctx, NULLS), "x")
-    assert "metric_changes" not in case.metrics and case.severity is Severity.HIGH
+    assert "metric_changes" not in case.metrics
+    assert_capped_at_medium(case)  # measured without labels all the same
 
 
-def test_titanic_run_batches_predictions_and_flags_only_true_brittleness(tmp_path) -> None:
-    import joblib
-
+def test_titanic_run_batches_predictions_and_flags_only_exposed_brittleness(tmp_path) -> None:
     from pytest_rime.engine.registry import all_tests
-    from pytest_rime.engine.run import run_stress_test
 
     ref, cur = titanic_split()
-    ref.to_csv(tmp_path / "ref.csv", index=False)
-    cur.to_csv(tmp_path / "eval.csv", index=False)
-    joblib.dump(titanic_model(), tmp_path / "model.joblib")
     mine = ("Transformations", "Attacks")
     others = {s.test_id: {"enabled": False} for s in all_tests() if s.category not in mine}
-    result = run_stress_test(
-        {
-            "run_name": "titanic",
-            "data_info": {
-                "label_col": "survived",
-                "ref_path": str(tmp_path / "ref.csv"),
-                "eval_path": str(tmp_path / "eval.csv"),
-            },
-            "model_info": {"path": str(tmp_path / "model.joblib")},
-            "tests_config": others,
-        },
-        log=lambda _line: None,
-    )
+    result = run_titanic(tmp_path, ref, cur, titanic_model(), others)
     assert [b.category for b in result.batches] == ["Transformations"] * 7 + ["Attacks"] * 2
     # 7 + 2 tests, one call each, plus one per sample (500 and 200 rows); the rest of the run
     # (feature importance, model metrics of ref and eval) takes at most 3 more.
     assert result.metadata["predict_calls"] <= 11 + 3
-    high = {(c.test_batch_type, c.features[0]) for c in result.test_cases if c.severity.rank == 3}
-    # Numbers given as text are parsed by scikit-learn: no finding.
-    assert not {f for t, f in high if t == "Feature Type Change"} - {"gender"}
+    cases = {(c.test_batch_type, c.features[0]): c for c in result.test_cases if c.features}
+    high = {key for key, case in cases.items() if case.severity is Severity.HIGH}
+    # The trees treat a negative age like a baby's (no input validation), but fewer than 1% of
+    # this eval split's ages lie outside the reference range (the Out of Range test's low
+    # threshold): the weakness is not exercised by the data, so it is capped at MEDIUM.
+    outside = (cur["age"] < ref["age"].min()) | (cur["age"] > ref["age"].max())
+    assert 0 < outside.mean() < 0.01
+    assert high == set()
+    assert_capped_at_medium(cases[("Out of Range Substitution", "age")])
+    # The one-hot encoding is case-sensitive and maps an unknown gender to "not male": a true
+    # finding, but no eval value differs from ref only in case, so it is capped at MEDIUM.
+    assert_capped_at_medium(cases[("Capitalization Change", "gender")])
     # fare, sibsp and parch never move the model much, whatever is done to them.
-    assert not {f for _, f in high} & {"fare", "sibsp", "parch", "embarked"}
-    # True findings: the one-hot encoding is case-sensitive and maps an unknown gender to "not
-    # male"; the trees treat a negative age like a baby's (no input validation).
-    assert ("Capitalization Change", "gender") in high
-    assert ("Out of Range Substitution", "age") in high
+    for (_, feature), case in cases.items():
+        if feature in {"fare", "sibsp", "parch", "embarked"}:
+            assert case.status is not Status.FAIL, case
 
 
 def test_titanic_model_that_normalises_case_passes_capitalization() -> None:
     ref, cur = titanic_split()
+    shouted = planted(cur, "gender", cur["gender"].str.upper().iloc[:20].tolist())
     brittle, robust = titanic_model(), titanic_model(lowercase=True)
-    for model, expected in ((brittle, Severity.HIGH), (robust, Severity.NONE)):
+    for model, clean, exposed in (
+        (brittle, Severity.MEDIUM, Severity.HIGH),
+        (robust, Severity.NONE, Severity.NONE),
+    ):
         adapter = ModelAdapter(model.predict_proba, source="titanic", classes=model.classes_)
-        ctx = make_context(ref, cur, model=adapter, label_col="survived")
-        assert case_for(run_one(ctx, CAPITALIZATION), "gender").severity is expected
+        for frame, expected in ((cur, clean), (shouted, exposed)):
+            ctx = make_context(ref, frame, model=adapter, label_col="survived")
+            assert case_for(run_one(ctx, CAPITALIZATION), "gender").severity is expected
 
 
 def test_stacked_edits_keep_dtypes_where_the_values_allow() -> None:

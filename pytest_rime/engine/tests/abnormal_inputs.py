@@ -14,9 +14,10 @@ Features missing from eval are left to ``Required Features``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -117,7 +118,10 @@ def numeric_outliers(ctx: RunContext, settings: TestSettings) -> list[Finding]:
 
     Severity: the share of flagged rows, capped by their measured model impact.
     """
-    k = settings.params["iqr_multiplier"]
+    return _findings(ctx, _outlier_flags(ctx, settings.params["iqr_multiplier"]))
+
+
+def _outlier_flags(ctx: RunContext, k: float) -> list[Flags]:
     flags = []
     for name in _eval_features(ctx, _is_continuous):
         numeric = ctx.profile(name).numeric
@@ -133,7 +137,7 @@ def numeric_outliers(ctx: RunContext, settings: TestSettings) -> list[Finding]:
                 (name,), mask, f"outliers outside [{low:.4g}, {high:.4g}]", {"bounds": [low, high]}
             )
         )
-    return _findings(ctx, flags)
+    return flags
 
 
 @register_test(
@@ -148,6 +152,10 @@ def out_of_range(ctx: RunContext, settings: TestSettings) -> list[Finding]:
 
     Severity: the share of flagged rows, capped by their measured model impact.
     """
+    return _findings(ctx, _out_of_range_flags(ctx))
+
+
+def _out_of_range_flags(ctx: RunContext) -> list[Flags]:
     flags = []
     for name in _eval_features(ctx, _is_continuous):
         numeric = ctx.profile(name).numeric
@@ -159,7 +167,7 @@ def out_of_range(ctx: RunContext, settings: TestSettings) -> list[Finding]:
         flags.append(
             Flags((name,), mask, f"values outside the reference range [{low:.4g}, {high:.4g}]")
         )
-    return _findings(ctx, flags)
+    return flags
 
 
 def _is_categorical(info: FeatureInfo) -> bool:
@@ -186,13 +194,17 @@ def unseen_categorical(ctx: RunContext, settings: TestSettings) -> list[Finding]
     Severity: the share of flagged rows, capped by the larger of the feature's importance and
     the flagged rows' measured model impact.
     """
+    return _findings(ctx, _unseen_flags(ctx), with_importance=True)
+
+
+def _unseen_flags(ctx: RunContext) -> list[Flags]:
     flags = []
     for name in _eval_features(ctx, _is_categorical):
         known = _ref_frequencies(ctx, name).index
         column = ctx.eval[name]
         mask = (column.notna() & ~column.isin(known)).to_numpy()
         flags.append(Flags((name,), mask, "values never seen in the reference data"))
-    return _findings(ctx, flags, with_importance=True)
+    return flags
 
 
 @register_test(
@@ -245,13 +257,17 @@ def null_check(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     the flagged rows' measured model impact.
     """
     limit = settings.params["max_ref_null_fraction"]
+    return _findings(ctx, _null_flags(ctx, limit), with_importance=True)
+
+
+def _null_flags(ctx: RunContext, limit: float) -> list[Flags]:
     flags = []
     for name in _eval_features(ctx, lambda info: True):
         if ctx.profile(name).ref_null_fraction > limit:
             continue
         mask = ctx.eval[name].isna().to_numpy()
         flags.append(Flags((name,), mask, "missing values (none expected from ref)"))
-    return _findings(ctx, flags, with_importance=True)
+    return flags
 
 
 def _is_string_feature(info: FeatureInfo) -> bool:
@@ -281,12 +297,15 @@ def empty_string(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     Severity: the share of flagged rows, capped by the larger of the feature's importance and
     the flagged rows' measured model impact.
     """
-    flags = []
-    for name in _eval_features(ctx, _is_string_feature):
-        if _blank(ctx.ref[name]).any():
-            continue
-        flags.append(Flags((name,), _blank(ctx.eval[name]), "empty strings"))
-    return _findings(ctx, flags, with_importance=True)
+    return _findings(ctx, _empty_string_flags(ctx), with_importance=True)
+
+
+def _empty_string_flags(ctx: RunContext) -> list[Flags]:
+    return [
+        Flags((name,), _blank(ctx.eval[name]), "empty strings")
+        for name in _eval_features(ctx, _is_string_feature)
+        if not _blank(ctx.ref[name]).any()
+    ]
 
 
 @register_test(
@@ -302,6 +321,10 @@ def capitalization(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     Severity: the share of flagged rows, capped by the larger of the feature's importance and
     the flagged rows' measured model impact.
     """
+    return _findings(ctx, _capitalization_flags(ctx), with_importance=True)
+
+
+def _capitalization_flags(ctx: RunContext) -> list[Flags]:
     flags = []
     for name in _eval_features(ctx, lambda i: _is_categorical(i) and i.value_kind == "str"):
         known = _ref_frequencies(ctx, name).index
@@ -310,7 +333,7 @@ def capitalization(ctx: RunContext, settings: TestSettings) -> list[Finding]:
         unseen = column.notna() & ~column.isin(known)
         mask = unseen & column.astype(str).str.casefold().isin(folded)
         flags.append(Flags((name,), mask.to_numpy(bool), "values differing from ref only in case"))
-    return _findings(ctx, flags, with_importance=True)
+    return flags
 
 
 def _is_int(value: Any) -> bool:
@@ -381,13 +404,16 @@ def type_violations(column: pd.Series, kind: str) -> np.ndarray:
     return violations
 
 
-def _must_be(ctx: RunContext, kind: str) -> list[Finding]:
+def _type_flags(ctx: RunContext, kind: str) -> list[Flags]:
     names = _eval_features(ctx, lambda info: info.value_kind == kind)
-    flags = [
+    return [
         Flags((name,), type_violations(ctx.eval[name], kind), f"values that are not {kind}")
         for name in names
     ]
-    return _findings(ctx, flags, with_importance=True)
+
+
+def _must_be(ctx: RunContext, kind: str) -> list[Finding]:
+    return _findings(ctx, _type_flags(ctx, kind), with_importance=True)
 
 
 @register_test(
@@ -513,3 +539,38 @@ def inconsistencies(ctx: RunContext, settings: TestSettings) -> list[Finding]:
             )
         ]
     return _findings(ctx, flags)
+
+
+ABNORMALITIES: Mapping[str, Callable[[RunContext], list[Flags]]] = MappingProxyType(
+    {
+        "nulls": lambda ctx: _null_flags(ctx, 0.0),
+        "out_of_range": _out_of_range_flags,
+        "numeric_outliers": lambda ctx: _outlier_flags(ctx, 1.5),
+        "unseen_categorical": _unseen_flags,
+        "empty_string": _empty_string_flags,
+        "capitalization": _capitalization_flags,
+        "type": lambda ctx: [f for kind in _KIND_CHECKS for f in _type_flags(ctx, kind)],
+    }
+)
+"""Detectors of each kind of abnormal value, with the tests' default parameters."""
+
+
+def features_with(ctx: RunContext, abnormality: str) -> frozenset[str]:
+    """Features whose eval data holds values of ``abnormality`` (a key of :data:`ABNORMALITIES`).
+
+    A feature counts when at least the low threshold of the Abnormal Inputs tests
+    (:data:`ROW_THRESHOLDS`, 1% of eval rows by default) holds such values: a few tail values
+    do not make production data exercise a weakness.
+
+    The what-if tests (transformations) use it to tell a hypothetical weakness from one the
+    evaluation data already exercises.
+    """
+    return ctx.memo(
+        f"abnormal_features:{abnormality}",
+        lambda: frozenset(
+            name
+            for flags in ABNORMALITIES[abnormality](ctx)
+            if flags.mask.size and flags.mask.mean() >= ROW_THRESHOLDS[0]
+            for name in flags.features
+        ),
+    )

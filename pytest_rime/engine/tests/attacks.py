@@ -39,7 +39,7 @@ All candidates of all features of a test go to the model in one batched call (sp
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ from pytest_rime.engine.data import BOOL, CATEGORICAL, INTEGER, NUMERIC
 from pytest_rime.engine.perturb import bounded_grid, category_candidates, numeric_grid
 from pytest_rime.engine.profile import numeric_values
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
-from pytest_rime.engine.results import JSONValue, json_safe
+from pytest_rime.engine.results import JSONValue, Severity, json_safe
 from pytest_rime.engine.robustness import (
     SAMPLE_SIZE_PARAM,
     Edit,
@@ -116,6 +116,19 @@ def observed_values(
         return None
     rows = np.arange(len(column), dtype=np.int64)
     return rows, np.tile(candidates, (rows.size, 1))
+
+
+MAX_CODE_VALUES = 10
+"""Integer features with this many distinct reference values or fewer may be codes."""
+
+
+def _is_code_like(ctx: RunContext, feature: str) -> bool:
+    counts = ctx.profile(feature).ref_counts
+    return (
+        ctx.features[feature].type == INTEGER
+        and counts is not None
+        and len(counts) <= MAX_CODE_VALUES
+    )
 
 
 def bounded_values(
@@ -229,14 +242,32 @@ def attack_findings(
     thresholds=(0.2, 0.4, 0.6),
     description="Worst-case prediction change from setting one feature to any observed value.",
     needs_model=True,
-    params={SAMPLE_SIZE_PARAM: SAMPLE_SIZE, "grid_size": 21, "max_categories": 20},
+    params={
+        SAMPLE_SIZE_PARAM: SAMPLE_SIZE,
+        "grid_size": 21,
+        "max_categories": 20,
+        "max_severity": "MEDIUM",
+    },
+    param_choices={"max_severity": ("LOW", "MEDIUM", "HIGH")},
 )
 def single_feature_changes(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Per feature, the mean worst-case prediction change over the observed reference values.
 
-    Severity: the threshold level of that mean change, capped by itself; a crash is HIGH.
+    Severity: the threshold level of that mean change, capped by itself and by
+    ``max_severity`` (default MEDIUM: a model is meant to respond to its important features
+    across their whole range, so this is a sensitivity map, not a defect, unless you say so).
     """
-    return attack_findings(ctx, settings, observed_values, "numeric, categorical or bool")
+    cap = Severity(settings.params["max_severity"])
+    reason = (
+        f"Capped at {cap.value} (max_severity): moving a feature across its whole observed "
+        "range is expected to move predictions of an important feature."
+    )
+    return [
+        replace(finding, severity_cap=cap, cap_reason=reason)
+        for finding in attack_findings(
+            ctx, settings, observed_values, "numeric, categorical or bool"
+        )
+    ]
 
 
 @register_test(
@@ -253,5 +284,18 @@ def bounded_single_feature_changes(ctx: RunContext, settings: TestSettings) -> l
 
     The bound is ``bound_fraction`` x the reference ``q99 - q1`` around the original value.
     Severity: the threshold level of that mean change, capped by itself; a crash is HIGH.
+    Integer features with at most :data:`MAX_CODE_VALUES` distinct reference values may be
+    codes (a class, a rating) where the smallest move already picks another category, so
+    their cases are capped at MEDIUM (list them in ``data_info.categorical_features`` to test
+    them as categories).
     """
-    return attack_findings(ctx, settings, bounded_values, "numeric or integer")
+    reason = (
+        f"Capped at MEDIUM: the feature has at most {MAX_CODE_VALUES} distinct integer values, "
+        "so a one-step move may be a change of category rather than a small change."
+    )
+    return [
+        replace(finding, severity_cap=Severity.MEDIUM, cap_reason=reason)
+        if any(_is_code_like(ctx, name) for name in finding.features)
+        else finding
+        for finding in attack_findings(ctx, settings, bounded_values, "numeric or integer")
+    ]

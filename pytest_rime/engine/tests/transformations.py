@@ -12,14 +12,22 @@ call (:func:`pytest_rime.engine.robustness.predict_edits`). One case per feature
 - **impact / importance_score**: the same measured share, so a feature the model ignores is
   PASS with severity NONE. Severity: the threshold level of the statistic, capped by the
   impact (:mod:`pytest_rime.engine.severity`).
+- **exposure**: a transformation is a what-if. When the evaluation data holds no value of the
+  kind the test imitates in that feature (no nulls for Null Substitution, no out-of-range value
+  for Out of Range Substitution, ... as the Abnormal Inputs detectors see it), the weakness is
+  hypothetical and the case is capped at MEDIUM: it fails and warns, but does not break the
+  default ``fail_on: high`` gate. When the data does hold such values, the case can be HIGH:
+  the model is brittle to something production already sends.
 - **model crash**: when the model raises on the corrupted rows of a feature, that case is a
-  FAIL with statistic and impact 1.0 (HIGH with the default thresholds) and the exception in
-  its description. The tests need a model; with precomputed predictions only they are SKIP.
+  FAIL with statistic and impact 1.0 and the exception in its description (HIGH when
+  exposed). The tests need a model; with precomputed predictions only they are SKIP.
 - **metrics**: rows corrupted, decisions changed, the mean absolute prediction change, and with
   labels the model metrics on those rows before and after (``metric_changes``).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -37,7 +45,7 @@ from pytest_rime.engine.perturb import (
     unseen_category,
 )
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
-from pytest_rime.engine.results import JSONValue
+from pytest_rime.engine.results import JSONValue, Severity
 from pytest_rime.engine.robustness import (
     SAMPLE_SIZE_PARAM,
     Edit,
@@ -48,6 +56,7 @@ from pytest_rime.engine.robustness import (
     predict_edits,
     row_changes,
 )
+from pytest_rime.engine.tests.abnormal_inputs import features_with
 
 CATEGORY = "Transformations"
 THRESHOLDS = (0.05, 0.15, 0.3)
@@ -125,8 +134,23 @@ def _measured_finding(
     )
 
 
+def _exposure_capped(ctx: RunContext, finding: Finding, abnormality: str, what: str) -> Finding:
+    """Cap ``finding`` at MEDIUM unless the eval data already holds such values in its feature."""
+    if finding.statistic is None or set(finding.features) & features_with(ctx, abnormality):
+        return finding
+    reason = (
+        f"Capped at MEDIUM: the evaluation data holds no {what} in this feature, so the "
+        "weakness is hypothetical."
+    )
+    return replace(finding, severity_cap=Severity.MEDIUM, cap_reason=reason)
+
+
 def substitution_findings(
-    ctx: RunContext, settings: TestSettings, substitute: Substitution, what: str
+    ctx: RunContext,
+    settings: TestSettings,
+    substitute: Substitution,
+    what: str,
+    abnormality: str,
 ) -> list[Finding]:
     """One finding per model feature ``substitute`` applies to (see the module docstring).
 
@@ -135,6 +159,8 @@ def substitution_findings(
         settings: The test's settings (``sample_size``).
         substitute: The corruption, from :mod:`pytest_rime.engine.perturb`.
         what: The corrupted values in words, completing "With ... in 'feature'".
+        abnormality: The kind of abnormal eval value the corruption imitates (a key of
+            :data:`~pytest_rime.engine.tests.abnormal_inputs.ABNORMALITIES`).
     """
     sample = perturbation_sample(ctx, int(settings.params[SAMPLE_SIZE_PARAM]))
     if len(sample) == 0:
@@ -163,7 +189,11 @@ def substitution_findings(
             findings[edit.feature] = _measured_finding(ctx, sample, edit, what, output)
     if not findings:
         return [Finding.skip((), f"No model feature has a type that {what} apply to.")]
-    return [findings[name] for name in ctx.model_features if name in findings]
+    return [
+        _exposure_capped(ctx, findings[name], abnormality, what)
+        for name in ctx.model_features
+        if name in findings
+    ]
 
 
 @register_test(
@@ -178,9 +208,10 @@ def substitution_findings(
 def null_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each feature with missing values in sampled eval rows.
 
-    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
+    holds such values in the feature; a model crash counts as every decision changed.
     """
-    return substitution_findings(ctx, settings, nulls, "nulls")
+    return substitution_findings(ctx, settings, nulls, "nulls", "nulls")
 
 
 @register_test(
@@ -195,10 +226,11 @@ def null_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
 def out_of_range_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each numeric feature with values 10% of its range beyond its min or max.
 
-    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
+    holds such values in the feature; a model crash counts as every decision changed.
     """
     return substitution_findings(
-        ctx, settings, out_of_range, "values just outside the reference range"
+        ctx, settings, out_of_range, "values just outside the reference range", "out_of_range"
     )
 
 
@@ -214,9 +246,12 @@ def out_of_range_substitution(ctx: RunContext, settings: TestSettings) -> list[F
 def numeric_outliers_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each numeric feature with extreme values: median +/- 10 x (q99 - q1).
 
-    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
+    holds such values in the feature; a model crash counts as every decision changed.
     """
-    return substitution_findings(ctx, settings, numeric_outliers, "extreme outliers")
+    return substitution_findings(
+        ctx, settings, numeric_outliers, "extreme outliers", "numeric_outliers"
+    )
 
 
 @register_test(
@@ -231,9 +266,12 @@ def numeric_outliers_substitution(ctx: RunContext, settings: TestSettings) -> li
 def unseen_categorical_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each categorical feature with a category absent from the reference data.
 
-    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
+    holds such values in the feature; a model crash counts as every decision changed.
     """
-    return substitution_findings(ctx, settings, unseen_category, "an unseen category")
+    return substitution_findings(
+        ctx, settings, unseen_category, "unseen categories", "unseen_categorical"
+    )
 
 
 @register_test(
@@ -248,9 +286,10 @@ def unseen_categorical_substitution(ctx: RunContext, settings: TestSettings) -> 
 def empty_string_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each string feature with empty strings.
 
-    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
+    holds such values in the feature; a model crash counts as every decision changed.
     """
-    return substitution_findings(ctx, settings, empty_strings, "empty strings")
+    return substitution_findings(ctx, settings, empty_strings, "empty strings", "empty_string")
 
 
 @register_test(
@@ -265,9 +304,10 @@ def empty_string_substitution(ctx: RunContext, settings: TestSettings) -> list[F
 def feature_type_change(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Gives each feature its values in another type: numbers as text, strings as codes.
 
-    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
+    holds such values in the feature; a model crash counts as every decision changed.
     """
-    return substitution_findings(ctx, settings, type_change, "values of another type")
+    return substitution_findings(ctx, settings, type_change, "values of another type", "type")
 
 
 @register_test(
@@ -282,6 +322,9 @@ def feature_type_change(ctx: RunContext, settings: TestSettings) -> list[Finding
 def capitalization_change(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Upper-cases each string feature (lower-cases values already upper case).
 
-    Severity: share of changed decisions, capped by itself; a model crash is HIGH.
+    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
+    holds such values in the feature; a model crash counts as every decision changed.
     """
-    return substitution_findings(ctx, settings, capitalization, "changed capitalization")
+    return substitution_findings(
+        ctx, settings, capitalization, "changed capitalization", "capitalization"
+    )
