@@ -50,7 +50,10 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="gRPC port; 0 picks a free one (default: %(default)s)",
     )
     serve.add_argument(
-        "--web-port", type=int, default=0, help="Web app port; 0 picks a free one (default: 0)"
+        "--web-port",
+        type=int,
+        default=None,
+        help="Web app port; 0 picks a free one (default: the gRPC port + 1, or 0 with --port 0)",
     )
     serve.add_argument(
         "--port-file", type=Path, help='Write {"port", "web_port", "pid"} here once serving'
@@ -113,7 +116,7 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         data_dir=args.data_dir,
         host=args.host,
         port=args.port,
-        web_port=args.web_port,
+        web_port=_web_port(args.web_port, args.port),
         api_keys=api_keys,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
@@ -141,6 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     return int(args.handler(args, parser))
+
+
+def _web_port(requested: int | None, grpc_port: int) -> int:
+    """The web app's port: as requested, else next to a fixed gRPC port so links stay stable."""
+    if requested is not None:
+        return requested
+    return grpc_port + 1 if grpc_port else 0
 
 
 if __name__ == "__main__":

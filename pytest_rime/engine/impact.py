@@ -113,6 +113,8 @@ def _failure_impact(ctx: RunContext, rows: np.ndarray, error: Exception) -> Impa
         return Impact(None, metrics)
     try:
         ctx.predict(ctx.eval.iloc[rows])
+    except MemoryError:  # the worker reports it as OOMKILLED
+        raise
     except Exception as exc:
         metrics["model_error_on_flagged_rows"] = f"{type(exc).__name__}: {exc}"
         return Impact(1.0, metrics)
@@ -127,6 +129,8 @@ def measure_impacts(
         return [Impact(None) for _ in cases]
     try:
         changes = _prediction_changes(ctx, cases)
+    except MemoryError:  # the worker reports it as OOMKILLED
+        raise
     except Exception as exc:  # the model may fail on the data: report, do not fail the test
         ctx.log(f"measuring the prediction change failed: {exc!r}")
         return [_failure_impact(ctx, rows, exc) for _, rows in cases]

@@ -119,6 +119,8 @@ def compute_importance(ctx: RunContext) -> Importance:
     if ctx.has_model and ctx.model_features and len(ctx.ref):
         try:
             raw = _permutation_importance(ctx)
+        except MemoryError:  # the worker reports it as OOMKILLED
+            raise
         except Exception as exc:  # a failing model falls back to the label dependence
             ctx.log(f"permutation importance failed ({exc!r}); using the label dependence")
         else:

@@ -83,6 +83,8 @@ def _import_file(path: Path) -> Any:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except MemoryError:  # the worker reports it as OOMKILLED
+        raise
     except Exception as exc:
         del sys.modules[module_name]
         raise ModelError(f"{path}: importing the model file failed: {exc!r}") from exc
@@ -116,6 +118,8 @@ def _load_pickle(path: Path) -> Any:
 def _estimator_model(path: Path) -> ModelAdapter:
     try:
         estimator = _load_pickle(path)
+    except MemoryError:  # the worker reports it as OOMKILLED
+        raise
     except Exception as exc:
         raise ModelError(f"{path}: cannot unpickle the model: {exc!r}") from exc
     classes = getattr(estimator, "classes_", None)

@@ -188,6 +188,8 @@ def _predict_chunk(
 ) -> list[np.ndarray | Exception]:
     try:
         predictions = _quiet_predict(ctx, assemble(inputs, chunk))
+    except MemoryError:  # the worker reports it as OOMKILLED
+        raise
     except Exception as exc:
         if len(chunk) == 1:
             return [exc]

@@ -558,10 +558,16 @@ class RIMEClient:
                 ``tabular``, ``nlp``, ``images``. Defaults to ``tabular``.
 
         Returns:
-            A RIMEStressTestJob providing information about the model stress test job.
+            A RIMEStressTestJob providing information about the model stress test job (type
+            ``JOB_TYPE_FIREWALL_TEST_FROM_REFERENCE``). Once it succeeded, its test run is the
+            stress test, and ``get_status()["firewall_id"]`` (or
+            :meth:`get_firewall_for_project`) names the firewall it created, with the bins of
+            the evaluation data.
 
         Raises:
-            ValueError: If the request to the ModelTest service failed, ``data_type`` is not
+            ValueError: If the request to the ModelTest service failed (e.g. the config is
+                invalid or names no timestamp column: the message names the key; or the
+                project already has a firewall: RIMEAlreadyExistsError), ``data_type`` is not
                 one of the allowed values, or both image arguments are given.
 
         Example:

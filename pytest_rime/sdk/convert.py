@@ -52,7 +52,7 @@ def image_status_label(status: image_registry_pb2.ManagedImage.Status.ValueType)
 
 
 def job_to_dict(job: model_testing_pb2.Job) -> dict[str, Any]:
-    """The seed's ``get_status()`` dict of a job, plus progress and why it stopped."""
+    """The seed's ``get_status()`` dict of a job, plus progress, why it stopped and its ids."""
     return {
         "id": job.id,
         "type": common_pb2.JobType.Name(job.type),
@@ -62,6 +62,7 @@ def job_to_dict(job: model_testing_pb2.Job) -> dict[str, Any]:
         "progress": job.progress,
         "termination_reason": common_pb2.TerminationReason.Name(job.termination_reason),
         "test_run_id": job.test_run_id,
+        "firewall_id": job.firewall_id,
         "error_message": job.error_message,
     }
 

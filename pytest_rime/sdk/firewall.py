@@ -99,11 +99,18 @@ class RIMEFirewall:
         This allows you to run Firewall Test job on the RIME backend. This will run firewall
         on a batch of tabular data.
 
+        The rows of ``eval_path`` are split into the firewall's time bins by
+        ``timestamp_col`` and each bin is tested against the firewall's current reference
+        stress test run (its reference data, model and ``tests_config``). Each bin is stored
+        as its own test run; sending data for a bin that already has results replaces them.
+
         Args:
             test_run_config: Configuration for the test to be run, which specifies paths to
-                the model and datasets to used for the test. It must name ``eval_path`` and
-                ``timestamp_col`` (at the top level or in ``data_info`` /
-                ``monitoring_info``).
+                the model and datasets to used for the test. It must name ``eval_path`` (at the
+                top level or in ``data_info``) and ``timestamp_col`` (at the top level or in
+                ``data_info`` / ``monitoring_info``); ``monitoring_info.thresholds`` may
+                override the monitored metric thresholds (``{metric: [low, medium, high]}``).
+                Other keys are refused: the reference comes from the firewall.
             disable_firewall_events: Do not record firewall events for the bins of this run.
             custom_image: Specification of a customized environment to run the model test
                 in (a ``CustomImage``, or its name as a string). It must have all
@@ -117,11 +124,15 @@ class RIMEFirewall:
                 specified, will default to 1500mi. The limit is 2x the millicores requested.
 
         Returns:
-            A RIMEStressTestJob providing information about the model stress test job.
+            A RIMEStressTestJob for the ``JOB_TYPE_FIREWALL_BATCH_TEST`` job: ``get_status()``
+            reports ``"n / N bins completed"`` (and rows whose timestamp could not be parsed);
+            once it succeeded, :meth:`get_bins` and :meth:`get_events` show its bins.
 
         Raises:
-            ValueError: The config lacks ``eval_path`` or ``timestamp_col``, both image
-                arguments are given, or the request to the ModelTest service failed.
+            ValueError: The config lacks ``eval_path`` or ``timestamp_col`` (checked before
+                sending), both image arguments are given, the firewall does not exist
+                (RIMENotFoundError), the server refuses the config (the message names the
+                key), or the request to the ModelTest service failed.
 
         Example:
             .. code-block:: python
@@ -153,10 +164,14 @@ class RIMEFirewall:
     def get_events(self) -> pd.DataFrame:
         """The firewall's events: bins whose monitored metric crossed its threshold.
 
+        Events are recorded only by jobs started with ``disable_firewall_events=False``.
+
         Returns:
-            A ``pandas.DataFrame`` with the columns ``id``, ``firewall_id``,
-            ``bin_start_secs``, ``bin_end_secs``, ``metric``, ``value``, ``threshold``,
-            ``severity``, ``description`` and ``test_run_id``.
+            A ``pandas.DataFrame``, one row per event ordered by bin start, with the columns
+            ``id``, ``firewall_id``, ``bin_start_secs``, ``bin_end_secs``, ``metric`` (e.g.
+            ``num_drifting_features``, ``abnormality_rate``, ``model_perf.AUC``), ``value``,
+            ``threshold`` (the bound of the level reached), ``severity`` (``LOW``,
+            ``MEDIUM``, ``HIGH``), ``description`` and ``test_run_id`` (the bin's run).
 
         Raises:
             ValueError: The firewall does not exist or the request failed.
@@ -169,9 +184,13 @@ class RIMEFirewall:
         """The firewall's time bins with their monitored metrics.
 
         Returns:
-            A ``pandas.DataFrame`` with the columns ``firewall_id``, ``bin_start_secs``,
-            ``bin_end_secs``, ``test_run_id``, ``num_rows``, ``severity`` and one
-            ``metrics.<name>`` column per monitored metric.
+            A ``pandas.DataFrame``, one row per bin ordered by bin start, with the columns
+            ``firewall_id``, ``bin_start_secs``, ``bin_end_secs``, ``test_run_id`` (the bin's
+            run, readable with ``RIMEClient.get_test_run``), ``num_rows``, ``severity`` (the
+            highest level a monitored metric reached, ``NONE`` .. ``HIGH``), ``job_id`` (the
+            job that produced the bin's current results) and one ``metrics.<name>`` column
+            per monitored metric (``abnormality_rate``, ``test_pass_rate``,
+            ``average_severity``, ``num_drifting_features``, ``model_perf.<Metric>``).
 
         Raises:
             ValueError: The firewall does not exist or the request failed.

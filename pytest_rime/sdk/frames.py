@@ -67,6 +67,7 @@ FIREWALL_BIN_COLUMNS = (
     "test_run_id",
     "num_rows",
     "severity",
+    "job_id",
 )
 """Leading columns of ``RIMEFirewall.get_bins()``; one ``metrics.<name>`` column follows per
 monitored metric."""
@@ -205,6 +206,7 @@ def firewall_bins_frame(bins: Iterable[firewall_pb2.FirewallBin]) -> pd.DataFram
             "test_run_id": time_bin.test_run_id,
             "num_rows": time_bin.num_rows,
             "severity": severity_label(time_bin.severity),
+            "job_id": time_bin.job_id,
         }
         flattened: dict[str, Any] = {}
         for name, value in metrics.items():

@@ -80,9 +80,10 @@ class RIMEStressTestJob:
                     "status": str,  # e.g. "JOB_STATUS_SUCCEEDED"
                     "start_time_secs": int,
                     "running_time_secs": float,
-                    "progress": str,  # e.g. "12 / 40 test batches completed"
+                    "progress": str,  # "12 / 40 test batches completed", "3 / 7 bins completed"
                     "termination_reason": str,  # e.g. "TERMINATION_REASON_COMPLETED"
                     "test_run_id": str,  # empty until the run has results
+                    "firewall_id": str,  # the firewall a firewall job fed (or created)
                     "error_message": str,  # why the job failed, empty otherwise
                 }
 
@@ -135,6 +136,12 @@ class RIMEStressTestJob:
 
     def _succeeded_run(self) -> RIMETestRun:
         job = self._job()
+        if job.status == common_pb2.JOB_STATUS_SUCCEEDED and not job.test_run_id:
+            raise ValueError(
+                f"Job {self.job_id} is a firewall batch job: it has one test run per time bin, "
+                f"no single test run; read them with RIMEClient.get_firewall("
+                f"{job.firewall_id!r}).get_bins() (column test_run_id) and get_events()"
+            )
         if job.status != common_pb2.JOB_STATUS_SUCCEEDED or not job.test_run_id:
             reason = f": {job.error_message}" if job.error_message else ""
             raise ValueError(

@@ -146,6 +146,7 @@ def firewall_bin_to_proto(bin_: FirewallBin) -> firewall_pb2.FirewallBin:
         num_rows=bin_.num_rows,
         metrics_json=json.dumps(bin_.metrics),
         severity=severity_to_proto(bin_.severity),
+        job_id=bin_.job_id,
     )
 
 

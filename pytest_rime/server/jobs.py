@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest_rime
+from pytest_rime.engine.firewall import FirewallFromReferenceResult, FirewallRunResult
 from pytest_rime.engine.results import RunResult
+from pytest_rime.server.errors import ServerError
 from pytest_rime.server.records import (
     ImageStatus,
     Job,
@@ -318,27 +320,8 @@ class JobQueue:
         end_time = time.time()
         try:
             payload = json.loads((job_dir / "result.json").read_text())
-            if job.type is JobType.IMAGE_BUILDER:
-                libraries = [PipLibrary(**p) for p in payload["pip_libraries"]]
-                self._store.update_image(job.image_name, ImageStatus.READY, libraries)
-                self._store.update_job(
-                    job.id,
-                    status=JobStatus.SUCCEEDED,
-                    termination_reason=TerminationReason.COMPLETED,
-                    end_time=end_time,
-                    progress=job.progress,
-                )
-            else:
-                self._store.save_run_result(
-                    job.id,
-                    RunResult.from_dict(payload),
-                    start_time=job.start_time or end_time,
-                    end_time=end_time,
-                    status=JobStatus.SUCCEEDED,
-                    termination_reason=TerminationReason.COMPLETED,
-                    progress=job.progress,
-                )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            note = self._store_result(job, payload, end_time)
+        except (OSError, ValueError, KeyError, TypeError, ServerError) as exc:
             self._record_end(
                 job,
                 JobStatus.FAILED,
@@ -346,7 +329,55 @@ class JobQueue:
                 f"could not record the job's result: {type(exc).__name__}: {exc}",
             )
             return
+        if note:
+            self._append_log(job.id, note)
         self._append_log(job.id, "job succeeded")
+
+    def _store_result(self, job: Job, payload: Any, end_time: float) -> str:
+        """Record a succeeded job's ``result.json``; returns a line for the job log."""
+        done: dict[str, Any] = {
+            "status": JobStatus.SUCCEEDED,
+            "termination_reason": TerminationReason.COMPLETED,
+            "end_time": end_time,
+        }
+        start_time = job.start_time or end_time
+        if job.type is JobType.IMAGE_BUILDER:
+            libraries = [PipLibrary(**p) for p in payload["pip_libraries"]]
+            self._store.update_image(job.image_name, ImageStatus.READY, libraries)
+            self._store.update_job(job.id, progress=job.progress, **done)
+            return ""
+        if job.type is JobType.MODEL_STRESS_TEST:
+            self._store.save_run_result(
+                job.id,
+                RunResult.from_dict(payload),
+                start_time=start_time,
+                config=job.spec["config"],
+                progress=job.progress,
+                **done,
+            )
+            return ""
+        if job.type is JobType.FIREWALL_BATCH_TEST:
+            firewall_run = FirewallRunResult.from_dict(payload)
+            self._store.save_firewall_run(
+                job.id,
+                job.firewall_id,
+                firewall_run,
+                start_time=start_time,
+                config=job.spec["config"],
+                progress=bins_progress(firewall_run),
+                **done,
+            )
+            return firewall_summary(firewall_run)
+        from_reference = FirewallFromReferenceResult.from_dict(payload)
+        firewall = self._store.save_firewall_from_reference(
+            job.id,
+            from_reference,
+            start_time=start_time,
+            config=job.spec["config"],
+            progress=bins_progress(from_reference.firewall),
+            **done,
+        )
+        return f"created firewall {firewall.id}; " + firewall_summary(from_reference.firewall)
 
     def _record_end(
         self, job: Job, status: JobStatus, reason: TerminationReason, message: str
@@ -369,6 +400,32 @@ class JobQueue:
         job_dir.mkdir(parents=True, exist_ok=True)
         with (job_dir / "log.txt").open("a", encoding="utf-8") as log:
             log.write(f"[rime server] {line}\n")
+
+
+def bins_progress(result: FirewallRunResult) -> str:
+    """The final progress line of a firewall job, naming rows that fit no bin."""
+    total = len(result.bins)
+    line = f"{total} / {total} bins completed"
+    if result.num_unparsed_rows:
+        line += (
+            f"; {result.num_unparsed_rows} rows with an unparseable {result.timestamp_col!r} "
+            "are in no bin"
+        )
+    return line
+
+
+def firewall_summary(result: FirewallRunResult) -> str:
+    """One log line: the bins stored, their events and the rows that fit no bin."""
+    labels = ", ".join(b.summary.label for b in result.bins) or "none"
+    line = f"stored {len(result.bins)} bins ({labels}) with {len(result.events)} events"
+    if result.num_unparsed_rows:
+        examples = ", ".join(repr(e) for e in result.unparsed_examples)
+        line += (
+            f"; {result.num_unparsed_rows} of {result.num_rows} rows of {result.eval_path} have "
+            f"a missing or unparseable {result.timestamp_col!r} and are in no bin "
+            f"(e.g. {examples})"
+        )
+    return line
 
 
 def _worker_error(job_dir: Path) -> str:

@@ -131,7 +131,7 @@ class Firewall:
 
 @dataclass(frozen=True)
 class FirewallBin:
-    """Monitored metrics of one time bin."""
+    """Monitored metrics of one time bin; ``job_id`` is the job that produced them."""
 
     firewall_id: str
     bin_start: int
@@ -140,6 +140,7 @@ class FirewallBin:
     num_rows: int
     metrics: dict[str, Any]
     severity: str
+    job_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,11 @@ class FirewallEvent:
 
 @dataclass(frozen=True)
 class TestRun:
-    """The summary of a stored test run (its batches and cases are rows of their own)."""
+    """The summary of a stored test run (its batches and cases are rows of their own).
+
+    ``config`` is the validated test run config the run was made with (``rime://`` paths
+    kept), so a firewall can load the reference data and model of a stress test run again.
+    """
 
     __test__ = False  # not a pytest test class
 
@@ -182,6 +187,7 @@ class TestRun:
     firewall_id: str = ""
     bin_start: int = 0
     bin_end: int = 0
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

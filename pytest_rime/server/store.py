@@ -17,6 +17,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pytest_rime.engine.firewall import FirewallBin as EngineFirewallBin
+from pytest_rime.engine.firewall import FirewallFromReferenceResult, FirewallRunResult
 from pytest_rime.engine.results import RunResult, Severity, Status, TestCaseResult
 from pytest_rime.server.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from pytest_rime.server.pagination import decode_token, encode_token, page_size
@@ -98,6 +100,12 @@ MIGRATIONS: list[str] = [
         metrics_json TEXT NOT NULL, description TEXT NOT NULL,
         PRIMARY KEY (test_run_id, position)
     );
+    """,
+    """
+    ALTER TABLE test_runs ADD COLUMN config_json TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE firewall_bins ADD COLUMN job_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX test_runs_bins ON test_runs (firewall_id, bin_start);
+    CREATE INDEX firewall_events_bins ON firewall_events (firewall_id, bin_start);
     """,
 ]
 """Schema migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
@@ -193,7 +201,29 @@ def _test_run_from_row(row: sqlite3.Row) -> TestRun:
         firewall_id=row["firewall_id"],
         bin_start=row["bin_start"],
         bin_end=row["bin_end"],
+        config=json.loads(row["config_json"]),
     )
+
+
+def _firewall_bin_from_row(row: sqlite3.Row) -> FirewallBin:
+    return FirewallBin(
+        firewall_id=row["firewall_id"],
+        bin_start=row["bin_start"],
+        bin_end=row["bin_end"],
+        test_run_id=row["test_run_id"],
+        num_rows=row["num_rows"],
+        metrics=json.loads(row["metrics_json"]),
+        severity=row["severity"],
+        job_id=row["job_id"],
+    )
+
+
+_TEST_RUN_COLUMNS = (
+    "id, project_id, job_id, run_name, model_task, data_type, start_time, end_time, "
+    "num_inputs, num_failing_inputs, duration_millis, summary_counts_json, "
+    "severity_counts_json, model_perf_json, metadata_json, firewall_id, bin_start, bin_end, "
+    "config_json"
+)
 
 
 def _test_case_from_row(row: sqlite3.Row) -> TestCaseResult:
@@ -422,20 +452,41 @@ class Store:
         *,
         start_time: float,
         end_time: float,
-        firewall_id: str = "",
-        bin_start: int = 0,
-        bin_end: int = 0,
+        config: dict[str, Any] | None = None,
         **job_changes: Any,
     ) -> TestRun:
-        """Store a finished run and point job ``job_id`` at it, in one transaction.
+        """Store a finished stress test run and point job ``job_id`` at it, in one transaction.
 
+        ``config`` is the run's validated config (kept for firewalls built on the run);
         ``job_changes`` (e.g. the final status) are applied to the job in the same transaction.
         """
         job = self.get_job(job_id)
+        with self._tx() as conn:
+            run = self._insert_run(
+                conn, job, result, start_time=start_time, end_time=end_time, config=config
+            )
+            self._update_job(conn, job_id, test_run_id=run.id, end_time=end_time, **job_changes)
+        return run
+
+    def _insert_run(
+        self,
+        conn: sqlite3.Connection,
+        job: Job,
+        result: RunResult,
+        *,
+        start_time: float,
+        end_time: float,
+        config: dict[str, Any] | None = None,
+        firewall_id: str = "",
+        bin_start: int = 0,
+        bin_end: int = 0,
+    ) -> TestRun:
+        """Insert a run with its batches and cases (inside the caller's transaction)."""
+        data = result.to_dict()
         run = TestRun(
             id=new_id(),
             project_id=job.project_id,
-            job_id=job_id,
+            job_id=job.id,
             run_name=result.run_name,
             model_task=result.model_task,
             data_type=result.data_type,
@@ -447,72 +498,72 @@ class Store:
             summary_counts=result.summary_counts,
             severity_counts=result.severity_counts,
             model_perf=[asdict(p) for p in result.model_perf],
-            metadata=dict(result.to_dict()["metadata"]),
+            metadata=dict(data["metadata"]),
             firewall_id=firewall_id,
             bin_start=bin_start,
             bin_end=bin_end,
+            config=dict(config or {}),
         )
-        with self._tx() as conn:
-            conn.execute(
-                f"INSERT INTO test_runs VALUES ({', '.join('?' * 18)})",
+        conn.execute(
+            f"INSERT INTO test_runs ({_TEST_RUN_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+            (
+                run.id,
+                run.project_id,
+                run.job_id,
+                run.run_name,
+                run.model_task,
+                run.data_type,
+                run.start_time,
+                run.end_time,
+                run.num_inputs,
+                run.num_failing_inputs,
+                run.duration_millis,
+                json.dumps(run.summary_counts),
+                json.dumps(run.severity_counts),
+                json.dumps(data["model_perf"]),
+                json.dumps(run.metadata),
+                firewall_id,
+                bin_start,
+                bin_end,
+                json.dumps(run.config),
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO test_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
                     run.id,
-                    run.project_id,
-                    run.job_id,
-                    run.run_name,
-                    run.model_task,
-                    run.data_type,
-                    run.start_time,
-                    run.end_time,
-                    run.num_inputs,
-                    run.num_failing_inputs,
-                    run.duration_millis,
-                    json.dumps(run.summary_counts),
-                    json.dumps(run.severity_counts),
-                    json.dumps(result.to_dict()["model_perf"]),
-                    json.dumps(run.metadata),
-                    firewall_id,
-                    bin_start,
-                    bin_end,
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO test_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        run.id,
-                        position,
-                        batch.test_id,
-                        batch.test_batch_type,
-                        batch.category,
-                        batch.description,
-                        json.dumps(batch.summary_counts),
-                        batch.severity.value,
-                        batch.duration_millis,
-                    )
-                    for position, batch in enumerate(result.batches)
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO test_cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        run.id,
-                        position,
-                        case["test_id"],
-                        case["test_batch_type"],
-                        case["category"],
-                        json.dumps(case["features"]),
-                        case["status"],
-                        case["severity"],
-                        case["importance_score"],
-                        json.dumps(case["metrics"]),
-                        case["description"],
-                    )
-                    for position, case in enumerate(c.to_dict() for c in result.test_cases)
-                ],
-            )
-            self._update_job(conn, job_id, test_run_id=run.id, end_time=end_time, **job_changes)
+                    position,
+                    batch.test_id,
+                    batch.test_batch_type,
+                    batch.category,
+                    batch.description,
+                    json.dumps(batch.summary_counts),
+                    batch.severity.value,
+                    batch.duration_millis,
+                )
+                for position, batch in enumerate(result.batches)
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO test_cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    run.id,
+                    position,
+                    case["test_id"],
+                    case["test_batch_type"],
+                    case["category"],
+                    json.dumps(case["features"]),
+                    case["status"],
+                    case["severity"],
+                    case["importance_score"],
+                    json.dumps(case["metrics"]),
+                    case["description"],
+                )
+                for position, case in enumerate(c.to_dict() for c in result.test_cases)
+            ],
+        )
         return run
 
     def get_test_run(self, test_run_id: str) -> TestRun:
@@ -646,26 +697,200 @@ class Store:
         Raises:
             AlreadyExistsError: The project already has a firewall.
         """
+        with self._tx() as conn:
+            return self._insert_firewall(
+                conn, name, project_id, bin_size_seconds, stress_test_run_id
+            )
+
+    def _insert_firewall(
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        project_id: str,
+        bin_size_seconds: int,
+        stress_test_run_id: str,
+    ) -> Firewall:
+        existing = conn.execute(
+            "SELECT id FROM firewalls WHERE project_id = ?", (project_id,)
+        ).fetchone()
+        if existing:
+            raise AlreadyExistsError(
+                f"project {project_id!r} already has firewall {existing['id']!r} (one firewall "
+                "per project: point it at another run with update_firewall_stress_test_run, "
+                "or use another project)"
+            )
         firewall = Firewall(
             new_id(), name, project_id, bin_size_seconds, stress_test_run_id, time.time()
         )
+        conn.execute(
+            "INSERT INTO firewalls VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                firewall.id,
+                name,
+                project_id,
+                bin_size_seconds,
+                stress_test_run_id,
+                firewall.create_time,
+            ),
+        )
+        return firewall
+
+    def save_firewall_run(
+        self,
+        job_id: str,
+        firewall_id: str,
+        result: FirewallRunResult,
+        *,
+        start_time: float,
+        end_time: float,
+        config: dict[str, Any] | None = None,
+        **job_changes: Any,
+    ) -> list[FirewallBin]:
+        """Store the bins of a firewall batch job, replacing earlier results of the same bins.
+
+        One transaction: every bin's run (with its batches and cases), bin row and events
+        replace whatever the firewall had stored for that bin start; ``job_changes`` are
+        applied to the job (its ``firewall_id`` is set, its ``test_run_id`` left empty: its
+        results are per bin).
+        """
+        job = self.get_job(job_id)
         with self._tx() as conn:
-            if conn.execute(
-                "SELECT 1 FROM firewalls WHERE project_id = ?", (project_id,)
-            ).fetchone():
-                raise AlreadyExistsError(f"project {project_id!r} already has a firewall")
-            conn.execute(
-                "INSERT INTO firewalls VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    firewall.id,
-                    name,
-                    project_id,
-                    bin_size_seconds,
-                    stress_test_run_id,
-                    firewall.create_time,
-                ),
+            bins = [
+                self._replace_bin(conn, job, firewall_id, outcome, start_time, end_time, config)
+                for outcome in result.bins
+            ]
+            self._update_job(
+                conn, job_id, firewall_id=firewall_id, end_time=end_time, **job_changes
+            )
+        return bins
+
+    def save_firewall_from_reference(
+        self,
+        job_id: str,
+        result: FirewallFromReferenceResult,
+        *,
+        start_time: float,
+        end_time: float,
+        config: dict[str, Any],
+        **job_changes: Any,
+    ) -> Firewall:
+        """Store a from-reference firewall job in one transaction.
+
+        The stress test run, the project's new firewall on it (named after the run) and the
+        firewall's bins; the job gets the run's and the firewall's ids and ``job_changes``.
+
+        Raises:
+            AlreadyExistsError: The project got a firewall while the job ran.
+        """
+        job = self.get_job(job_id)
+        with self._tx() as conn:
+            run = self._insert_run(
+                conn,
+                job,
+                result.stress_test,
+                start_time=start_time,
+                end_time=end_time,
+                config=config,
+            )
+            firewall = self._insert_firewall(
+                conn,
+                result.stress_test.run_name,
+                job.project_id,
+                result.firewall.bin_size_seconds,
+                run.id,
+            )
+            for outcome in result.firewall.bins:
+                self._replace_bin(conn, job, firewall.id, outcome, start_time, end_time, config)
+            self._update_job(
+                conn,
+                job_id,
+                test_run_id=run.id,
+                firewall_id=firewall.id,
+                end_time=end_time,
+                **job_changes,
             )
         return firewall
+
+    def _replace_bin(
+        self,
+        conn: sqlite3.Connection,
+        job: Job,
+        firewall_id: str,
+        outcome: EngineFirewallBin,
+        start_time: float,
+        end_time: float,
+        config: dict[str, Any] | None,
+    ) -> FirewallBin:
+        """Delete what ``firewall_id`` stored for the bin's start, then insert ``outcome``."""
+        summary = outcome.summary
+        key = (firewall_id, summary.bin_start_secs)
+        old_runs = [
+            row["id"]
+            for row in conn.execute(
+                "SELECT id FROM test_runs WHERE firewall_id = ? AND bin_start = ?", key
+            )
+        ]
+        for table in ("test_cases", "test_batches"):
+            conn.executemany(
+                f"DELETE FROM {table} WHERE test_run_id = ?", [(run,) for run in old_runs]
+            )
+        conn.execute("DELETE FROM test_runs WHERE firewall_id = ? AND bin_start = ?", key)
+        conn.execute("DELETE FROM firewall_bins WHERE firewall_id = ? AND bin_start = ?", key)
+        conn.execute("DELETE FROM firewall_events WHERE firewall_id = ? AND bin_start = ?", key)
+        run = self._insert_run(
+            conn,
+            job,
+            outcome.result,
+            start_time=start_time,
+            end_time=end_time,
+            config=config,
+            firewall_id=firewall_id,
+            bin_start=summary.bin_start_secs,
+            bin_end=summary.bin_end_secs,
+        )
+        stored = FirewallBin(
+            firewall_id=firewall_id,
+            bin_start=summary.bin_start_secs,
+            bin_end=summary.bin_end_secs,
+            test_run_id=run.id,
+            num_rows=summary.num_rows,
+            metrics=dict(summary.to_dict()["metrics"]),
+            severity=summary.severity.value,
+            job_id=job.id,
+        )
+        conn.execute(
+            "INSERT INTO firewall_bins (firewall_id, bin_start, bin_end, test_run_id, num_rows, "
+            "metrics_json, severity, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                firewall_id,
+                stored.bin_start,
+                stored.bin_end,
+                run.id,
+                stored.num_rows,
+                json.dumps(stored.metrics),
+                stored.severity,
+                job.id,
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO firewall_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    new_id(),
+                    firewall_id,
+                    event.bin_start_secs,
+                    event.bin_end_secs,
+                    event.metric,
+                    event.value,
+                    event.threshold,
+                    event.severity.value,
+                    event.description,
+                    run.id,
+                )
+                for event in outcome.events
+            ],
+        )
+        return stored
 
     def get_firewall(self, firewall_id: str) -> Firewall:
         """The firewall ``firewall_id``.
@@ -678,16 +903,21 @@ class Store:
             raise NotFoundError(f"firewall {firewall_id!r} not found")
         return _firewall_from_row(rows[0])
 
+    def find_firewall_for_project(self, project_id: str) -> Firewall | None:
+        """The firewall of project ``project_id``, ``None`` when it has none."""
+        rows = self._query("SELECT * FROM firewalls WHERE project_id = ?", (project_id,))
+        return _firewall_from_row(rows[0]) if rows else None
+
     def get_firewall_for_project(self, project_id: str) -> Firewall:
         """The firewall of project ``project_id``.
 
         Raises:
             NotFoundError: The project has no firewall.
         """
-        rows = self._query("SELECT * FROM firewalls WHERE project_id = ?", (project_id,))
-        if not rows:
+        firewall = self.find_firewall_for_project(project_id)
+        if firewall is None:
             raise NotFoundError(f"project {project_id!r} has no firewall")
-        return _firewall_from_row(rows[0])
+        return firewall
 
     def update_firewall(self, firewall_id: str, stress_test_run_id: str) -> Firewall:
         """Point firewall ``firewall_id`` at another reference run."""
@@ -705,24 +935,13 @@ class Store:
         rows = self._query(
             "SELECT * FROM firewall_bins WHERE firewall_id = ? ORDER BY bin_start", (firewall_id,)
         )
-        return [
-            FirewallBin(
-                firewall_id=row["firewall_id"],
-                bin_start=row["bin_start"],
-                bin_end=row["bin_end"],
-                test_run_id=row["test_run_id"],
-                num_rows=row["num_rows"],
-                metrics=json.loads(row["metrics_json"]),
-                severity=row["severity"],
-            )
-            for row in rows
-        ]
+        return [_firewall_bin_from_row(row) for row in rows]
 
     def list_firewall_events(self, firewall_id: str) -> list[FirewallEvent]:
         """The stored events of firewall ``firewall_id``, oldest bin first."""
         self.get_firewall(firewall_id)
         rows = self._query(
-            "SELECT * FROM firewall_events WHERE firewall_id = ? ORDER BY bin_start, id",
+            "SELECT * FROM firewall_events WHERE firewall_id = ? ORDER BY bin_start, rowid",
             (firewall_id,),
         )
         return [FirewallEvent(**dict(row)) for row in rows]

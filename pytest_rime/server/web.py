@@ -9,6 +9,7 @@ import html
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,19 +86,30 @@ def _test_run_page(store: Store, project_id: str, test_run_id: str) -> str:
     return _page(f"Test run {run.run_name}", f"{summary}<h2>Test cases</h2>{table}")
 
 
+def _utc(epoch_secs: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch_secs))
+
+
 def _firewall_page(store: Store, firewall_id: str) -> str:
     firewall = store.get_firewall(firewall_id)
     bins = _table(
-        ["bin start", "bin end", "rows", "severity", "metrics"],
+        ["bin start", "bin end", "rows", "severity", "metrics", "test run"],
         [
-            [b.bin_start, b.bin_end, b.num_rows, b.severity, json.dumps(b.metrics)]
+            [
+                _utc(b.bin_start),
+                _utc(b.bin_end),
+                b.num_rows,
+                b.severity,
+                json.dumps(b.metrics),
+                b.test_run_id,
+            ]
             for b in store.list_firewall_bins(firewall_id)
         ],
     )
     events = _table(
         ["bin start", "metric", "value", "threshold", "severity", "description"],
         [
-            [e.bin_start, e.metric, e.value, e.threshold, e.severity, e.description]
+            [_utc(e.bin_start), e.metric, e.value, e.threshold, e.severity, e.description]
             for e in store.list_firewall_events(firewall_id)
         ],
     )

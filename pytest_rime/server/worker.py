@@ -64,31 +64,61 @@ def _log(line: str) -> None:
     print(line, flush=True)
 
 
-def _progress(job_dir: Path, done: int, total: int) -> None:
+def _progress(job_dir: Path, unit: str, done: int, total: int) -> None:
     _write_json(
         job_dir / "progress.json",
-        {"done": done, "total": total, "text": f"{done} / {total} test batches completed"},
+        {"done": done, "total": total, "text": f"{done} / {total} {unit} completed"},
     )
 
 
 def run_job(spec: dict[str, Any], job_dir: Path) -> Any:
-    """Run the job ``spec`` describes and return its ``result.json`` payload."""
-    job_type = spec["type"]
-    if job_type == "MODEL_STRESS_TEST":
-        from pytest_rime.engine.run import run_stress_test
-        from pytest_rime.server.blobs import resolve_rime_uri
+    """Run the job ``spec`` describes and return its ``result.json`` payload.
 
-        result = run_stress_test(
-            spec["config"],
-            resolver=partial(resolve_rime_uri, Path(spec["data_dir"])),
-            log=_log,
-            progress=partial(_progress, job_dir),
-        )
-        return result.to_dict()
+    Stress tests report ``"n / N test batches completed"``, firewall jobs ``"n / N bins
+    completed"`` (a from-reference job reports its stress test's batches first).
+    """
+    job_type = spec["type"]
     if job_type == "IMAGE_BUILDER":
         from pytest_rime.server.images import build_image
 
         return build_image(spec, _log)
+    from pytest_rime.server.blobs import resolve_rime_uri
+
+    resolver = partial(resolve_rime_uri, Path(spec["data_dir"]))
+    batches = partial(_progress, job_dir, "test batches")
+    bins = partial(_progress, job_dir, "bins")
+    if job_type == "MODEL_STRESS_TEST":
+        from pytest_rime.engine.run import run_stress_test
+
+        result = run_stress_test(spec["config"], resolver=resolver, log=_log, progress=batches)
+        return result.to_dict()
+    if job_type == "FIREWALL_BATCH_TEST":
+        from pytest_rime.engine.firewall import run_firewall
+
+        firewall = run_firewall(
+            spec["reference_config"],
+            eval_path=spec["eval_path"],
+            timestamp_col=spec["timestamp_col"],
+            bin_size_seconds=spec["bin_size_seconds"],
+            resolver=resolver,
+            log=_log,
+            progress=bins,
+            thresholds=spec.get("thresholds"),
+            enable_events=spec["enable_events"],
+        )
+        return firewall.to_dict()
+    if job_type == "FIREWALL_TEST_FROM_REFERENCE":
+        from pytest_rime.engine.firewall import run_firewall_from_reference
+
+        from_reference = run_firewall_from_reference(
+            spec["config"],
+            resolver=resolver,
+            log=_log,
+            progress=bins,
+            stress_test_progress=batches,
+            enable_events=spec["enable_events"],
+        )
+        return from_reference.to_dict()
     raise ValueError(f"unknown job type {job_type!r}")
 
 

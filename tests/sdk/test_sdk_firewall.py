@@ -112,31 +112,26 @@ def test_incremental_config_checked_before_sending(client: RIMEClient) -> None:
         )
 
 
-def _server_lacks(error: RIMEError) -> bool:
-    return error.code == grpc.StatusCode.UNIMPLEMENTED
-
-
-def test_incremental_run_reaches_the_server(client: RIMEClient) -> None:
+def test_incremental_run_for_an_unknown_firewall_is_not_found(client: RIMEClient) -> None:
     firewall = RIMEFirewall(client.backend, "no-such-firewall")
     config = {"eval_path": "eval.csv", "timestamp_col": "ts"}
     with pytest.raises(RIMEError, match="RunFirewallIncrementalData") as info:
         firewall.run_firewall_incremental_data(config, ram_request_megabytes=8000)
-    if _server_lacks(info.value):
-        pytest.skip("the server does not run firewall jobs yet")
     assert info.value.code == grpc.StatusCode.NOT_FOUND
 
 
-def test_start_firewall_from_reference_reaches_the_server(
+def test_start_firewall_from_reference_without_the_timestamp_column_fails_naming_it(
     client: RIMEClient, write_tabular_dataset: Callable[..., Any], tmp_path: Path
 ) -> None:
     dataset = write_tabular_dataset(tmp_path / "data")
     config = dataset.config(monitoring_info={"timestamp_col": "ts", "bin_size": "day"})
     with pytest.raises(ValueError, match="data_type"):
         client.start_firewall_from_reference(config, data_type="video")
-    try:
-        job = client.start_firewall_from_reference(config, project_id=None)
-    except RIMEError as error:
-        if _server_lacks(error):
-            pytest.skip("the server does not run firewall jobs yet")
-        raise
-    assert job.get_status()["type"] == "JOB_TYPE_FIREWALL_TEST_FROM_REFERENCE"
+    job = client.start_firewall_from_reference(config, project_id=None)
+    status = job.get_status(wait_until_finish=True, poll_rate_sec=POLL_SECS)
+    assert status["type"] == "JOB_TYPE_FIREWALL_TEST_FROM_REFERENCE"
+    assert status["status"] == "JOB_STATUS_FAILED"
+    assert "timestamp_col" in status["error_message"]
+    assert "'ts'" in status["error_message"]
+    assert str(dataset.eval_path) in status["error_message"]
+    assert status["firewall_id"] == ""

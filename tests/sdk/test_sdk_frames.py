@@ -194,6 +194,7 @@ def test_job_dict_and_status_line() -> None:
         "progress": "3 / 40 test batches completed",
         "termination_reason": "TERMINATION_REASON_OOMKILLED",
         "test_run_id": "",
+        "firewall_id": "",
         "error_message": "out of memory",
     }
     line = job_status_line(job)

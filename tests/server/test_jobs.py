@@ -311,6 +311,30 @@ def test_crashing_worker_fails_the_job_and_the_server_keeps_serving(
     assert info.default_project_id
 
 
+HUNGRY_MODEL = """
+def predict_df(df):
+    hog = bytearray(4 * 1024 ** 3)
+    return [0.5] * len(df) + [len(hog)] * 0
+"""
+
+
+def test_model_running_out_of_memory_while_predicting_is_oomkilled_not_skipped(
+    rime_channel: grpc.Channel, tmp_path: Path, write_tabular_dataset: Callable[..., Any]
+) -> None:
+    dataset = write_tabular_dataset(tmp_path)
+    dataset.model_path.write_text(HUNGRY_MODEL)
+    job = start_stress_test(rime_channel, dataset.config(), ram_request_megabytes=600)
+    done = wait_for_status(rime_channel, job.id)
+    log = read_logs(rime_channel, job.id)
+    assert done.status == common_pb2.JOB_STATUS_FAILED, log
+    assert done.termination_reason == common_pb2.TERMINATION_REASON_OOMKILLED, log
+    assert "out of memory" in done.error_message
+    # The model loaded and tests ran: the MemoryError came from a test calling predict_df.
+    assert "loaded model" in log and "[1/" in log
+    assert "SKIP" not in log
+    assert not done.test_run_id
+
+
 def test_worker_applies_cpu_and_memory_limits_and_custom_interpreter(
     rime_channel: grpc.Channel, tmp_path: Path, write_tabular_dataset: Callable[..., Any]
 ) -> None:

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from pytest_rime.engine.firewall import (
+    BinSummary,
+    FirewallBin,
+    FirewallFromReferenceResult,
+    FirewallRunResult,
+)
+from pytest_rime.engine.monitoring import FirewallEvent
 from pytest_rime.engine.results import RunResult, Severity, Status, TestBatchResult, TestCaseResult
-from pytest_rime.server.errors import InvalidArgumentError, NotFoundError
+from pytest_rime.server.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from pytest_rime.server.pagination import decode_token, encode_token
 from pytest_rime.server.records import JobStatus, JobType
 from pytest_rime.server.store import MIGRATIONS, Store
@@ -131,3 +138,146 @@ def test_foreign_page_tokens_are_invalid_arguments(token: str) -> None:
 def test_page_tokens_round_trip() -> None:
     assert decode_token(encode_token(250)) == 250
     assert decode_token("") == 0
+
+
+def _bin(day: int, events: Sequence[str], rows: int = 10) -> FirewallBin:
+    start = 1_714_521_600 + day * 86400
+    result = RunResult(
+        run_name=f"fw day {day}",
+        model_task="Regression",
+        data_type="tabular",
+        num_inputs=rows,
+        num_failing_inputs=0,
+        duration_millis=1,
+        batches=(
+            TestBatchResult(
+                "drift.a",
+                "Drift A",
+                "Drift",
+                "d",
+                1,
+                (_case("drift.a", "age", Status.PASS, Severity.NONE),),
+            ),
+        ),
+    )
+    summary = BinSummary(
+        bin_start_secs=start,
+        bin_end_secs=start + 86400,
+        label=f"day {day}",
+        num_rows=rows,
+        metrics={"abnormality_rate": 0.5, "model_perf.MAE": None},
+        drifting_features=(),
+        severity=Severity.HIGH if events else Severity.NONE,
+        summary_counts=result.summary_counts,
+    )
+    return FirewallBin(
+        summary,
+        tuple(
+            FirewallEvent(start, start + 86400, metric, 0.5, 0.2, Severity.HIGH, f"{metric} high")
+            for metric in events
+        ),
+        result,
+    )
+
+
+def _firewall_run(*bins: FirewallBin) -> FirewallRunResult:
+    return FirewallRunResult(
+        run_name="fw",
+        eval_path="eval.csv",
+        timestamp_col="ts",
+        bin_size_seconds=86400,
+        num_rows=sum(b.summary.num_rows for b in bins),
+        num_unparsed_rows=0,
+        unparsed_examples=(),
+        events_enabled=True,
+        thresholds={},
+        bins=bins,
+    )
+
+
+def test_firewall_bins_are_replaced_by_bin_start_in_one_transaction(tmp_path: Path) -> None:
+    store = Store(tmp_path / "rime.db")
+    project = store.default_project_id
+    first = store.create_job(JobType.FIREWALL_BATCH_TEST, project, {})
+    firewall = store.create_firewall("fw", project, 86400, "reference")
+    store.save_firewall_run(
+        first.id,
+        firewall.id,
+        _firewall_run(_bin(0, ["abnormality_rate"]), _bin(1, ["abnormality_rate", "x"])),
+        start_time=1.0,
+        end_time=2.0,
+        config={"run_name": "fw"},
+        status=JobStatus.SUCCEEDED,
+    )
+    old = {b.bin_start: b for b in store.list_firewall_bins(firewall.id)}
+    second = store.create_job(JobType.FIREWALL_BATCH_TEST, project, {})
+    store.save_firewall_run(
+        second.id, firewall.id, _firewall_run(_bin(1, [], rows=7)), start_time=3.0, end_time=4.0
+    )
+
+    bins = store.list_firewall_bins(firewall.id)
+    assert [b.bin_start for b in bins] == sorted(old)
+    kept, replaced = bins
+    assert kept == old[kept.bin_start]
+    assert (replaced.num_rows, replaced.severity, replaced.job_id) == (7, "NONE", second.id)
+    assert replaced.metrics == {"abnormality_rate": 0.5, "model_perf.MAE": None}
+    with pytest.raises(NotFoundError):
+        store.get_test_run(old[replaced.bin_start].test_run_id)
+    assert store.list_test_batches(replaced.test_run_id)[0].test_id == "drift.a"
+    events = store.list_firewall_events(firewall.id)
+    assert [(e.bin_start, e.metric) for e in events] == [(kept.bin_start, "abnormality_rate")]
+    assert events[0].test_run_id == kept.test_run_id
+    run = store.get_test_run(kept.test_run_id)
+    assert (run.firewall_id, run.bin_start, run.config) == (
+        firewall.id,
+        kept.bin_start,
+        {"run_name": "fw"},
+    )
+    assert store.get_job(second.id).firewall_id == firewall.id
+    with sqlite3.connect(tmp_path / "rime.db") as conn:
+        runs = conn.execute("SELECT COUNT(*) FROM test_runs").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM test_cases WHERE test_run_id NOT IN (SELECT id FROM test_runs)"
+        ).fetchone()[0]
+    assert (runs, orphans) == (2, 0)
+    store.close()
+
+
+def test_from_reference_result_is_stored_whole_or_not_at_all(tmp_path: Path) -> None:
+    store = Store(tmp_path / "rime.db")
+    project = store.create_project("p", "")
+    job = store.create_job(JobType.FIREWALL_TEST_FROM_REFERENCE, project.id, {})
+    outcome = FirewallFromReferenceResult(_bin(0, []).result, _firewall_run(_bin(0, ["m"])))
+    firewall = store.save_firewall_from_reference(
+        job.id, outcome, start_time=1.0, end_time=2.0, config={"a": 1}
+    )
+    stored = store.get_job(job.id)
+    assert (stored.firewall_id, stored.test_run_id) == (firewall.id, firewall.stress_test_run_id)
+    assert store.get_test_run(firewall.stress_test_run_id).config == {"a": 1}
+    assert store.get_firewall_for_project(project.id) == firewall
+
+    again = store.create_job(JobType.FIREWALL_TEST_FROM_REFERENCE, project.id, {})
+    with pytest.raises(AlreadyExistsError, match=firewall.id):
+        store.save_firewall_from_reference(
+            again.id, outcome, start_time=1.0, end_time=2.0, config={}
+        )
+    with sqlite3.connect(tmp_path / "rime.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM test_runs").fetchone()[0] == 2
+    assert store.get_job(again.id).test_run_id == ""
+    store.close()
+
+
+def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "rime.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        conn.execute(
+            "INSERT INTO test_runs VALUES ('old', 'p', 'j', 'r', 'Regression', 'tabular', 1, 2, "
+            "3, 0, 1, '{}', '{}', '[]', '{}', '', 0, 0)"
+        )
+    store = Store(path)
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.get_test_run("old").config == {}
+    store.close()

@@ -284,6 +284,7 @@ class FirewallBin(_message.Message):
     NUM_ROWS_FIELD_NUMBER: _builtins.int
     METRICS_JSON_FIELD_NUMBER: _builtins.int
     SEVERITY_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
     firewall_id: _builtins.str
     bin_start_secs: _builtins.int
     bin_end_secs: _builtins.int
@@ -292,6 +293,8 @@ class FirewallBin(_message.Message):
     metrics_json: _builtins.str
     """Monitored metric name -> value, as a JSON object."""
     severity: _common_pb2.TestSeverity.ValueType
+    job_id: _builtins.str
+    """The job that produced the bin's current results (a re-sent bin belongs to the new job)."""
     def __init__(
         self,
         *,
@@ -302,10 +305,11 @@ class FirewallBin(_message.Message):
         num_rows: _builtins.int = ...,
         metrics_json: _builtins.str = ...,
         severity: _common_pb2.TestSeverity.ValueType = ...,
+        job_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bin_end_secs", b"bin_end_secs", "bin_start_secs", b"bin_start_secs", "firewall_id", b"firewall_id", "metrics_json", b"metrics_json", "num_rows", b"num_rows", "severity", b"severity", "test_run_id", b"test_run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bin_end_secs", b"bin_end_secs", "bin_start_secs", b"bin_start_secs", "firewall_id", b"firewall_id", "job_id", b"job_id", "metrics_json", b"metrics_json", "num_rows", b"num_rows", "severity", b"severity", "test_run_id", b"test_run_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

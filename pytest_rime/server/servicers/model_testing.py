@@ -13,14 +13,16 @@ from typing import Any
 import grpc
 
 from pytest_rime.engine.config import ConfigError, validate_config
+from pytest_rime.engine.firewall import monitoring_settings
 from pytest_rime.proto.v1 import common_pb2, model_testing_pb2, model_testing_pb2_grpc
 from pytest_rime.server.convert import job_status_from_proto, job_to_proto, job_type_from_proto
 from pytest_rime.server.errors import (
+    AlreadyExistsError,
     FailedPreconditionError,
     InvalidArgumentError,
-    UnimplementedError,
 )
 from pytest_rime.server.images import image_dir, venv_python
+from pytest_rime.server.incremental import parse_incremental_config
 from pytest_rime.server.records import ImageStatus, JobType
 from pytest_rime.server.servicers.context import Backend
 from pytest_rime.server.worker import DEFAULT_CPU_MILLICORES, DEFAULT_RAM_MB
@@ -55,7 +57,7 @@ def _positive_or_default(name: str, value: int, default: int) -> int:
 
 
 class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
-    """Jobs: stress tests now, firewall runs once the firewall engine lands."""
+    """Jobs: stress tests, firewall runs (from reference and on incremental data), logs."""
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -84,24 +86,43 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
             return str(python)
         return ""
 
+    def _job_spec(
+        self,
+        job_type: JobType,
+        custom_image: common_pb2.CustomImage,
+        managed_image: str,
+        ram_request_megabytes: int,
+        cpu_request_millicores: int,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """The worker's ``spec.json``: type, data dir, interpreter, limits and ``fields``."""
+        return {
+            "type": job_type.value,
+            "data_dir": str(self._backend.settings.data_dir),
+            "python": self._interpreter(custom_image, managed_image),
+            "ram_request_megabytes": _positive_or_default(
+                "ram_request_megabytes", ram_request_megabytes, DEFAULT_RAM_MB
+            ),
+            "cpu_request_millicores": _positive_or_default(
+                "cpu_request_millicores", cpu_request_millicores, DEFAULT_CPU_MILLICORES
+            ),
+            **fields,
+        }
+
     def StartStressTest(
         self, request: model_testing_pb2.StartStressTestRequest, context: grpc.ServicerContext
     ) -> model_testing_pb2.StartStressTestResponse:
         """Validate the config and queue a stress test job."""
         config = parse_config(request.test_run_config_json)
         project_id = self._backend.project_id(request.project_id)
-        spec = {
-            "type": JobType.MODEL_STRESS_TEST.value,
-            "config": config,
-            "data_dir": str(self._backend.settings.data_dir),
-            "python": self._interpreter(request.custom_image, request.rime_managed_image),
-            "ram_request_megabytes": _positive_or_default(
-                "ram_request_megabytes", request.ram_request_megabytes, DEFAULT_RAM_MB
-            ),
-            "cpu_request_millicores": _positive_or_default(
-                "cpu_request_millicores", request.cpu_request_millicores, DEFAULT_CPU_MILLICORES
-            ),
-        }
+        spec = self._job_spec(
+            JobType.MODEL_STRESS_TEST,
+            request.custom_image,
+            request.rime_managed_image,
+            request.ram_request_megabytes,
+            request.cpu_request_millicores,
+            config=config,
+        )
         job = self._backend.jobs.submit(
             JobType.MODEL_STRESS_TEST, project_id, spec, image_name=request.rime_managed_image
         )
@@ -112,16 +133,86 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
         request: model_testing_pb2.StartFirewallFromReferenceRequest,
         context: grpc.ServicerContext,
     ) -> model_testing_pb2.StartFirewallFromReferenceResponse:
-        """Not provided yet."""
-        raise UnimplementedError("StartFirewallFromReference is not available on this server yet")
+        """Queue one job: the stress test, the project's firewall on it, and its bins.
+
+        Raises:
+            InvalidArgumentError: The config is invalid or names no timestamp column.
+            AlreadyExistsError: The project already has a firewall.
+        """
+        config = parse_config(request.test_run_config_json)
+        try:
+            monitoring_settings(validate_config(config))
+        except ConfigError as exc:
+            raise InvalidArgumentError(f"invalid firewall config: {exc}") from exc
+        project_id = self._backend.project_id(request.project_id)
+        existing = self._backend.store.find_firewall_for_project(project_id)
+        if existing is not None:
+            raise AlreadyExistsError(
+                f"project {project_id!r} already has firewall {existing.id!r}: send new data "
+                "with run_firewall_incremental_data, or start from reference in another project"
+            )
+        spec = self._job_spec(
+            JobType.FIREWALL_TEST_FROM_REFERENCE,
+            request.custom_image,
+            request.rime_managed_image,
+            request.ram_request_megabytes,
+            request.cpu_request_millicores,
+            config=config,
+            enable_events=not request.disable_firewall_events,
+        )
+        job = self._backend.jobs.submit(
+            JobType.FIREWALL_TEST_FROM_REFERENCE,
+            project_id,
+            spec,
+            image_name=request.rime_managed_image,
+        )
+        return model_testing_pb2.StartFirewallFromReferenceResponse(job=job_to_proto(job))
 
     def RunFirewallIncrementalData(
         self,
         request: model_testing_pb2.RunFirewallIncrementalDataRequest,
         context: grpc.ServicerContext,
     ) -> model_testing_pb2.RunFirewallIncrementalDataResponse:
-        """Not provided yet."""
-        raise UnimplementedError("RunFirewallIncrementalData is not available on this server yet")
+        """Queue a firewall batch job on the firewall's current reference run.
+
+        Raises:
+            NotFoundError: No such firewall (or its reference run is gone).
+            InvalidArgumentError: The incremental config lacks ``eval_path`` or
+                ``timestamp_col`` or has a bad key; the message names it.
+            FailedPreconditionError: The reference run has no stored config.
+        """
+        store = self._backend.store
+        firewall = store.get_firewall(request.firewall_id)
+        incremental = parse_incremental_config(request.test_run_config_json)
+        reference = store.get_test_run(firewall.stress_test_run_id)
+        if not reference.config:
+            raise FailedPreconditionError(
+                f"the reference run {reference.id!r} of firewall {firewall.id!r} has no stored "
+                "config; point the firewall at a newer stress test run"
+            )
+        spec = self._job_spec(
+            JobType.FIREWALL_BATCH_TEST,
+            request.custom_image,
+            request.rime_managed_image,
+            request.ram_request_megabytes,
+            request.cpu_request_millicores,
+            config=incremental.run_config(reference.config),
+            reference_config=reference.config,
+            reference_test_run_id=reference.id,
+            eval_path=incremental.eval_path,
+            timestamp_col=incremental.timestamp_col,
+            bin_size_seconds=firewall.bin_size_seconds,
+            thresholds=incremental.thresholds,
+            enable_events=not request.disable_firewall_events,
+        )
+        job = self._backend.jobs.submit(
+            JobType.FIREWALL_BATCH_TEST,
+            firewall.project_id,
+            spec,
+            firewall_id=firewall.id,
+            image_name=request.rime_managed_image,
+        )
+        return model_testing_pb2.RunFirewallIncrementalDataResponse(job=job_to_proto(job))
 
     def GetTestJob(
         self, request: model_testing_pb2.GetTestJobRequest, context: grpc.ServicerContext
