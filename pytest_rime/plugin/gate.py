@@ -1,0 +1,94 @@
+"""The quality gate: which ``fail_on`` level applies to a case, and what the case's item does.
+
+A case fails its item when its severity is at or above its ``fail_on`` level; a WARNING or
+FAIL case below the gate passes with a warning; a SKIP case (or an ignored one) is skipped.
+``fail_on`` is resolved from the most specific setting: per test (display name or test id),
+per category, per stress test, then the global default (``--rime-fail-on``, else
+``defaults.fail_on``, else ``high``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pytest_rime.plugin.cases import CaseRecord, category_slug, severity_rank
+
+FAIL_ON_LEVELS = ("low", "medium", "high")
+"""Values accepted for ``fail_on``."""
+
+DEFAULT_FAIL_ON = "high"
+
+
+def name_key(name: str) -> str:
+    """Case- and spacing-insensitive form of a test, category or feature name."""
+    return " ".join(name.casefold().replace("_", " ").split())
+
+
+class Verdict(enum.Enum):
+    """What a case's item does."""
+
+    PASS = "passed"
+    WARN = "warned"
+    FAIL = "failed"
+    SKIP = "skipped"
+
+
+@dataclass(frozen=True)
+class FailOnPolicy:
+    """``fail_on`` settings of one stress test; keys are already :func:`name_key` normalised.
+
+    Attributes:
+        default: Level for the whole stress test (``None``: use the global default).
+        categories: Level per category (display name or slug).
+        tests: Level per test (display name or test id).
+    """
+
+    default: str | None = None
+    categories: Mapping[str, str] = field(default_factory=dict)
+    tests: Mapping[str, str] = field(default_factory=dict)
+
+    def level_for(self, case: CaseRecord, global_default: str) -> str:
+        """The ``fail_on`` level that applies to ``case``."""
+        for key in (case.test_id, case.test_batch_type):
+            if key and name_key(key) in self.tests:
+                return self.tests[name_key(key)]
+        for key in (case.category, category_slug(case.category)):
+            if name_key(key) in self.categories:
+                return self.categories[name_key(key)]
+        return self.default or global_default
+
+
+@dataclass(frozen=True)
+class IgnoreRules:
+    """Tests and features whose cases are skipped (keys :func:`name_key` normalised)."""
+
+    tests: frozenset[str] = frozenset()
+    features: frozenset[str] = frozenset()
+
+    def reason(self, case: CaseRecord) -> str | None:
+        """Why ``case`` is ignored, or ``None`` when it is not."""
+        for key in (case.test_id, case.test_batch_type):
+            if key and name_key(key) in self.tests:
+                return f"test {key!r} is in the ignore list"
+        for feature in case.features:
+            if name_key(feature) in self.features:
+                return f"feature {feature!r} is in the ignore list"
+        return None
+
+
+def is_at_or_above(severity: str, fail_on: str) -> bool:
+    """Whether ``severity`` (NONE..HIGH) reaches the gate ``fail_on`` (low..high)."""
+    return severity_rank(severity) >= severity_rank(fail_on.upper())
+
+
+def verdict(case: CaseRecord, fail_on: str) -> Verdict:
+    """What the item of ``case`` does under the gate ``fail_on``."""
+    if case.status == "SKIP":
+        return Verdict.SKIP
+    if is_at_or_above(case.severity, fail_on):
+        return Verdict.FAIL
+    if case.status in ("WARNING", "FAIL"):
+        return Verdict.WARN
+    return Verdict.PASS

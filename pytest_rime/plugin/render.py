@@ -1,0 +1,60 @@
+"""Text of a failing case: what was measured, against which threshold, and why it matters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_rime.plugin.cases import CaseRecord
+
+
+def format_value(value: Any) -> str:
+    """Numbers with 4 significant digits, also inside lists and mappings."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return str(value)
+
+
+def split_metrics(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(measured, thresholds)``: metrics whose name mentions a threshold go to the second."""
+    measured = {k: v for k, v in metrics.items() if "threshold" not in k.lower()}
+    thresholds = {k: v for k, v in metrics.items() if "threshold" in k.lower()}
+    return measured, thresholds
+
+
+def _pairs(values: Mapping[str, Any], indent: int) -> str:
+    """``k=v, ...`` on one line, or one ``k = v`` per line when there are many or long ones."""
+    pairs = [f"{k}={format_value(v)}" for k, v in values.items()]
+    if len(pairs) <= 3 and sum(map(len, pairs)) <= 80:
+        return ", ".join(pairs) or "-"
+    return "".join(f"\n{' ' * indent}{pair}" for pair in pairs)
+
+
+_INDENT = 4
+
+
+def failure_text(case: CaseRecord, fail_on: str, link: str) -> str:
+    """The failure report of ``case`` under the gate ``fail_on``."""
+    measured, thresholds = split_metrics(case.metrics)
+    test = case.test_batch_type + (f" ({case.test_id})" if case.test_id else "")
+    rows = [
+        ("test", test),
+        ("features", ", ".join(case.features) or "(whole dataset)"),
+        ("status", case.status),
+        ("severity", f"{case.severity} (fails at fail_on={fail_on} and above)"),
+        ("measured", _pairs(measured, _INDENT)),
+        ("threshold", _pairs(thresholds, _INDENT)),
+        ("importance", f"{case.importance_score:.3g}"),
+        ("description", case.description or "-"),
+        ("link", link or "-"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{case.full_name}: severity {case.severity} reached the gate fail_on={fail_on}"]
+    for name, value in rows:
+        label = f"  {name + ':':<{width + 1}}"
+        lines.append(label.rstrip() + value if value.startswith("\n") else f"{label} {value}")
+    return "\n".join(lines)

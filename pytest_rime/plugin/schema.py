@@ -1,0 +1,477 @@
+"""The ``rime.yaml`` schema: parse and check a config file into frozen specs.
+
+Every problem raises :class:`RimeConfigError` naming the file,
+the dotted key and what was expected (the plugin turns it into a :class:`pytest.UsageError`), e.g.
+``rime.yaml: stress_tests[0].fail_on: expected one of low, medium, high, got 'hgh'``.
+
+Sections are parsed by the functions in ``_SECTIONS``; a later section (``firewalls``) is one
+more entry there. Until then it is rejected with a message saying so, because silently
+ignoring a quality gate would let a broken model through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_rime.plugin.gate import FAIL_ON_LEVELS, FailOnPolicy, IgnoreRules, name_key
+
+DATA_TYPES = ("tabular", "nlp", "images")
+DEFAULT_TIMEOUT_SECONDS = 3600.0
+DEFAULT_POLL_RATE_SECONDS = 1.0
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
+
+LOCAL_PATH_KEYS = (
+    ("data_info", "ref_path"),
+    ("data_info", "eval_path"),
+    ("data_info", "ref_pred_path"),
+    ("data_info", "eval_pred_path"),
+    ("model_info", "path"),
+)
+"""Keys of a test run config that may name local files, uploaded before the run starts."""
+
+_PLANNED_SECTIONS = {
+    "firewalls": "firewall runs are not supported by this version of pytest-rime yet; "
+    "remove the section or run them with the SDK",
+}
+
+
+class RimeConfigError(ValueError):
+    """A ``rime.yaml`` (or a config file it references) is wrong.
+
+    Attributes:
+        source: The file (or call) where the problem is.
+        key: Dotted path of the offending key, e.g. ``stress_tests[0].fail_on``.
+    """
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+        self.source = source
+        self.key = key
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a value sits: the file and the dotted key path."""
+
+    source: str
+    key: str = ""
+
+    def child(self, key: str | int) -> _Where:
+        if isinstance(key, int):
+            return _Where(self.source, f"{self.key}[{key}]")
+        return _Where(self.source, f"{self.key}.{key}" if self.key else key)
+
+    def error(self, message: str) -> RimeConfigError:
+        return RimeConfigError(self.source, self.key, message)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Where the backend is. ``address=None`` means the embedded server.
+
+    Attributes:
+        address: ``host:port`` of a running RIME server, or ``None`` for the embedded one.
+        api_key_env: Name of the environment variable holding the API key.
+        tls: Whether to connect with TLS.
+        connect_timeout: Seconds to wait for the server to answer when connecting.
+    """
+
+    address: str | None = None
+    api_key_env: str | None = None
+    tls: bool = False
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
+
+    @property
+    def api_key(self) -> str:
+        """The API key read from :attr:`api_key_env` (empty when none is configured)."""
+        return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """The project runs are stored in (found by name, created when missing)."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Settings that apply to every stress test of a file."""
+
+    fail_on: str | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    poll_rate: float = DEFAULT_POLL_RATE_SECONDS
+
+
+@dataclass(frozen=True)
+class StressTestSpec:
+    """One stress test to run.
+
+    Attributes:
+        name: Run name: the first segment of every item name of the run.
+        config: The test run config, with local paths made absolute (not yet uploaded).
+        source: Where the spec was written, for messages (``rime.yaml: stress_tests[0]``).
+        data_type: ``tabular``, ``nlp`` or ``images``.
+        rime_managed_image: Managed image to run in.
+        custom_image: Name of a custom image to run in.
+        ram_request_megabytes: RAM request of the job.
+        cpu_request_millicores: CPU request of the job.
+        fail_on: Gate overrides for this stress test.
+        ignore: Tests and features whose cases are skipped.
+    """
+
+    name: str
+    config: Mapping[str, Any]
+    source: str
+    data_type: str = "tabular"
+    rime_managed_image: str | None = None
+    custom_image: str | None = None
+    ram_request_megabytes: int | None = None
+    cpu_request_millicores: int | None = None
+    fail_on: FailOnPolicy = field(default_factory=FailOnPolicy)
+    ignore: IgnoreRules = field(default_factory=IgnoreRules)
+
+
+@dataclass(frozen=True)
+class RimeFileSpec:
+    """A parsed ``rime.yaml``."""
+
+    path: Path
+    server: ServerSpec
+    project: ProjectSpec | None
+    defaults: Defaults
+    stress_tests: tuple[StressTestSpec, ...]
+
+
+# -- value checks -------------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _mapping(value: Any, where: _Where, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise where.error(
+            f"expected a mapping with keys {', '.join(allowed)}, got {_type_name(value)}"
+        )
+    for key in value:
+        if key in _PLANNED_SECTIONS and not where.key:
+            raise where.child(str(key)).error(_PLANNED_SECTIONS[key])
+        if key not in allowed:
+            raise where.child(str(key)).error(f"unknown key (expected one of {', '.join(allowed)})")
+    return value
+
+
+def _string(value: Any, where: _Where) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise where.error(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _bool(value: Any, where: _Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.error(f"expected true or false, got {value!r}")
+    return value
+
+
+def _positive_int(value: Any, where: _Where) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise where.error(f"expected a positive integer, got {value!r}")
+    return value
+
+
+def _positive_number(value: Any, where: _Where) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise where.error(f"expected a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _level(value: Any, where: _Where) -> str:
+    if not isinstance(value, str) or value.lower() not in FAIL_ON_LEVELS:
+        raise where.error(f"expected one of {', '.join(FAIL_ON_LEVELS)}, got {value!r}")
+    return value.lower()
+
+
+def _names(value: Any, where: _Where) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise where.error(f"expected a list of names, got {value!r}")
+    return frozenset(name_key(v) for v in value)
+
+
+def _level_map(value: Any, where: _Where, what: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise where.error(f"expected a mapping of {what} to a level, got {_type_name(value)}")
+    return {name_key(str(k)): _level(v, where.child(str(k))) for k, v in value.items()}
+
+
+# -- sections -----------------------------------------------------------------------------
+
+
+def _server(value: Any, where: _Where) -> ServerSpec:
+    section = _mapping(value, where, ("address", "api_key_env", "tls", "connect_timeout"))
+    if "address" not in section:
+        raise where.child("address").error(
+            "required key is missing (leave out the whole server section for the embedded server)"
+        )
+    key_env = None
+    if "api_key_env" in section:
+        key_env = _string(section["api_key_env"], where.child("api_key_env"))
+        if key_env not in os.environ:
+            raise where.child("api_key_env").error(f"environment variable {key_env} is not set")
+    return ServerSpec(
+        address=_string(section["address"], where.child("address")),
+        api_key_env=key_env,
+        tls=_bool(section.get("tls", False), where.child("tls")),
+        connect_timeout=_positive_number(
+            section.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT_SECONDS),
+            where.child("connect_timeout"),
+        ),
+    )
+
+
+def _project(value: Any, where: _Where) -> ProjectSpec:
+    section = _mapping(value, where, ("name", "description"))
+    if "name" not in section:
+        raise where.child("name").error("required key is missing")
+    description = section.get("description", "")
+    if not isinstance(description, str):
+        raise where.child("description").error(f"expected a string, got {description!r}")
+    return ProjectSpec(name=_string(section["name"], where.child("name")), description=description)
+
+
+def _defaults(value: Any, where: _Where) -> Defaults:
+    section = _mapping(value, where, ("fail_on", "timeout", "poll_rate"))
+    fail_on = section.get("fail_on")
+    return Defaults(
+        fail_on=None if fail_on is None else _level(fail_on, where.child("fail_on")),
+        timeout=_positive_number(
+            section.get("timeout", DEFAULT_TIMEOUT_SECONDS), where.child("timeout")
+        ),
+        poll_rate=_positive_number(
+            section.get("poll_rate", DEFAULT_POLL_RATE_SECONDS), where.child("poll_rate")
+        ),
+    )
+
+
+def _fail_on(value: Any, where: _Where) -> FailOnPolicy:
+    if isinstance(value, str):
+        return FailOnPolicy(default=_level(value, where))
+    section = _mapping(value, where, ("default", "categories", "tests"))
+    default = section.get("default")
+    return FailOnPolicy(
+        default=None if default is None else _level(default, where.child("default")),
+        categories=_level_map(
+            section.get("categories", {}), where.child("categories"), "categories"
+        ),
+        tests=_level_map(section.get("tests", {}), where.child("tests"), "tests"),
+    )
+
+
+def _ignore(value: Any, where: _Where) -> IgnoreRules:
+    section = _mapping(value, where, ("tests", "features"))
+    return IgnoreRules(
+        tests=_names(section.get("tests", []), where.child("tests")),
+        features=_names(section.get("features", []), where.child("features")),
+    )
+
+
+def _load_structured_file(path: Path, where: _Where) -> Any:
+    """Read a JSON or YAML file (by suffix); problems name ``where``."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise where.error(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise where.error(
+            f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
+        ) from None
+
+
+def _with_local_paths(config: Mapping[str, Any], base_dir: Path, where: _Where) -> dict[str, Any]:
+    """Copy of ``config`` with local file references made absolute; each must exist."""
+    resolved = {k: dict(v) if isinstance(v, Mapping) else v for k, v in config.items()}
+    for section_name, key in LOCAL_PATH_KEYS:
+        section = resolved.get(section_name)
+        if not isinstance(section, dict) or not isinstance(section.get(key), str):
+            continue
+        value: str = section[key]
+        if "://" in value:
+            continue
+        path = (base_dir / value).resolve()
+        if not path.exists():
+            raise where.child(section_name).child(key).error(f"file not found: {path}")
+        section[key] = str(path)
+    return resolved
+
+
+def _test_run_config(
+    section: Mapping[str, Any], where: _Where, base_dir: Path
+) -> tuple[dict[str, Any], _Where]:
+    """The test run config of a stress test entry (inline ``config`` or ``config_path``)."""
+    if ("config" in section) == ("config_path" in section):
+        raise where.error("expected exactly one of 'config' (inline) or 'config_path'")
+    if "config" in section:
+        config_where = where.child("config")
+        raw = section["config"]
+        config_dir = base_dir
+    else:
+        path_where = where.child("config_path")
+        path = (base_dir / _string(section["config_path"], path_where)).resolve()
+        if not path.is_file():
+            raise path_where.error(f"file not found: {path}")
+        raw = _load_structured_file(path, path_where)
+        config_where, config_dir = _Where(str(path)), path.parent
+    if not isinstance(raw, Mapping):
+        raise config_where.error(f"expected a test run config mapping, got {_type_name(raw)}")
+    return _with_local_paths(raw, config_dir, config_where), config_where
+
+
+STRESS_TEST_KEYS = (
+    "name",
+    "data_type",
+    "config",
+    "config_path",
+    "rime_managed_image",
+    "custom_image",
+    "ram_request_megabytes",
+    "cpu_request_millicores",
+    "fail_on",
+    "ignore",
+)
+"""Keys of one ``stress_tests`` entry (also the keyword arguments of ``rime.stress_test``)."""
+
+
+def parse_stress_test(value: Any, where: _Where, base_dir: Path) -> StressTestSpec:
+    """Parse one ``stress_tests`` entry; relative paths are resolved against ``base_dir``."""
+    section = _mapping(value, where, STRESS_TEST_KEYS)
+    config, config_where = _test_run_config(section, where, base_dir)
+    if "name" in section:
+        name = _string(section["name"], where.child("name"))
+    elif "run_name" in config:
+        name = _string(config["run_name"], config_where.child("run_name"))
+    else:
+        raise where.child("name").error("required key is missing (or give the config a run_name)")
+    if "::" in name:
+        raise where.child("name").error(f"'::' is not allowed in a run name, got {name!r}")
+    config.setdefault("run_name", name)
+    data_type = section.get("data_type", "tabular")
+    if data_type not in DATA_TYPES:
+        raise where.child("data_type").error(
+            f"expected one of {', '.join(DATA_TYPES)}, got {data_type!r}"
+        )
+    if "rime_managed_image" in section and "custom_image" in section:
+        raise where.error("expected at most one of 'rime_managed_image' or 'custom_image'")
+    optional_int = {
+        key: _positive_int(section[key], where.child(key)) if key in section else None
+        for key in ("ram_request_megabytes", "cpu_request_millicores")
+    }
+    return StressTestSpec(
+        name=name,
+        config=config,
+        source=f"{where.source}: {where.key}" if where.key else where.source,
+        data_type=data_type,
+        rime_managed_image=(
+            _string(section["rime_managed_image"], where.child("rime_managed_image"))
+            if "rime_managed_image" in section
+            else None
+        ),
+        custom_image=(
+            _string(section["custom_image"], where.child("custom_image"))
+            if "custom_image" in section
+            else None
+        ),
+        ram_request_megabytes=optional_int["ram_request_megabytes"],
+        cpu_request_millicores=optional_int["cpu_request_millicores"],
+        fail_on=_fail_on(section["fail_on"], where.child("fail_on"))
+        if "fail_on" in section
+        else FailOnPolicy(),
+        ignore=_ignore(section["ignore"], where.child("ignore"))
+        if "ignore" in section
+        else IgnoreRules(),
+    )
+
+
+def _stress_tests(value: Any, where: _Where, base_dir: Path) -> tuple[StressTestSpec, ...]:
+    if not isinstance(value, list) or not value:
+        raise where.error(f"expected a non-empty list of stress tests, got {value!r}")
+    specs = tuple(parse_stress_test(v, where.child(i), base_dir) for i, v in enumerate(value))
+    names = [spec.name for spec in specs]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise (
+                where.child(index)
+                .child("name")
+                .error(f"duplicate run name {name!r} (each stress test needs its own name)")
+            )
+    return specs
+
+
+_SECTIONS: Mapping[str, Callable[[Any, _Where, Path], Any]] = {
+    "server": lambda v, w, _base: _server(v, w),
+    "project": lambda v, w, _base: _project(v, w),
+    "defaults": lambda v, w, _base: _defaults(v, w),
+    "stress_tests": _stress_tests,
+}
+
+
+def load_rime_file(path: Path) -> RimeFileSpec:
+    """Read and check a ``rime.yaml``.
+
+    Args:
+        path: The file; relative paths inside it are resolved against its directory.
+
+    Returns:
+        The parsed spec.
+
+    Raises:
+        RimeConfigError: The file is missing, not YAML, or a key is unknown or wrong.
+    """
+    where = _Where(str(path))
+    if not path.is_file():
+        raise where.error("file not found (given by --rime-config or the rime_config ini key)")
+    raw = _load_structured_file(path, where)
+    section = _mapping(raw, where, tuple(_SECTIONS))
+    if "stress_tests" not in section:
+        raise where.child("stress_tests").error("required key is missing")
+    parsed = {
+        key: parse(section[key], where.child(key), path.parent)
+        for key, parse in _SECTIONS.items()
+        if key in section
+    }
+    return RimeFileSpec(
+        path=path,
+        server=parsed.get("server", ServerSpec()),
+        project=parsed.get("project"),
+        defaults=parsed.get("defaults", Defaults()),
+        stress_tests=parsed["stress_tests"],
+    )
+
+
+def stress_test_from_call(
+    config_or_path: Mapping[str, Any] | str | os.PathLike[str],
+    options: Mapping[str, Any],
+    source: str,
+    base_dir: Path,
+) -> StressTestSpec:
+    """Spec for ``rime.stress_test(config_or_path, **options)`` and ``@pytest.mark.rime``.
+
+    Args:
+        config_or_path: A test run config dict, or the path of a JSON/YAML file holding one.
+        options: Other keys of a ``stress_tests`` entry (``fail_on``, ``ignore``, images...).
+        source: Who asked, for messages.
+        base_dir: Directory relative paths are resolved against.
+    """
+    key = "config" if isinstance(config_or_path, Mapping) else "config_path"
+    value = config_or_path if isinstance(config_or_path, Mapping) else os.fspath(config_or_path)
+    return parse_stress_test({key: value, **options}, _Where(source), base_dir)

@@ -1,0 +1,270 @@
+"""The plugin's per-session state: settings, parsed rime.yaml files, backends and results.
+
+One :class:`RimeSession` lives in ``config.stash``. It starts the embedded server when a run
+needs one (once per session; under xdist the controller starts it and workers get its
+address through ``workerinput``), opens one SDK client per server, and produces each stress
+test's :class:`~pytest_rime.plugin.cases.RunRecord` once: from the cache when config, data,
+model and server are unchanged and the run still exists on the server, else by running it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_rime.plugin.cases import RunRecord
+from pytest_rime.plugin.localfiles import fingerprint
+from pytest_rime.plugin.progress import ProgressPrinter
+from pytest_rime.plugin.runner import (
+    JobProgress,
+    RunFailed,
+    find_or_create_project,
+    run_stress_test,
+)
+from pytest_rime.plugin.schema import (
+    Defaults,
+    ProjectSpec,
+    RimeConfigError,
+    RimeFileSpec,
+    ServerSpec,
+    StressTestSpec,
+    load_rime_file,
+)
+from pytest_rime.plugin.settings import Settings
+from pytest_rime.plugin.store import ResultStore
+
+if TYPE_CHECKING:
+    from pytest_rime.sdk import RIMEClient
+    from pytest_rime.server.embedded import EmbeddedServer
+
+SESSION_KEY = pytest.StashKey["RimeSession"]()
+
+WORKER_SESSION = "rime_session"
+WORKER_EMBEDDED_ADDRESS = "rime_embedded_address"
+WORKER_EMBEDDED_IDENTITY = "rime_embedded_identity"
+"""Keys of ``workerinput`` the xdist controller fills."""
+
+LOCK_GRACE_SECONDS = 600.0
+"""How much longer than a run's timeout a worker waits for another worker's run."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where and how stress tests of one file (or of the ``rime`` fixture) run."""
+
+    server: ServerSpec
+    project: ProjectSpec | None
+    defaults: Defaults
+
+
+def cache_root(config: pytest.Config) -> Path:
+    """The plugin's directory in the pytest cache dir."""
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    if cache is not None:
+        return Path(cache.mkdir("rime"))
+    return config.rootpath / ".pytest_cache" / "rime"
+
+
+class RimeSession:
+    """State shared by the hooks, collectors, items and fixture of one pytest session."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self._workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+        self.token: str = self._workerinput.get(WORKER_SESSION) or uuid.uuid4().hex
+        self.progress = ProgressPrinter(config)
+        self.files: dict[Path, RimeFileSpec] = {}
+        for path in settings.config_paths:
+            try:
+                self.files[path] = load_rime_file(path)
+            except RimeConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        self._embedded: EmbeddedServer | None = None
+        self._clients: dict[ServerSpec, RIMEClient] = {}
+        self._projects: dict[tuple[ServerSpec, str], str] = {}
+        self._records: dict[str, RunRecord] = {}
+
+    @functools.cached_property
+    def root(self) -> Path:
+        """The plugin's cache directory (created on first use only)."""
+        return cache_root(self.config)
+
+    @functools.cached_property
+    def store(self) -> ResultStore:
+        """Cached run results."""
+        return ResultStore(self.root / "results")
+
+    # -- servers and clients --------------------------------------------------------------
+
+    def needs_embedded_server(self) -> bool:
+        """Whether a configured rime.yaml runs on the embedded server."""
+        return any(spec.server.address is None for spec in self.files.values())
+
+    @property
+    def _embedded_dir(self) -> Path:
+        worker = self._workerinput.get("workerid")
+        return self.root / (f"server-{worker}" if worker else "server")
+
+    def embedded_address(self) -> str:
+        """Address of the embedded server, started on first use (stopped at session end)."""
+        if WORKER_EMBEDDED_ADDRESS in self._workerinput:
+            return str(self._workerinput[WORKER_EMBEDDED_ADDRESS])
+        if self._embedded is None:
+            from pytest_rime.server.embedded import EmbeddedServerError, start_embedded_server
+
+            try:
+                embedded = start_embedded_server(self._embedded_dir)
+            except EmbeddedServerError as exc:
+                raise RunFailed(f"cannot start the embedded RIME server: {exc}") from None
+            self.config.add_cleanup(embedded.stop)
+            self._embedded = embedded
+        return self._embedded.address
+
+    def embedded_identity(self) -> str:
+        """Stable name of the embedded server's data (its port changes every session)."""
+        if WORKER_EMBEDDED_IDENTITY in self._workerinput:
+            return str(self._workerinput[WORKER_EMBEDDED_IDENTITY])
+        return f"embedded:{self._embedded_dir}"
+
+    def address(self, server: ServerSpec) -> str:
+        """The address of ``server`` (starting the embedded one if needed)."""
+        return server.address or self.embedded_address()
+
+    def client(self, server: ServerSpec) -> RIMEClient:
+        """The SDK client of ``server`` (one per server per session, closed at the end)."""
+        if server not in self._clients:
+            from pytest_rime.sdk import RIMEClient
+
+            address = self.address(server)
+            try:
+                client = RIMEClient(
+                    address,
+                    server.api_key,
+                    channel_timeout=server.connect_timeout,
+                    disable_tls=not server.tls,
+                )
+            except ValueError as exc:
+                raise RunFailed(f"cannot reach the RIME server at {address}: {exc}") from None
+            self.config.add_cleanup(client.close)
+            self._clients[server] = client
+        return self._clients[server]
+
+    def default_backend(self) -> Backend:
+        """Backend of the ``rime`` fixture: the first configured file's, else embedded."""
+        for spec in self.files.values():
+            return Backend(spec.server, spec.project, spec.defaults)
+        return Backend(ServerSpec(), None, Defaults())
+
+    # -- results --------------------------------------------------------------------------
+
+    def _project_id(self, backend: Backend) -> str | None:
+        if backend.project is None:
+            return None
+        key = (backend.server, backend.project.name)
+        if key not in self._projects:
+            self._projects[key] = find_or_create_project(
+                self.client(backend.server), backend.project
+            )
+        return self._projects[key]
+
+    def _cache_key(self, spec: StressTestSpec, backend: Backend) -> str:
+        server = backend.server.address or self.embedded_identity()
+        extra = {
+            "server": server,
+            "project": backend.project.name if backend.project else None,
+            "data_type": spec.data_type,
+            "rime_managed_image": spec.rime_managed_image,
+            "custom_image": spec.custom_image,
+            "ram_request_megabytes": spec.ram_request_megabytes,
+            "cpu_request_millicores": spec.cpu_request_millicores,
+        }
+        return fingerprint(spec.config, extra)
+
+    def _revalidated(self, record: RunRecord | None, backend: Backend) -> RunRecord | None:
+        """``record`` if it may be reused (with a fresh link), else ``None``."""
+        if record is None:
+            return None
+        if record.session == self.token:  # produced in this session (e.g. by another worker)
+            return record
+        if self.settings.rerun:
+            return None
+        from pytest_rime.sdk import RIMEError
+
+        try:
+            run = self.client(backend.server).get_test_run(record.test_run_id)
+        except RIMEError as exc:
+            if exc.code.name == "NOT_FOUND":
+                return None
+            raise
+        return dataclasses.replace(record, link=run.get_link())
+
+    def _run(self, spec: StressTestSpec, backend: Backend) -> RunRecord:
+        client = self.client(backend.server)
+        project_id = self._project_id(backend)
+        self.progress.started(spec.name, self.address(backend.server))
+        started = time.monotonic()
+
+        def on_progress(progress: JobProgress) -> None:
+            self.progress.update(spec.name, progress)
+
+        record = run_stress_test(
+            client,
+            spec,
+            project_id,
+            timeout=backend.defaults.timeout,
+            poll_rate=backend.defaults.poll_rate,
+            on_progress=on_progress,
+        )
+        self.progress.finished(record, time.monotonic() - started)
+        return dataclasses.replace(record, session=self.token)
+
+    def result_for(self, spec: StressTestSpec, backend: Backend) -> RunRecord:
+        """The results of ``spec``: cached when still valid, else from a new run.
+
+        The cache key leaves out the run name (it does not change the results), so the
+        record is returned under ``spec.name``.
+
+        Raises:
+            RunFailed: The run could not be produced; the message says why.
+        """
+        from filelock import Timeout
+
+        try:
+            key = self._cache_key(spec, backend)
+            if key in self._records:
+                return self._records[key].renamed(spec.name)
+            wait = backend.defaults.timeout + LOCK_GRACE_SECONDS
+            with self.store.lock(key, timeout=wait):
+                cached = self._revalidated(self.store.load(key), backend)
+                if cached is not None:
+                    self.progress.cached(cached)
+                    record = cached
+                else:
+                    record = self._run(spec, backend)
+                    self.store.save(key, record)
+        except Timeout:
+            raise RunFailed(
+                f"{spec.source}: gave up after waiting {wait:g} s for another process "
+                "running the same stress test"
+            ) from None
+        except RunFailed as exc:
+            raise RunFailed(f"{spec.source} ({spec.name}): {exc.message}", exc.log_tail) from None
+        except (ValueError, OSError) as exc:  # RIMEError is a ValueError
+            raise RunFailed(f"{spec.source} ({spec.name}): {exc}") from None
+        self._records[key] = record
+        return record.renamed(spec.name)
+
+
+def get_session(config: pytest.Config) -> RimeSession:
+    """The session state stored in ``config`` (created lazily for fixture-only use)."""
+    if SESSION_KEY not in config.stash:
+        config.stash[SESSION_KEY] = RimeSession(config, Settings.from_config(config))
+    return config.stash[SESSION_KEY]

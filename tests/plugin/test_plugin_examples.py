@@ -1,0 +1,51 @@
+"""The example projects run as documented: `pytest --rime-config rime.yaml` in their directory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _copy_example(pytester: pytest.Pytester, name: str) -> None:
+    shutil.copytree(
+        EXAMPLES / name,
+        pytester.path,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".pytest_cache", "__pycache__"),
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["titanic", "apartments"])
+def test_example_gate_passes(pytester: pytest.Pytester, name: str) -> None:
+    _copy_example(pytester, name)
+    result = pytester.runpytest_subprocess("--rime-config", "rime.yaml", timeout=300)
+    assert result.ret == pytest.ExitCode.OK
+    output = result.stdout.str()
+    assert "starting stress test on 127.0.0.1:" in output  # progress while the run goes
+    assert "test batches done" in output
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] > 50 and "failed" not in outcomes
+    items = outcomes["passed"] + outcomes.get("skipped", 0)
+    assert f"collected {items} items" in output  # exactly the rime items
+    assert all(
+        line.startswith(("rime.yaml ", ".", "s"))
+        for line in result.stdout.lines
+        if line.endswith("%]")
+    )
+    summary = output[output.index("= rime =") :]
+    assert "no test case reached its fail_on gate" in summary and "by category:" in summary
+
+
+@pytest.mark.slow
+def test_titanic_regression_fails_naming_the_feature(pytester: pytest.Pytester) -> None:
+    _copy_example(pytester, "titanic")
+    result = pytester.runpytest_subprocess("--rime-config", "rime_regression.yaml", timeout=300)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    summary = result.stdout.str().split("= rime =", 1)[1]
+    first_feature = summary.split("failing by feature:\n", 1)[1].splitlines()[0].strip()
+    assert first_feature.startswith("gender:") and "Feature Drift" in first_feature

@@ -1,0 +1,227 @@
+"""End-to-end gate behaviour: real pytest subprocesses against a real server."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from plugin_helpers import RimeProject, failing, free_port
+
+from pytest_rime.sdk import RIMEClient
+
+
+def _ignore_high(cases: pd.DataFrame) -> list[str]:
+    """Names of the tests that have a HIGH case (ignored to make a passing gate)."""
+    return sorted(set(cases.loc[cases["severity"] == "HIGH", "test_batch_type"]))
+
+
+def test_passing_gate_with_warnings_and_skips(
+    project: RimeProject, clean_cases: pd.DataFrame
+) -> None:
+    ignored = _ignore_high(clean_cases)
+    project.write(extra=f"ignore: {{tests: {json.dumps(ignored)}}}\n")
+    result = project.run("-rs")
+    kept = clean_cases[~clean_cases["test_batch_type"].isin(ignored)]
+    below_gate = kept[kept["status"].isin(["WARNING", "FAIL"])]
+    assert len(below_gate) > 0 and len(failing(kept)) == 0
+    skipped = (kept["status"] == "SKIP").sum() + len(clean_cases) - len(kept)
+    result.assert_outcomes(
+        passed=len(kept) - (kept["status"] == "SKIP").sum(),
+        skipped=skipped,
+        warnings=len(below_gate),
+    )
+    assert result.ret == pytest.ExitCode.OK
+    output = result.stdout.str()
+    assert output.count("RimeWarning") == len(below_gate)
+    assert "no test case reached its fail_on gate" in output
+    for description in kept.loc[kept["status"] == "SKIP", "description"]:
+        assert description[:40] in output  # the skip reason is the case's description
+    assert f"ignored by rime.yaml: test '{ignored[0]}' is in the ignore list" in output
+    assert "rime: Tiny:" in output  # progress or cache line before the items
+
+
+def test_failing_gate_names_the_broken_feature(
+    project: RimeProject, broken_cases: pd.DataFrame, tmp_path: Path
+) -> None:
+    project.write(eval_file="eval_broken.csv")
+    report = tmp_path / "report.json"
+    result = project.run("--rime-report", str(report))
+    expected_failures = failing(broken_cases)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert result.parseoutcomes()["failed"] == len(expected_failures)
+    output = result.stdout.str()
+    summary = output[output.index("= rime =") :]
+    first_feature_line = summary.split("failing by feature:\n", 1)[1].splitlines()[0]
+    assert first_feature_line.strip().startswith("x1:")  # the planted drift, worst first
+    assert "Feature Drift" in first_feature_line and "worst HIGH" in first_feature_line
+    assert summary.index("failing by feature") < summary.index("by category")
+    # The failure text: test, features, status, severity, measured values, threshold, link.
+    drift = output[output.index("Tiny::Drift::Feature Drift[x1]: severity HIGH") :]
+    for label in (
+        "test:",
+        "features:    x1",
+        "status:      FAIL",
+        "severity:",
+        "measured:",
+        "threshold:",
+        "link:        http://",
+    ):
+        assert label in drift.split("\n_")[0]
+    data = json.loads(report.read_text())
+    assert len(data["cases"]) == len(broken_cases)
+    assert data["runs"][0]["failing_features"]["x1"] == "HIGH"
+
+
+def test_warning_below_the_gate_and_fail_on_override(
+    project: RimeProject, clean_cases: pd.DataFrame
+) -> None:
+    low = clean_cases[
+        (clean_cases["status"] == "WARNING") & (clean_cases["severity"] == "LOW")
+    ].iloc[0]
+    project.write()
+    features = ",".join(low["features"])
+    nodeid = f"rime.yaml::Tiny::{low['category']}::{low['test_batch_type']}[{features}]"
+    below = project.run(nodeid)  # node ids read <file>::<run>::<category>::<test>[<features>]
+    below.assert_outcomes(passed=1, warnings=1)
+    assert "below fail_on=high" in below.stdout.str()
+    at_gate = project.run(nodeid, "--rime-fail-on", "low")
+    at_gate.assert_outcomes(failed=1)
+    per_category = {"categories": {low["category"]: "low"}}
+    project.write(extra=f"fail_on: {json.dumps(per_category)}\n")
+    project.run(nodeid).assert_outcomes(failed=1)
+
+
+def test_marker_selection_by_category(project: RimeProject, clean_cases: pd.DataFrame) -> None:
+    project.write()
+    result = project.run("-m", "rime_drift", "--strict-markers", "--collect-only", "-q")
+    drift = clean_cases[clean_cases["category"] == "Drift"]
+    assert len(drift) > 0
+    lines = [line for line in result.stdout.lines if line.startswith("rime.yaml::")]
+    assert len(lines) == len(drift)
+    assert all(line.startswith("rime.yaml::Tiny::Drift::") for line in lines)
+    assert f"{len(drift)}/{len(clean_cases)} tests collected" in result.stdout.str()
+    assert "rime: Tiny:" not in result.stdout.str()  # no progress lines under -q
+
+
+def test_junit_xml_properties(
+    project: RimeProject, broken_cases: pd.DataFrame, tmp_path: Path
+) -> None:
+    project.write(eval_file="eval_broken.csv")
+    junit = tmp_path / "junit.xml"
+    project.run("--junitxml", str(junit))
+    testcases = ET.parse(junit).getroot().findall(".//testcase")
+    assert len(testcases) == len(broken_cases)
+    for testcase in testcases:
+        props = {p.get("name"): p.get("value") for p in testcase.iter("property")}
+        assert {
+            "severity",
+            "category",
+            "features",
+            "importance_score",
+            "metrics",
+            "test_run_id",
+            "link",
+        } <= set(props)
+        json.loads(props["metrics"] or "")
+        if testcase.find("failure") is not None:
+            assert props["severity"] == "HIGH"
+
+
+def test_bad_yaml_is_a_usage_error_naming_the_key(project: RimeProject) -> None:
+    project.write(extra="fail_on: {categories: {Drift: sometimes}}\n")
+    result = project.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "rime.yaml: stress_tests[0].fail_on.categories.Drift: "
+        "expected one of low, medium, high, got 'sometimes'" in result.stderr.str()
+    )
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_unreachable_server_is_one_clear_collection_error(project: RimeProject) -> None:
+    port = free_port()
+    project.write(server=f"server: {{address: '127.0.0.1:{port}', connect_timeout: 0.5}}")
+    result = project.run()
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # collection error
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert output.count(f"cannot reach the RIME server at 127.0.0.1:{port}") == 1
+    assert "rime.yaml: stress_tests[0] (Tiny)" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_cache_hit_on_rerun_starts_no_job(project: RimeProject, sdk_client: RIMEClient) -> None:
+    project.write()
+    project.run()  # fills the cache (or hits it)
+    jobs = len(sdk_client.list_stress_test_jobs())
+    again = project.run()
+    cached_run = re.search(r"reusing cached results of run (\w+)", again.stdout.str())
+    assert cached_run is not None
+    collect_only = project.run("--collect-only", "-q")
+    assert "rime.yaml::Tiny::Drift::Feature Drift[x1]" in collect_only.stdout.str()
+    assert len(sdk_client.list_stress_test_jobs()) == jobs
+    rerun = project.run("--rime-rerun")
+    assert "starting stress test" in rerun.stdout.str()
+    assert len(sdk_client.list_stress_test_jobs()) == jobs + 1
+    new_run = re.search(r"test cases in [\d.]+s \(run (\w+)\)", rerun.stdout.str())
+    assert new_run is not None and new_run[1] != cached_run[1]
+    # A cached run the server no longer has is run again.
+    for entry in (project.cache_dir / "d" / "rime" / "results").glob("*.json"):
+        entry.write_text(entry.read_text().replace(new_run[1], "run-deleted-on-the-server"))
+    assert "starting stress test" in project.run().stdout.str()
+    assert len(sdk_client.list_stress_test_jobs()) == jobs + 2
+
+
+def test_failed_job_and_rejected_config_are_collection_errors(project: RimeProject) -> None:
+    ref, evaluation = project.data / "ref.csv", project.data / "eval.csv"
+    (project.pytester.path / "rime.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            server: {{address: '{project.server.address}'}}
+            stress_tests:
+              - name: NoLabel
+                config:
+                  data_info: {{label_col: nope, ref_path: {ref}, eval_path: {evaluation}}}
+                  model_info: {{path: {project.data / "model" / "model.py"}}}
+              - name: Typo
+                config:
+                  data_info: {{lable_col: y, ref_path: {ref}, eval_path: {evaluation}}}
+            """
+        )
+    )
+    result = project.run()
+    result.assert_outcomes(errors=2)
+    output = result.stdout.str()
+    failed_job = output.split("stress_tests[0] (NoLabel): stress test job ", 1)[1]
+    assert failed_job.split("\n", 1)[0].endswith("has no column 'nope'")
+    assert "last lines of the job's log:" in failed_job  # the log tail follows the message
+    assert "stress_tests[1] (Typo):" in output and "data_info.lable_col: unknown key" in output
+
+
+def test_ini_rime_config_is_read_and_checked(project: RimeProject) -> None:
+    project.write(name="gate.yaml", extra="ignore: {tests: Duplicate Rows}\n")
+    project.pytester.makeini("[pytest]\nrime_config = gate.yaml\n")
+    result = project.pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "gate.yaml: stress_tests[0].ignore.tests: expected a list of names" in result.stderr.str()
+    )
+
+
+def test_config_outside_the_collection_paths_is_collected(project: RimeProject) -> None:
+    project.write()
+    project.pytester.makeini("[pytest]\ntestpaths = tests\n")
+    project.pytester.mkpydir("tests").joinpath("test_unit.py").write_text(
+        "def test_unit():\n    pass\n"
+    )
+    result = project.run("--collect-only", "-q")
+    lines = result.stdout.lines
+    assert "tests/test_unit.py::test_unit" in lines
+    rime_items = [line for line in lines if line.startswith("rime.yaml::Tiny::")]
+    assert rime_items and len(rime_items) == len(set(rime_items))  # each rime item once

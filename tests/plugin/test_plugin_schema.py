@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_rime.plugin.gate import name_key
+from pytest_rime.plugin.schema import RimeConfigError, load_rime_file, stress_test_from_call
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "ref.csv").write_text("a,y\n1,0\n")
+    (tmp_path / "eval.csv").write_text("a,y\n1,0\n")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.py").write_text("def predict_df(df):\n    return df['a']\n")
+    return tmp_path
+
+
+def write(directory: Path, text: str, name: str = "rime.yaml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+VALID = """
+    project: {name: titanic, description: gate}
+    defaults: {fail_on: medium, timeout: 60, poll_rate: 0.5}
+    stress_tests:
+      - name: Titanic
+        config:
+          data_info: {label_col: y, ref_path: ref.csv, eval_path: eval.csv}
+          model_info: {path: model/model.py}
+        fail_on:
+          default: high
+          categories: {Drift: low}
+          tests: {"Feature Drift": medium}
+        ignore: {features: [Fare], tests: [drift.label_drift]}
+        ram_request_megabytes: 2000
+"""
+
+
+def test_valid_file(project: Path) -> None:
+    spec = load_rime_file(write(project, VALID))
+    assert spec.server.address is None  # embedded
+    assert spec.project is not None and spec.project.name == "titanic"
+    assert (spec.defaults.fail_on, spec.defaults.timeout, spec.defaults.poll_rate) == (
+        "medium",
+        60.0,
+        0.5,
+    )
+    (test,) = spec.stress_tests
+    assert test.name == "Titanic"
+    assert test.config["run_name"] == "Titanic"
+    assert test.config["data_info"]["ref_path"] == str(project / "ref.csv")
+    assert test.config["model_info"]["path"] == str(project / "model" / "model.py")
+    assert test.fail_on.categories == {"drift": "low"}
+    assert test.fail_on.tests == {name_key("Feature Drift"): "medium"}
+    assert test.ignore.features == frozenset({"fare"})
+    assert test.ram_request_megabytes == 2000
+
+
+def test_config_path_resolves_paths_against_the_config_file(project: Path) -> None:
+    (project / "cfg").mkdir()
+    (project / "cfg" / "run.json").write_text(
+        json.dumps(
+            {
+                "run_name": "From JSON",
+                "data_info": {"ref_path": "../ref.csv", "eval_path": "s3://b/eval.csv"},
+            }
+        )
+    )
+    spec = load_rime_file(write(project, "stress_tests: [{config_path: cfg/run.json}]"))
+    (test,) = spec.stress_tests
+    assert test.name == "From JSON"
+    assert test.config["data_info"] == {
+        "ref_path": str(project / "ref.csv"),
+        "eval_path": "s3://b/eval.csv",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("stress_tests: []", "stress_tests", "non-empty list"),
+        (
+            "defaults: {fail_on: hgh}\nstress_tests: [{name: a, config: {}}]",
+            "defaults.fail_on",
+            "low, medium, high",
+        ),
+        (
+            "stress_tests: [{name: a, config: {}, fail_on: {tests: {X: never}}}]",
+            "stress_tests[0].fail_on.tests.X",
+            "low, medium, high",
+        ),
+        ("stress_tests: [{name: a, confg: {}}]", "stress_tests[0].confg", "unknown key"),
+        ("stress_tests: [{name: a}]", "stress_tests[0]", "exactly one of 'config'"),
+        (
+            "stress_tests: [{name: a, config: {data_info: {ref_path: missing.csv}}}]",
+            "stress_tests[0].config.data_info.ref_path",
+            "file not found",
+        ),
+        (
+            "stress_tests: [{name: a, config: {}, ram_request_megabytes: -1}]",
+            "stress_tests[0].ram_request_megabytes",
+            "positive integer",
+        ),
+        (
+            "stress_tests: [{name: a, config: {}}, {name: a, config: {}}]",
+            "stress_tests[1].name",
+            "duplicate run name",
+        ),
+        ("stress_tests: [{config: {}}]", "stress_tests[0].name", "required"),
+        (
+            "stress_tests: [{config: {run_name: 3}}]",
+            "stress_tests[0].config.run_name",
+            "non-empty string",
+        ),
+        (
+            "server: {api_key_env: X}\nstress_tests: [{name: a, config: {}}]",
+            "server.address",
+            "required",
+        ),
+        (
+            "server: {address: 'h:1', api_key_env: RIME_TEST_UNSET_VARIABLE}\n"
+            "stress_tests: [{name: a, config: {}}]",
+            "server.api_key_env",
+            "RIME_TEST_UNSET_VARIABLE is not set",
+        ),
+        ("firewalls: []\nstress_tests: [{name: a, config: {}}]", "firewalls", "not supported"),
+        ("stress_test: []", "stress_test", "unknown key"),
+        ("- just a list", "", "expected a mapping"),
+    ],
+)
+def test_errors_name_file_key_and_expectation(
+    project: Path, text: str, key: str, expected: str
+) -> None:
+    path = write(project, text)
+    with pytest.raises(RimeConfigError) as info:
+        load_rime_file(path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    assert info.value.key == key
+    assert expected in message
+
+
+def test_bad_yaml_and_missing_file(project: Path) -> None:
+    with pytest.raises(RimeConfigError, match="not valid YAML"):
+        load_rime_file(write(project, "stress_tests: [unclosed"))
+    with pytest.raises(RimeConfigError, match="file not found"):
+        load_rime_file(project / "nope.yaml")
+
+
+def test_stress_test_from_call(project: Path) -> None:
+    config = {"run_name": "Inline", "data_info": {"ref_path": "ref.csv", "eval_path": "eval.csv"}}
+    spec = stress_test_from_call(config, {"fail_on": "low"}, "rime.stress_test()", project)
+    assert spec.fail_on.default == "low"
+    assert spec.config["data_info"]["eval_path"] == str(project / "eval.csv")
+    with pytest.raises(RimeConfigError, match=r"rime.stress_test\(\): fail_on: expected"):
+        stress_test_from_call(config, {"fail_on": "sometimes"}, "rime.stress_test()", project)
