@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pytest_rime.engine.results import CATEGORIES
+
 N_FLOAT, N_INT, N_CAT = 15, 5, 5
-MY_CATEGORIES = ("Data Cleanliness", "Abnormal Inputs", "Drift")
 
 
 def make_frames(rows: int, *, numeric_only: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -207,16 +208,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="Rows per category stage")
     parser.add_argument("--big-rows", type=int, default=1_000_000, help="Rows of the drift stages")
     parser.add_argument("--repeats", type=int, default=3, help="Repeats per stage (median)")
-    parser.add_argument("--all-categories", action="store_true", help="Every category, not mine")
+    parser.add_argument(
+        "--categories",
+        nargs="+",
+        choices=CATEGORIES,
+        default=list(CATEGORIES),
+        metavar="CATEGORY",
+        help="Categories to time (default: all)",
+    )
     parser.add_argument("--json", help="Also write the results to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(run_stage(args.child, args.rows, args.repeats)))
         return
-    from pytest_rime.engine.results import CATEGORIES
-
-    categories = CATEGORIES if args.all_categories else MY_CATEGORIES
+    categories = tuple(args.categories)
     results = [_child(f"category:{c}", args.rows, args.repeats) for c in categories]
     results += [_child(s, args.big_rows, args.repeats) for s in ("drift_engine", "drift_baseline")]
     print(f"{'stage':<30} {'rows':>9} {'median s':>9} {'rows/s':>12} {'peak MB':>8} {'calls':>6}")
