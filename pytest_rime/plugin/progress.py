@@ -1,4 +1,4 @@
-"""Progress of stress test runs on the terminal (test batches done / total, elapsed time).
+"""Progress of runs on the terminal (test batches or bins done / total, elapsed time).
 
 Lines go through pytest's terminal reporter: on a terminal the progress line is rewritten in
 place; in a log (CI) a line is written each time the progress changes. Nothing is printed
@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from pytest_rime.plugin.bins import FirewallRecord
 from pytest_rime.plugin.cases import RunRecord
 from pytest_rime.plugin.runner import JobProgress
 
@@ -18,10 +19,14 @@ _FRACTION = re.compile(r"(\d+)\s*/\s*(\d+)")
 
 
 def describe(progress: JobProgress) -> str:
-    """``12/40 test batches done, 8s elapsed`` (or the job state when there is no count)."""
+    """``12/40 test batches done, 8s elapsed`` (``bins`` for a firewall job).
+
+    Without a count in the job's progress text, its text or state.
+    """
     match = _FRACTION.search(progress.progress)
+    unit = "bins" if "bin" in progress.progress else "test batches"
     what = (
-        f"{match[1]}/{match[2]} test batches done"
+        f"{match[1]}/{match[2]} {unit} done"
         if match
         else (progress.progress or progress.state.lower() or "waiting")
     )
@@ -59,12 +64,12 @@ class ProgressPrinter:
             reporter.write_line(text)
         self._last = text
 
-    def started(self, name: str, address: str) -> None:
-        """A run of ``name`` is starting on ``address``."""
+    def started(self, name: str, address: str, what: str = "stress test") -> None:
+        """A run (``what``: stress test or firewall) of ``name`` is starting on ``address``."""
         reporter = self._reporter
         if reporter is not None:
             reporter.ensure_newline()
-        self._line(f"rime: {name}: starting stress test on {address}", final=True)
+        self._line(f"rime: {name}: starting {what} on {address}", final=True)
 
     def update(self, name: str, progress: JobProgress) -> None:
         """The job of ``name`` reported ``progress``."""
@@ -93,5 +98,24 @@ class ProgressPrinter:
         self._line(
             f"rime: {record.name}: reusing cached results of run {record.test_run_id} "
             f"({len(record.cases)} test cases; --rime-rerun runs it again)",
+            final=True,
+        )
+
+    def firewall_finished(self, record: FirewallRecord, elapsed: float) -> None:
+        """The firewall job of ``record`` finished (its progress counts rows in no bin)."""
+        self._line(
+            f"rime: {record.name}: {len(record.bins)} bins, {record.num_cases} test cases in "
+            f"{elapsed:.1f}s (job {record.job_id}: {record.progress or 'done'})",
+            final=True,
+        )
+
+    def firewall_cached(self, record: FirewallRecord) -> None:
+        """Bins of ``record`` are reused from the cache."""
+        reporter = self._reporter
+        if reporter is not None:
+            reporter.ensure_newline()
+        self._line(
+            f"rime: {record.name}: reusing cached bins of firewall job {record.job_id} "
+            f"({len(record.bins)} bins; --rime-rerun runs it again)",
             final=True,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_rime.plugin.bins import MONITORING_TEST_ID
 from pytest_rime.plugin.cases import CaseRecord
 
 
@@ -37,8 +38,27 @@ def _pairs(values: Mapping[str, Any], indent: int) -> str:
 _INDENT = 4
 
 
+def _events_text(case: CaseRecord, fail_on: str, link: str) -> str:
+    """The failure report of a firewall bin's monitored metrics: one line per event."""
+    events = case.metrics.get("events", [])
+    lines = [
+        f"{case.full_name}: a firewall event of severity {case.severity} reached the gate "
+        f"fail_on={fail_on}",
+        "  events:",
+    ]
+    lines += [
+        f"    {e['severity']:<6} {e['metric']} = {format_value(e['value'])} "
+        f"(threshold {format_value(e['threshold'])}): {e['description']}"
+        for e in events
+    ]
+    lines.append(f"  link: {link or '-'}")
+    return "\n".join(lines)
+
+
 def failure_text(case: CaseRecord, fail_on: str, link: str) -> str:
     """The failure report of ``case`` under the gate ``fail_on``."""
+    if case.test_id == MONITORING_TEST_ID:
+        return _events_text(case, fail_on, link)
     measured, thresholds = split_metrics(case.metrics)
     test = case.test_batch_type + (f" ({case.test_id})" if case.test_id else "")
     rows = [

@@ -18,6 +18,8 @@ from pytest_rime.plugin.localfiles import upload_and_rewrite
 from pytest_rime.plugin.schema import ProjectSpec, StressTestSpec
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pytest_rime.sdk import RIMEClient, RIMEStressTestJob
 
 LOG_TAIL_BYTES = 4000
@@ -68,7 +70,8 @@ def find_or_create_project(client: RIMEClient, project: ProjectSpec) -> str:
     return client.create_project(project.name, project.description).project_id
 
 
-def _json_simple(value: Any) -> Any:
+def json_simple(value: Any) -> Any:
+    """``value`` with numpy scalars, arrays and non-finite floats made JSON-simple."""
     if hasattr(value, "item") and callable(value.item):  # numpy scalar
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -76,9 +79,9 @@ def _json_simple(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if isinstance(value, Mapping):
-        return {str(k): _json_simple(v) for k, v in value.items()}
+        return {str(k): json_simple(v) for k, v in value.items()}
     if isinstance(value, list | tuple) or hasattr(value, "tolist"):
-        return [_json_simple(v) for v in list(value)]
+        return [json_simple(v) for v in list(value)]
     return str(value)
 
 
@@ -97,12 +100,18 @@ def _start(client: RIMEClient, spec: StressTestSpec, project_id: str | None) -> 
     )
 
 
-def _wait(
+def wait_for_job(
     job: RIMEStressTestJob,
     timeout: float,
     poll_rate: float,
     on_progress: Callable[[JobProgress], None],
-) -> None:
+    what: str = "stress test",
+) -> str:
+    """Poll ``job`` until it succeeded; its final progress text.
+
+    Raises:
+        RunFailed: The job failed, was cancelled or timed out (it is then cancelled).
+    """
     started = time.monotonic()
     while True:
         status = job.get_status()
@@ -110,16 +119,16 @@ def _wait(
         state = job_state(status)
         on_progress(JobProgress(job.job_id, state, str(status.get("progress") or ""), elapsed))
         if state == "SUCCEEDED":
-            return
+            return str(status.get("progress") or "")
         if state in _DONE_STATES:
             reason = status.get("error_message") or status.get("termination_reason") or "no reason"
             raise RunFailed(
-                f"stress test job {job.job_id} {state}: {reason}", job.get_logs(LOG_TAIL_BYTES)
+                f"{what} job {job.job_id} {state}: {reason}", job.get_logs(LOG_TAIL_BYTES)
             )
         if elapsed > timeout:
             job.cancel()
             raise RunFailed(
-                f"stress test job {job.job_id} did not finish within {timeout:g} s "
+                f"{what} job {job.job_id} did not finish within {timeout:g} s "
                 "(defaults.timeout); it was cancelled",
                 job.get_logs(LOG_TAIL_BYTES),
             )
@@ -141,16 +150,21 @@ def run_stress_test(
         RunFailed: The backend refused or failed the run (message says which and why).
     """
     job = _start(client, spec, project_id)
-    _wait(job, timeout, poll_rate, on_progress)
-    rows = job.get_test_cases_result().to_dict("records")
+    wait_for_job(job, timeout, poll_rate, on_progress)
     summary = job.get_test_run_result().to_dict("records")
     return RunRecord(
         name=spec.name,
         test_run_id=job.get_test_run_id(),
         job_id=job.job_id,
         link=job.get_link(),
-        cases=tuple(
-            CaseRecord.from_row(spec.name, {str(k): v for k, v in row.items()}) for row in rows
-        ),
-        summary=_json_simple(summary[0]) if summary else {},
+        cases=case_records(spec.name, job.get_test_cases_result()),
+        summary=json_simple(summary[0]) if summary else {},
+    )
+
+
+def case_records(run_name: str, cases: pd.DataFrame) -> tuple[CaseRecord, ...]:
+    """The rows of a ``get_test_cases_result()`` frame as records of the run ``run_name``."""
+    return tuple(
+        CaseRecord.from_row(run_name, {str(k): v for k, v in row.items()})
+        for row in cases.to_dict("records")
     )

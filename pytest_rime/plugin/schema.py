@@ -4,9 +4,8 @@ Every problem raises :class:`RimeConfigError` naming the file,
 the dotted key and what was expected (the plugin turns it into a :class:`pytest.UsageError`), e.g.
 ``rime.yaml: stress_tests[0].fail_on: expected one of low, medium, high, got 'hgh'``.
 
-Sections are parsed by the functions in ``_SECTIONS``; a later section (``firewalls``) is one
-more entry there. Until then it is rejected with a message saying so, because silently
-ignoring a quality gate would let a broken model through.
+Sections are parsed by the functions in ``_SECTIONS``. A ``firewalls`` entry names a stress
+test of the same file as its reference; it is checked once all stress tests are parsed.
 """
 
 from __future__ import annotations
@@ -34,10 +33,8 @@ LOCAL_PATH_KEYS = (
 )
 """Keys of a test run config that may name local files, uploaded before the run starts."""
 
-_PLANNED_SECTIONS = {
-    "firewalls": "firewall runs are not supported by this version of pytest-rime yet; "
-    "remove the section or run them with the SDK",
-}
+BIN_SIZES = {"hour": 3600, "day": 86400}
+"""Firewall bin sizes accepted in ``rime.yaml`` and their length in seconds."""
 
 
 class RimeConfigError(ValueError):
@@ -139,6 +136,40 @@ class StressTestSpec:
 
 
 @dataclass(frozen=True)
+class FirewallSpec:
+    """One firewall run: timestamped data tested in time bins against a reference stress test.
+
+    Attributes:
+        name: Firewall name: the first segment of every item name of its bins.
+        reference: The stress test (of the same file) whose run is the firewall's reference.
+        project: Project holding the firewall (a project has one firewall).
+        eval_path: The timestamped data, absolute when local (not yet uploaded).
+        timestamp_col: Column of ``eval_path`` holding each row's time.
+        bin_size: ``hour`` or ``day``.
+        thresholds: Monitored metric thresholds, ``{metric: [low, medium, high]}``.
+        source: Where the spec was written, for messages (``rime.yaml: firewalls[0]``).
+        fail_on: Gate overrides for the cases and events of the firewall's bins.
+        ignore: Tests and features whose cases are skipped.
+    """
+
+    name: str
+    reference: StressTestSpec
+    project: ProjectSpec
+    eval_path: str
+    timestamp_col: str
+    source: str
+    bin_size: str = "day"
+    thresholds: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
+    fail_on: FailOnPolicy = field(default_factory=FailOnPolicy)
+    ignore: IgnoreRules = field(default_factory=IgnoreRules)
+
+    @property
+    def bin_size_seconds(self) -> int:
+        """Length of a bin in seconds."""
+        return BIN_SIZES[self.bin_size]
+
+
+@dataclass(frozen=True)
 class RimeFileSpec:
     """A parsed ``rime.yaml``."""
 
@@ -147,6 +178,7 @@ class RimeFileSpec:
     project: ProjectSpec | None
     defaults: Defaults
     stress_tests: tuple[StressTestSpec, ...]
+    firewalls: tuple[FirewallSpec, ...] = ()
 
 
 # -- value checks -------------------------------------------------------------------------
@@ -162,8 +194,6 @@ def _mapping(value: Any, where: _Where, allowed: tuple[str, ...]) -> Mapping[str
             f"expected a mapping with keys {', '.join(allowed)}, got {_type_name(value)}"
         )
     for key in value:
-        if key in _PLANNED_SECTIONS and not where.key:
-            raise where.child(str(key)).error(_PLANNED_SECTIONS[key])
         if key not in allowed:
             raise where.child(str(key)).error(f"unknown key (expected one of {', '.join(allowed)})")
     return value
@@ -417,12 +447,144 @@ def _stress_tests(value: Any, where: _Where, base_dir: Path) -> tuple[StressTest
     return specs
 
 
+FIREWALL_KEYS = (
+    "name",
+    "reference",
+    "project",
+    "eval_path",
+    "timestamp_col",
+    "bin_size",
+    "thresholds",
+    "fail_on",
+    "ignore",
+)
+"""Keys of one ``firewalls`` entry."""
+
+
+def _thresholds(value: Any, where: _Where) -> dict[str, tuple[float, float, float]]:
+    """``{metric: [low, medium, high]}``; metric names are checked by the server."""
+    if not isinstance(value, Mapping):
+        raise where.error(
+            f"expected a mapping of monitored metric to [low, medium, high], got "
+            f"{_type_name(value)}"
+        )
+    parsed: dict[str, tuple[float, float, float]] = {}
+    for metric, levels in value.items():
+        numbers = levels if isinstance(levels, list) else []
+        if len(numbers) != 3 or not all(
+            isinstance(n, int | float) and not isinstance(n, bool) for n in numbers
+        ):
+            raise where.child(str(metric)).error(
+                f"expected a list [low, medium, high] of 3 numbers, got {levels!r}"
+            )
+        parsed[str(metric)] = (float(numbers[0]), float(numbers[1]), float(numbers[2]))
+    return parsed
+
+
+def _local_or_url(value: Any, where: _Where, base_dir: Path) -> str:
+    """A URL as given, or a local path made absolute (it must exist)."""
+    text = _string(value, where)
+    if "://" in text:
+        return text
+    path = (base_dir / text).resolve()
+    if not path.is_file():
+        raise where.error(f"file not found: {path}")
+    return str(path)
+
+
+def parse_firewall(
+    value: Any,
+    where: _Where,
+    base_dir: Path,
+    stress_tests: Mapping[str, StressTestSpec],
+    file_project: ProjectSpec | None,
+) -> FirewallSpec:
+    """Parse one ``firewalls`` entry; ``reference`` must name one of ``stress_tests``."""
+    section = _mapping(value, where, FIREWALL_KEYS)
+    for key in ("name", "reference", "eval_path", "timestamp_col"):
+        if key not in section:
+            raise where.child(key).error("required key is missing")
+    name = _string(section["name"], where.child("name"))
+    if "::" in name:
+        raise where.child("name").error(f"'::' is not allowed in a firewall name, got {name!r}")
+    reference = _string(section["reference"], where.child("reference"))
+    if reference not in stress_tests:
+        known = ", ".join(repr(n) for n in stress_tests) or "none"
+        raise where.child("reference").error(
+            f"no stress test named {reference!r} in this file (stress tests: {known})"
+        )
+    bin_size = section.get("bin_size", "day")
+    if bin_size not in BIN_SIZES:
+        raise where.child("bin_size").error(
+            f"expected one of {', '.join(BIN_SIZES)}, got {bin_size!r}"
+        )
+    project = (
+        ProjectSpec(name=_string(section["project"], where.child("project")))
+        if "project" in section
+        else file_project or ProjectSpec(name=name)
+    )
+    return FirewallSpec(
+        name=name,
+        reference=stress_tests[reference],
+        project=project,
+        eval_path=_local_or_url(section["eval_path"], where.child("eval_path"), base_dir),
+        timestamp_col=_string(section["timestamp_col"], where.child("timestamp_col")),
+        source=f"{where.source}: {where.key}",
+        bin_size=bin_size,
+        thresholds=_thresholds(section.get("thresholds", {}), where.child("thresholds")),
+        fail_on=_fail_on(section["fail_on"], where.child("fail_on"))
+        if "fail_on" in section
+        else FailOnPolicy(),
+        ignore=_ignore(section["ignore"], where.child("ignore"))
+        if "ignore" in section
+        else IgnoreRules(),
+    )
+
+
+def _firewalls(
+    value: Any,
+    where: _Where,
+    base_dir: Path,
+    stress_tests: tuple[StressTestSpec, ...],
+    file_project: ProjectSpec | None,
+) -> tuple[FirewallSpec, ...]:
+    if not isinstance(value, list) or not value:
+        raise where.error(f"expected a non-empty list of firewalls, got {value!r}")
+    by_name = {spec.name: spec for spec in stress_tests}
+    specs = tuple(
+        parse_firewall(v, where.child(i), base_dir, by_name, file_project)
+        for i, v in enumerate(value)
+    )
+    for index, spec in enumerate(specs):
+        if spec.name in by_name or spec.name in [other.name for other in specs[:index]]:
+            raise (
+                where.child(index)
+                .child("name")
+                .error(
+                    f"duplicate name {spec.name!r} (each stress test and firewall needs its own)"
+                )
+            )
+        projects = [other.project.name for other in specs[:index]]
+        if spec.project.name in projects:
+            raise (
+                where.child(index)
+                .child("project")
+                .error(
+                    f"project {spec.project.name!r} already holds "
+                    f"firewalls[{projects.index(spec.project.name)}] (a project has one "
+                    "firewall); give this entry its own project"
+                )
+            )
+    return specs
+
+
 _SECTIONS: Mapping[str, Callable[[Any, _Where, Path], Any]] = {
     "server": lambda v, w, _base: _server(v, w),
     "project": lambda v, w, _base: _project(v, w),
     "defaults": lambda v, w, _base: _defaults(v, w),
     "stress_tests": _stress_tests,
 }
+_FILE_KEYS = (*_SECTIONS, "firewalls")
 
 
 def load_rime_file(path: Path) -> RimeFileSpec:
@@ -441,7 +603,7 @@ def load_rime_file(path: Path) -> RimeFileSpec:
     if not path.is_file():
         raise where.error("file not found (given by --rime-config or the rime_config ini key)")
     raw = _load_structured_file(path, where)
-    section = _mapping(raw, where, tuple(_SECTIONS))
+    section = _mapping(raw, where, _FILE_KEYS)
     if "stress_tests" not in section:
         raise where.child("stress_tests").error("required key is missing")
     parsed = {
@@ -449,12 +611,24 @@ def load_rime_file(path: Path) -> RimeFileSpec:
         for key, parse in _SECTIONS.items()
         if key in section
     }
+    firewalls = (
+        _firewalls(
+            section["firewalls"],
+            where.child("firewalls"),
+            path.parent,
+            parsed["stress_tests"],
+            parsed.get("project"),
+        )
+        if "firewalls" in section
+        else ()
+    )
     return RimeFileSpec(
         path=path,
         server=parsed.get("server", ServerSpec()),
         project=parsed.get("project"),
         defaults=parsed.get("defaults", Defaults()),
         stress_tests=parsed["stress_tests"],
+        firewalls=firewalls,
     )
 
 

@@ -5,21 +5,27 @@ needs one (once per session; under xdist the controller starts it and workers ge
 address through ``workerinput``), opens one SDK client per server, and produces each stress
 test's :class:`~pytest_rime.plugin.cases.RunRecord` once: from the cache when config, data,
 model and server are unchanged and the run still exists on the server, else by running it.
+Each firewall's :class:`~pytest_rime.plugin.bins.FirewallRecord` is produced the same way,
+after its reference stress test, and reused while all its bins are still on the server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from pytest_rime.plugin.bins import FirewallRecord
 from pytest_rime.plugin.cases import RunRecord
+from pytest_rime.plugin.firewall_runner import run_firewall
 from pytest_rime.plugin.localfiles import fingerprint
 from pytest_rime.plugin.progress import ProgressPrinter
 from pytest_rime.plugin.runner import (
@@ -30,6 +36,7 @@ from pytest_rime.plugin.runner import (
 )
 from pytest_rime.plugin.schema import (
     Defaults,
+    FirewallSpec,
     ProjectSpec,
     RimeConfigError,
     RimeFileSpec,
@@ -38,7 +45,7 @@ from pytest_rime.plugin.schema import (
     load_rime_file,
 )
 from pytest_rime.plugin.settings import Settings
-from pytest_rime.plugin.store import ResultStore
+from pytest_rime.plugin.store import Record, ResultStore
 
 if TYPE_CHECKING:
     from pytest_rime.sdk import RIMEClient
@@ -50,6 +57,8 @@ WORKER_SESSION = "rime_session"
 WORKER_EMBEDDED_ADDRESS = "rime_embedded_address"
 WORKER_EMBEDDED_IDENTITY = "rime_embedded_identity"
 """Keys of ``workerinput`` the xdist controller fills."""
+
+R = TypeVar("R", bound=Record)
 
 LOCK_GRACE_SECONDS = 600.0
 """How much longer than a run's timeout a worker waits for another worker's run."""
@@ -91,6 +100,8 @@ class RimeSession:
         self._clients: dict[ServerSpec, RIMEClient] = {}
         self._projects: dict[tuple[ServerSpec, str], str] = {}
         self._records: dict[str, RunRecord] = {}
+        self._firewalls: dict[str, FirewallRecord] = {}
+        self._failures: dict[str, RunFailed] = {}
 
     @functools.cached_property
     def root(self) -> Path:
@@ -98,9 +109,14 @@ class RimeSession:
         return cache_root(self.config)
 
     @functools.cached_property
-    def store(self) -> ResultStore:
-        """Cached run results."""
-        return ResultStore(self.root / "results")
+    def store(self) -> ResultStore[RunRecord]:
+        """Cached stress test results."""
+        return ResultStore(self.root / "results", RunRecord.from_dict)
+
+    @functools.cached_property
+    def firewall_store(self) -> ResultStore[FirewallRecord]:
+        """Cached firewall results."""
+        return ResultStore(self.root / "firewalls", FirewallRecord.from_dict)
 
     # -- servers and clients --------------------------------------------------------------
 
@@ -230,37 +246,155 @@ class RimeSession:
         """The results of ``spec``: cached when still valid, else from a new run.
 
         The cache key leaves out the run name (it does not change the results), so the
-        record is returned under ``spec.name``.
+        record is returned under ``spec.name``. A run that failed is not tried again in the
+        session (a firewall's reference is asked for by the firewall too).
 
         Raises:
             RunFailed: The run could not be produced; the message says why.
         """
-        from filelock import Timeout
-
-        try:
+        with _named_failures(spec.source, spec.name, backend.defaults.timeout):
             key = self._cache_key(spec, backend)
-            if key in self._records:
-                return self._records[key].renamed(spec.name)
-            wait = backend.defaults.timeout + LOCK_GRACE_SECONDS
-            with self.store.lock(key, timeout=wait):
-                cached = self._revalidated(self.store.load(key), backend)
-                if cached is not None:
-                    self.progress.cached(cached)
-                    record = cached
-                else:
-                    record = self._run(spec, backend)
-                    self.store.save(key, record)
-        except Timeout:
-            raise RunFailed(
-                f"{spec.source}: gave up after waiting {wait:g} s for another process "
-                "running the same stress test"
-            ) from None
+        if key in self._failures:
+            raise self._failures[key]
+        if key not in self._records:
+            try:
+                with _named_failures(spec.source, spec.name, backend.defaults.timeout):
+                    self._records[key] = self._load_or_produce(
+                        self.store,
+                        key,
+                        backend.defaults.timeout,
+                        lambda: self._revalidated(self.store.load(key), backend),
+                        lambda: self._run(spec, backend),
+                        self.progress.cached,
+                    )
+            except RunFailed as exc:
+                self._failures[key] = exc
+                raise
+        return self._records[key].renamed(spec.name)
+
+    def firewall_result_for(self, spec: FirewallSpec, backend: Backend) -> FirewallRecord:
+        """The bins of ``spec``'s firewall run: cached when still valid, else from a new run.
+
+        The reference stress test runs first (or comes from the cache); the cache key holds
+        its run id, the firewall section and the contents of the firewall's data.
+
+        Raises:
+            RunFailed: The reference or the firewall run failed; the message says why.
+        """
+        try:
+            reference = self.result_for(spec.reference, backend)
         except RunFailed as exc:
-            raise RunFailed(f"{spec.source} ({spec.name}): {exc.message}", exc.log_tail) from None
-        except (ValueError, OSError) as exc:  # RIMEError is a ValueError
-            raise RunFailed(f"{spec.source} ({spec.name}): {exc}") from None
-        self._records[key] = record
-        return record.renamed(spec.name)
+            raise RunFailed(  # the reference's own error shows the job's log
+                f"{spec.source} ({spec.name}): its reference failed: {exc.message}"
+            ) from None
+        with _named_failures(spec.source, spec.name, backend.defaults.timeout):
+            key = self._firewall_cache_key(spec, backend, reference.test_run_id)
+            if key not in self._firewalls:
+                self._firewalls[key] = self._load_or_produce(
+                    self.firewall_store,
+                    key,
+                    backend.defaults.timeout,
+                    lambda: self._firewall_revalidated(self.firewall_store.load(key), backend),
+                    lambda: self._run_firewall(spec, backend, reference.test_run_id),
+                    self.progress.firewall_cached,
+                )
+        return self._firewalls[key]
+
+    @staticmethod
+    def _load_or_produce(
+        store: ResultStore[R],
+        key: str,
+        timeout: float,
+        load: Callable[[], R | None],
+        produce: Callable[[], R],
+        announce_cached: Callable[[R], None],
+    ) -> R:
+        """The valid stored record of ``key``, else a new one (under the key's file lock)."""
+        with store.lock(key, timeout=timeout + LOCK_GRACE_SECONDS):
+            cached = load()
+            if cached is not None:
+                announce_cached(cached)
+                return cached
+            record = produce()
+            store.save(key, record)
+            return record
+
+    # -- firewalls ------------------------------------------------------------------------
+
+    def _firewall_cache_key(self, spec: FirewallSpec, backend: Backend, reference: str) -> str:
+        section = {
+            "data_info": {"eval_path": spec.eval_path},
+            "timestamp_col": spec.timestamp_col,
+            "bin_size": spec.bin_size,
+            "thresholds": {k: list(v) for k, v in spec.thresholds.items()},
+        }
+        extra = {
+            "firewall": spec.name,
+            "project": spec.project.name,
+            "reference_test_run_id": reference,
+            "server": backend.server.address or self.embedded_identity(),
+        }
+        return fingerprint(section, extra)
+
+    def _firewall_revalidated(
+        self, record: FirewallRecord | None, backend: Backend
+    ) -> FirewallRecord | None:
+        """``record`` if all its bins are still on the server (with fresh links), else ``None``.
+
+        A bin replaced by later data for the same time has a new run id: the old one is gone.
+        """
+        if record is None or record.session == self.token:
+            return record
+        if self.settings.rerun:
+            return None
+        from pytest_rime.sdk import RIMENotFoundError
+
+        client = self.client(backend.server)
+        try:
+            link = client.get_firewall(record.firewall_id).get_link()
+            bins = tuple(
+                dataclasses.replace(b, link=client.get_test_run(b.test_run_id).get_link())
+                for b in record.bins
+            )
+        except RIMENotFoundError:
+            return None
+        return dataclasses.replace(record, link=link, bins=bins)
+
+    def _run_firewall(self, spec: FirewallSpec, backend: Backend, reference: str) -> FirewallRecord:
+        self.progress.started(spec.name, self.address(backend.server), what="firewall")
+        started = time.monotonic()
+
+        def on_progress(progress: JobProgress) -> None:
+            self.progress.update(spec.name, progress)
+
+        record = run_firewall(
+            self.client(backend.server),
+            spec,
+            reference,
+            timeout=backend.defaults.timeout,
+            poll_rate=backend.defaults.poll_rate,
+            on_progress=on_progress,
+        )
+        self.progress.firewall_finished(record, time.monotonic() - started)
+        return dataclasses.replace(record, session=self.token)
+
+
+@contextlib.contextmanager
+def _named_failures(source: str, name: str, timeout: float) -> Iterator[None]:
+    """Turn every way producing a record can fail into :class:`RunFailed` naming the spec."""
+    from filelock import Timeout
+
+    try:
+        yield
+    except Timeout:
+        raise RunFailed(
+            f"{source}: gave up after waiting {timeout + LOCK_GRACE_SECONDS:g} s for another "
+            f"process running the same job ({name})"
+        ) from None
+    except RunFailed as exc:
+        raise RunFailed(f"{source} ({name}): {exc.message}", exc.log_tail) from None
+    except (ValueError, OSError) as exc:  # RIMEError is a ValueError
+        raise RunFailed(f"{source} ({name}): {exc}") from None
 
 
 def get_session(config: pytest.Config) -> RimeSession:

@@ -50,6 +50,39 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+FIRST_DAY = pd.Timestamp("2024-05-01", tz="UTC")
+DAYS = 3
+BAD_DAY = 1
+ROWS_PER_DAY = 150
+
+
+def day_label(day: int) -> str:
+    """``2024-05-02`` for day 1: the label of a daily bin."""
+    return (FIRST_DAY + pd.Timedelta(days=day)).strftime("%Y-%m-%d")
+
+
+def _days(rng: np.random.Generator, bad_day: int | None) -> pd.DataFrame:
+    """:data:`DAYS` days of rows stamped ``ts``; on ``bad_day`` x1 is shifted after labelling."""
+    frames = []
+    for day in range(DAYS):
+        frame = _frame(rng, ROWS_PER_DAY)
+        if day == bad_day:
+            frame["x1"] = frame["x1"] + 2.0
+        offsets = np.sort(rng.integers(0, 86400, ROWS_PER_DAY))
+        stamps = FIRST_DAY + pd.Timedelta(days=day) + pd.to_timedelta(offsets, unit="s")
+        frames.append(frame.assign(ts=stamps.strftime("%Y-%m-%d %H:%M:%S")))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def days_data(tiny_data: Path) -> Path:
+    """Beside the tiny data: days.csv (healthy) and days_bad.csv (x1 shifted on day 1)."""
+    rng = np.random.default_rng(1)
+    _days(rng, None).to_csv(tiny_data / "days.csv", index=False)
+    _days(rng, BAD_DAY).to_csv(tiny_data / "days_bad.csv", index=False)
+    return tiny_data
+
+
 @pytest.fixture(scope="session")
 def rime_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     """A real ``rime serve`` on 127.0.0.1 with a free port, for the whole test session."""

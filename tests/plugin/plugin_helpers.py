@@ -59,8 +59,12 @@ class RimeProject:
         extra: str = "",
         server: str | None = None,
         name: str = "rime.yaml",
+        sections: str = "",
     ) -> Path:
-        """Write a rime.yaml; ``extra`` lines go into the stress test entry."""
+        """Write a rime.yaml; ``extra`` lines go into the stress test entry.
+
+        ``sections`` (e.g. a ``firewalls:`` list) follow at the top level.
+        """
         address = server if server is not None else f"server: {{address: '{self.server.address}'}}"
         text = textwrap.dedent(
             f"""\
@@ -78,6 +82,7 @@ class RimeProject:
             """
         )
         text += textwrap.indent(textwrap.dedent(extra), "    ")
+        text += textwrap.dedent(sections)
         path = self.pytester.path / name
         path.write_text(text)
         return path

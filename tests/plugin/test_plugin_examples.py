@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from scipy import stats
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -49,3 +52,24 @@ def test_titanic_regression_fails_naming_the_feature(pytester: pytest.Pytester) 
     summary = result.stdout.str().split("= rime =", 1)[1]
     first_feature = summary.split("failing by feature:\n", 1)[1].splitlines()[0].strip()
     assert first_feature.startswith("gender:") and "Feature Drift" in first_feature
+
+
+@pytest.mark.slow
+def test_titanic_firewall_fails_naming_the_bad_day(pytester: pytest.Pytester) -> None:
+    _copy_example(pytester, "titanic")
+    days = pd.read_csv(pytester.path / "eval_days.csv")
+    ref_gender = pd.read_csv(pytester.path / "ref.csv")["gender"].value_counts()
+    labels = pd.to_datetime(days["timestamp"], utc=True).dt.strftime("%Y-%m-%d")
+    drifting = [
+        label
+        for label, rows in days.groupby(labels)
+        if stats.chi2_contingency([ref_gender, rows["gender"].value_counts()[ref_gender.index]])[1]
+        < 1e-6
+    ]
+    assert len(drifting) == 1 and labels.nunique() > 1
+    result = pytester.runpytest_subprocess("--rime-config", "rime_firewall.yaml", timeout=300)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    summary = result.stdout.str().split("= rime firewalls =", 1)[1]
+    assert re.findall(r"^    (\d{4}-\d\d-\d\d): worst", summary, re.MULTILINE) == drifting
+    assert not any(label in summary for label in set(labels) - set(drifting))
+    assert "gender (" in summary

@@ -81,6 +81,9 @@ def test_config_path_resolves_paths_against_the_config_file(project: Path) -> No
     }
 
 
+_ONE_TEST = "stress_tests: [{name: a, config: {}}]"
+
+
 @pytest.mark.parametrize(
     ("text", "key", "expected"),
     [
@@ -129,7 +132,49 @@ def test_config_path_resolves_paths_against_the_config_file(project: Path) -> No
             "server.api_key_env",
             "RIME_TEST_UNSET_VARIABLE is not set",
         ),
-        ("firewalls: []\nstress_tests: [{name: a, config: {}}]", "firewalls", "not supported"),
+        ("firewalls: []\nstress_tests: [{name: a, config: {}}]", "firewalls", "non-empty list"),
+        (
+            "firewalls: [{name: f, reference: a, eval_path: eval.csv}]\n" + _ONE_TEST,
+            "firewalls[0].timestamp_col",
+            "required key is missing",
+        ),
+        (
+            "firewalls: [{name: f, reference: b, eval_path: eval.csv, timestamp_col: ts}]\n"
+            + _ONE_TEST,
+            "firewalls[0].reference",
+            "no stress test named 'b' in this file (stress tests: 'a')",
+        ),
+        (
+            "firewalls: [{name: f, reference: a, eval_path: eval.csv, timestamp_col: ts,\n"
+            "  bin_size: week}]\n" + _ONE_TEST,
+            "firewalls[0].bin_size",
+            "expected one of hour, day, got 'week'",
+        ),
+        (
+            "firewalls: [{name: f, reference: a, eval_path: days.csv, timestamp_col: ts}]\n"
+            + _ONE_TEST,
+            "firewalls[0].eval_path",
+            "file not found",
+        ),
+        (
+            "firewalls: [{name: f, reference: a, eval_path: eval.csv, timestamp_col: ts,\n"
+            "  thresholds: {abnormality_rate: [0.1, 0.2]}}]\n" + _ONE_TEST,
+            "firewalls[0].thresholds.abnormality_rate",
+            "[low, medium, high] of 3 numbers",
+        ),
+        (
+            "firewalls: [{name: a, reference: a, eval_path: eval.csv, timestamp_col: ts}]\n"
+            + _ONE_TEST,
+            "firewalls[0].name",
+            "duplicate name 'a'",
+        ),
+        (
+            "project: {name: p}\n"
+            "firewalls: [{name: f, reference: a, eval_path: eval.csv, timestamp_col: ts},\n"
+            "  {name: g, reference: a, eval_path: eval.csv, timestamp_col: ts}]\n" + _ONE_TEST,
+            "firewalls[1].project",
+            "project 'p' already holds firewalls[0]",
+        ),
         ("stress_test: []", "stress_test", "unknown key"),
         ("- just a list", "", "expected a mapping"),
     ],
@@ -160,3 +205,38 @@ def test_stress_test_from_call(project: Path) -> None:
     assert spec.config["data_info"]["eval_path"] == str(project / "eval.csv")
     with pytest.raises(RimeConfigError, match=r"rime.stress_test\(\): fail_on: expected"):
         stress_test_from_call(config, {"fail_on": "sometimes"}, "rime.stress_test()", project)
+
+
+def test_firewall_entry(project: Path) -> None:
+    text = VALID + textwrap.indent(
+        textwrap.dedent(
+            """
+        firewalls:
+          - name: Daily
+            reference: Titanic
+            eval_path: eval.csv
+            timestamp_col: ts
+            thresholds: {abnormality_rate: [0.1, 0.2, 0.3]}
+            fail_on: {categories: {Monitoring: medium}}
+            ignore: {features: [Fare]}
+          - name: Hourly
+            reference: Titanic
+            project: hourly
+            eval_path: s3://bucket/prod.csv
+            timestamp_col: ts
+            bin_size: hour
+            """
+        ),
+        "    ",
+    )
+    spec = load_rime_file(write(project, text))
+    daily, hourly = spec.firewalls
+    assert daily.reference is spec.stress_tests[0]
+    assert daily.project.name == "titanic"  # the file's project by default
+    assert (daily.bin_size, daily.bin_size_seconds) == ("day", 86400)
+    assert daily.eval_path == str(project / "eval.csv")
+    assert daily.thresholds == {"abnormality_rate": (0.1, 0.2, 0.3)}
+    assert daily.fail_on.categories == {"monitoring": "medium"}
+    assert daily.source == f"{project / 'rime.yaml'}: firewalls[0]"
+    assert (hourly.project.name, hourly.bin_size_seconds) == ("hourly", 3600)
+    assert hourly.eval_path == "s3://bucket/prod.csv"
