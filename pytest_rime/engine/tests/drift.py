@@ -2,7 +2,8 @@
 
 Statistics are read from the shared feature profiles (computed once per run). Every per-feature
 case carries the feature's model importance as its impact, so a drift on a feature the model
-ignores is at most LOW (see :mod:`pytest_rime.engine.severity`).
+ignores is at most LOW (see :mod:`pytest_rime.engine.severity`). A distribution shift within
+sampling noise (chi-squared p-value at or above :data:`NOISE_P_VALUE`) is at most LOW too.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
 from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION, RunContext, Which
 from pytest_rime.engine.data import CATEGORICAL, DATETIME, NUMERIC, TEXT, FeatureInfo
 from pytest_rime.engine.profile import FeatureProfile, compute_profile, numeric_values
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
+from pytest_rime.engine.results import Severity
 from pytest_rime.engine.stats import aligned_counts, chi_squared, js_distance, psi
 
 CATEGORY = "Drift"
@@ -27,6 +30,12 @@ _STAT_CHOICES = {
     "numeric_statistic": NUMERIC_STATISTICS,
     "categorical_statistic": CATEGORICAL_STATISTICS,
 }
+NOISE_P_VALUE = 0.05
+"""A shift whose chi-squared test (on the counts the statistic compares) has a p-value at or
+above this is within sampling noise: its severity is capped at LOW. On small samples PSI is
+biased upwards (about ``(bins - 1) * (1/n_ref + 1/n_eval)``: 0.4 at 45 rows a side), so a
+random split would otherwise reach the high threshold without any drift."""
+
 STATISTIC_NAMES = {
     "psi": "PSI",
     "ks": "KS statistic",
@@ -63,6 +72,56 @@ def distribution_shift(
     return "psi", psi(numeric.ref_bins, numeric.eval_bins)
 
 
+def _compared_counts(profile: FeatureProfile) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ref and eval counts a shift statistic compares (values, else reference bins)."""
+    if profile.ref_counts is not None and profile.eval_counts is not None:
+        _, ref_counts, eval_counts = aligned_counts(profile.ref_counts, profile.eval_counts)
+        return ref_counts, eval_counts
+    if profile.numeric is not None:
+        return profile.numeric.ref_bins, profile.numeric.eval_bins
+    return None
+
+
+def _drift_finding(
+    profile: FeatureProfile,
+    features: tuple[str, ...],
+    statistic: tuple[str, float],
+    description: str,
+    impact: float | None,
+) -> Finding:
+    """A drift finding, capped at LOW when the shift is within sampling noise.
+
+    The noise test is Pearson's chi-squared test of the 2 x k table of compared counts
+    (:data:`NOISE_P_VALUE`), whatever statistic measures the shift.
+    """
+    name, value = statistic
+    metrics: dict[str, float | str] = {"statistic_name": name, name: value}
+    counts = _compared_counts(profile)
+    if counts is None:
+        return Finding(features, value, description, metrics, impact=impact)
+    chi2_statistic, _ = chi_squared(*counts)
+    categories = int(np.count_nonzero(np.add(*counts)))
+    if math.isnan(chi2_statistic) or categories < 2:
+        return Finding(features, value, description, metrics, impact=impact)
+    p_value = float(scipy_stats.chi2.sf(chi2_statistic, categories - 1))
+    metrics["chi2_p_value"] = p_value
+    if p_value < NOISE_P_VALUE:
+        return Finding(features, value, description, metrics, impact=impact)
+    rows = f"{int(np.sum(counts[0]))} ref and {int(np.sum(counts[1]))} eval rows"
+    return Finding(
+        features,
+        value,
+        description,
+        metrics,
+        impact=impact,
+        severity_cap=Severity.LOW,
+        cap_reason=(
+            f"Capped at LOW: with {rows} the shift is within sampling noise "
+            f"(chi-squared p = {p_value:.2g})."
+        ),
+    )
+
+
 @register_test(
     "drift.feature_drift",
     name="Feature Drift",
@@ -97,15 +156,12 @@ def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
             )
             continue
         findings.append(
-            Finding(
-                features=(name,),
-                statistic=value,
-                description=(
-                    f"{STATISTIC_NAMES[stat]} of feature {name!r} between ref and eval "
-                    f"is {value:.3f}."
-                ),
-                metrics={"statistic_name": stat, stat: value},
-                impact=ctx.importance.of(name),
+            _drift_finding(
+                profile,
+                (name,),
+                (stat, value),
+                f"{STATISTIC_NAMES[stat]} of feature {name!r} between ref and eval is {value:.3f}.",
+                ctx.importance.of(name),
             )
         )
     return findings
@@ -131,12 +187,12 @@ def _shift_finding(
     )
     if value != value:
         return Finding.skip((), f"The {what} has no non-null values in ref or eval.")
-    return Finding(
-        features=(),
-        statistic=value,
-        description=f"{STATISTIC_NAMES[stat]} of the {what} between ref and eval is {value:.3f}.",
-        metrics={"statistic_name": stat, stat: value},
-        impact=impact,
+    return _drift_finding(
+        profile,
+        (),
+        (stat, value),
+        f"{STATISTIC_NAMES[stat]} of the {what} between ref and eval is {value:.3f}.",
+        impact,
     )
 
 
