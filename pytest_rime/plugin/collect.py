@@ -251,9 +251,11 @@ class RimeItem(pytest.Item):
         if outcome is Verdict.FAIL:
             raise RimeGateFailure(self.case.full_name)
         if outcome is Verdict.WARN:
+            # The first sentence only; the whole description is in --rime-report.
+            finding = self.case.description.split(". ", 1)[0].rstrip(".")
             message = (
                 f"{self.case.full_name}: {self.case.status}, severity {self.case.severity} "
-                f"is below fail_on={self.fail_on}: {self.case.description}"
+                f"is below fail_on={self.fail_on}: {finding}."
             )
             # Attributed to the rime.yaml (line 0: no source line is printed under it).
             warnings.warn_explicit(RimeWarning(message), RimeWarning, str(self.path), 0)
