@@ -92,7 +92,7 @@ def _run(ctx: Any, spec: Any, settings: Any) -> None:
     from pytest_rime.engine.run import run_test
 
     cases, _ = run_test(ctx, spec, settings, log=lambda _line: None)
-    raised = [c for c in cases if "The test raised" in c.description]
+    raised = [c for c in cases if "the test raised" in c.description]
     if raised:
         raise RuntimeError(f"{spec.test_id}: {raised[0].description}")
 

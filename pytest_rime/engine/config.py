@@ -33,6 +33,14 @@ DATA_TYPES = ("tabular",)
 """Supported values of ``data_type``."""
 
 MONITORING_KEYS = ("timestamp_col", "bin_size", "thresholds")
+
+SIGNIFICANCE_KEY = "significance_level"
+"""The run-wide key of ``tests_config`` (beside the test ids) setting the significance level."""
+
+DEFAULT_SIGNIFICANCE_LEVEL = 0.01
+"""False discovery rate under which MEDIUM and HIGH findings must fall (README, "What a HIGH
+means"): a gate runs on every commit, so at most 1 run in 100 with nothing changed may show a
+significant case, while a material fault at a few hundred rows gives p-values far below it."""
 """Keys of ``monitoring_info``."""
 
 
@@ -113,6 +121,7 @@ class TestRunConfig:
     tests_config: Mapping[str, TestOverride] = field(default_factory=lambda: MappingProxyType({}))
     random_seed: int = 0
     data_type: str = "tabular"
+    significance_level: float = DEFAULT_SIGNIFICANCE_LEVEL
 
     def override(self, test_id: str) -> TestOverride:
         """The overrides of ``test_id`` (defaults when the config has none)."""
@@ -138,10 +147,13 @@ class TestRunConfig:
                     name: list(levels) for name, levels in monitoring["thresholds"].items()
                 }
             raw["monitoring_info"] = monitoring
-        if self.tests_config:
-            raw["tests_config"] = {
-                test_id: _override_to_dict(o) for test_id, o in self.tests_config.items()
-            }
+        tests: dict[str, Any] = {
+            test_id: _override_to_dict(o) for test_id, o in self.tests_config.items()
+        }
+        if self.significance_level != DEFAULT_SIGNIFICANCE_LEVEL:
+            tests[SIGNIFICANCE_KEY] = self.significance_level
+        if tests:
+            raw["tests_config"] = tests
         return raw
 
 
@@ -364,6 +376,18 @@ def _test_override(test_id: str, raw: Any) -> TestOverride:
     return TestOverride(thresholds=thresholds, enabled=enabled, params=MappingProxyType(params))
 
 
+def _significance_level(raw: Any) -> float:
+    if not isinstance(raw, Mapping) or SIGNIFICANCE_KEY not in raw:
+        return DEFAULT_SIGNIFICANCE_LEVEL
+    value = raw[SIGNIFICANCE_KEY]
+    key = f"tests_config.{SIGNIFICANCE_KEY}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(key, f"expected a number in (0, 1), got {_type_name(value)}")
+    if not 0.0 < float(value) < 1.0:
+        raise ConfigError(key, f"expected a number in (0, 1), got {value!r}")
+    return float(value)
+
+
 def _tests_config(raw: Any) -> Mapping[str, TestOverride]:
     from pytest_rime.engine.registry import all_tests
 
@@ -373,6 +397,8 @@ def _tests_config(raw: Any) -> Mapping[str, TestOverride]:
     known = {spec.test_id for spec in all_tests()}
     overrides: dict[str, TestOverride] = {}
     for test_id, value in section.items():
+        if test_id == SIGNIFICANCE_KEY:
+            continue
         if test_id not in known:
             raise ConfigError(
                 f"tests_config.{test_id}",
@@ -424,4 +450,5 @@ def validate_config(raw: Mapping[str, Any] | TestRunConfig) -> TestRunConfig:
         tests_config=_tests_config(top.get("tests_config")),
         random_seed=seed,
         data_type=data_type,
+        significance_level=_significance_level(top.get("tests_config")),
     )

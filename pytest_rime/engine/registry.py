@@ -79,6 +79,10 @@ class Finding:
         severity_cap: The highest severity the case may have whatever its statistic and impact
             (``None``: no cap); what-if tests use it when the data does not show the weakness.
         cap_reason: The sentence appended to the description when the cap lowers the severity.
+        p_value: The probability of an effect at least this large by sampling noise alone
+            (``None`` when the case compares no samples). After the run, every p-value is
+            adjusted for multiple testing (:mod:`pytest_rime.engine.evidence`); MEDIUM and
+            HIGH need the adjusted value below the run's ``significance_level``.
     """
 
     features: tuple[str, ...]
@@ -90,6 +94,7 @@ class Finding:
     skip_reason: str | None = None
     severity_cap: Severity | None = None
     cap_reason: str = ""
+    p_value: float | None = None
 
     @classmethod
     def skip(cls, features: Iterable[str], reason: str) -> Finding:

@@ -24,6 +24,7 @@ class Status(StrEnum):
     WARNING = "WARNING"
     FAIL = "FAIL"
     SKIP = "SKIP"
+    ERROR = "ERROR"
 
 
 class Severity(StrEnum):
@@ -120,8 +121,8 @@ class TestCaseResult:
 
 
 def count_statuses(cases: Iterable[TestCaseResult]) -> dict[str, int]:
-    """Summary counts ``{total, pass, warning, fail, skip}`` of ``cases``."""
-    counts = {"total": 0, "pass": 0, "warning": 0, "fail": 0, "skip": 0}
+    """Summary counts ``{total, pass, warning, fail, skip, error}`` of ``cases``."""
+    counts = {"total": 0, "pass": 0, "warning": 0, "fail": 0, "skip": 0, "error": 0}
     for case in cases:
         counts["total"] += 1
         counts[case.status.value.lower()] += 1

@@ -1,9 +1,10 @@
 """Run a stress test: load data and model, run every enabled registered test, collect results.
 
 :func:`run_stress_test` is the engine's entry point (docs/internals.md, "Engine API"). A test
-that raises does not stop the run: its cases become SKIP with the error in the description and
-the traceback goes to the log -- except a :class:`MemoryError`, which ends the run (the server's
-worker reports the job as out of memory).
+that raises does not stop the run: it gives one ERROR case (an engine error, which fails the
+gate) with the error in the description, and the traceback goes to the log -- except a
+:class:`MemoryError`, which ends the run (the server's worker reports the job as out of
+memory).
 
 :func:`run_batches` is the loop over the tests shared by stress tests and firewall bins.
 """
@@ -29,6 +30,7 @@ from pytest_rime.engine.data import (
     read_table,
     sample_positions,
 )
+from pytest_rime.engine.evidence import apply_evidence
 from pytest_rime.engine.model import ModelAdapter, load_model
 from pytest_rime.engine.registry import TestSettings, TestSpec, all_tests
 from pytest_rime.engine.results import (
@@ -39,7 +41,7 @@ from pytest_rime.engine.results import (
     TestBatchResult,
     TestCaseResult,
 )
-from pytest_rime.engine.severity import skip_cases, to_case
+from pytest_rime.engine.severity import error_cases, skip_cases, to_case
 
 Log = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -182,9 +184,7 @@ def run_test(
         raise
     except Exception as exc:
         log(f"test {spec.test_id} raised:\n{traceback.format_exc()}")
-        return skip_cases(spec, f"The test raised {type(exc).__name__}: {exc}"), np.empty(
-            0, np.int64
-        )
+        return error_cases(spec, f"{type(exc).__name__}: {exc}"), np.empty(0, np.int64)
     cases = tuple(to_case(spec, finding, settings.thresholds) for finding in findings)
     failing = (Status.WARNING, Status.FAIL)
     flagged = [
@@ -264,7 +264,7 @@ def run_batches(
         log(f"[{done}/{len(specs)}] {spec.name}: {len(cases)} cases")
         if progress is not None:
             progress(done, len(specs))
-    return tuple(batches), int(failing.sum())
+    return apply_evidence(batches, config.significance_level), int(failing.sum())
 
 
 def run_stress_test(

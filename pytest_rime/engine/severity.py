@@ -110,6 +110,8 @@ def to_case(spec: TestSpec, finding: Finding, thresholds: Thresholds) -> TestCas
         if cap is not None and severity.rank > cap.rank:
             severity = cap
             description += f" {finding.cap_reason}".rstrip()
+    if finding.p_value is not None and status is not Status.SKIP:
+        metrics["p_value"] = float(finding.p_value)
     if finding.flagged_rows is not None:
         metrics["num_failing_rows"] = int(finding.flagged_rows.size)
     return TestCaseResult(
@@ -130,3 +132,24 @@ def skip_cases(
 ) -> tuple[TestCaseResult, ...]:
     """One SKIP case of ``spec`` with ``reason``."""
     return (to_case(spec, Finding.skip(features, reason), spec.thresholds),)
+
+
+ENGINE_ERROR = "Engine error: the test raised "
+"""Start of the description of an ERROR case (the test's own code raised)."""
+
+
+def error_cases(spec: TestSpec, error: str) -> tuple[TestCaseResult, ...]:
+    """One ERROR case of ``spec``: its own code raised ``error`` (``"Type: message"``)."""
+    return (
+        TestCaseResult(
+            test_id=spec.test_id,
+            test_batch_type=spec.name,
+            category=spec.category,
+            features=(),
+            status=Status.ERROR,
+            severity=Severity.NONE,
+            importance_score=0.0,
+            metrics={"error": error},
+            description=f"{ENGINE_ERROR}{error}. The traceback is in the job log.",
+        ),
+    )

@@ -43,6 +43,7 @@ TEST_BATCH_COLUMNS = (
     "summary_counts.warning",
     "summary_counts.fail",
     "summary_counts.skip",
+    "summary_counts.error",
 )
 """Columns of ``get_test_batches_result()``, in order."""
 
@@ -72,7 +73,7 @@ FIREWALL_BIN_COLUMNS = (
 """Leading columns of ``RIMEFirewall.get_bins()``; one ``metrics.<name>`` column follows per
 monitored metric."""
 
-_SUMMARY_KEYS = ("total", "pass", "warning", "fail", "skip")
+_SUMMARY_KEYS = ("total", "pass", "warning", "fail", "skip", "error")
 _SEVERITY_KEYS = ("none", "low", "medium", "high")
 
 

@@ -172,6 +172,7 @@ def _summary_counts(counts: dict[str, int]) -> common_pb2.SummaryCounts:
         warning=counts.get("warning", 0),
         fail=counts.get("fail", 0),
         skip=counts.get("skip", 0),
+        error=counts.get("error", 0),
         **{"pass": counts.get("pass", 0)},
     )
 

@@ -41,7 +41,7 @@ from pytest_rime.engine.registry import all_tests
 from pytest_rime.engine.results import CATEGORIES, RunResult, Severity, Status, TestCaseResult
 from pytest_rime.engine.run import run_stress_test
 
-RAISED = "The test raised "
+RAISED = "the test raised "
 """Start of the description of a SKIP case whose test raised (pytest_rime/engine/run.py)."""
 
 MAX_ROWS = 900

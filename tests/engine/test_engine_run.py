@@ -187,15 +187,16 @@ def _spec(func: Any, **flags: Any) -> TestSpec:
 SETTINGS = TestSettings(thresholds=(0.1, 0.2, 0.3), params={}, seed=0)
 
 
-def test_a_raising_test_becomes_skip_and_is_logged() -> None:
+def test_a_raising_test_becomes_an_error_and_is_logged() -> None:
     def broken(ctx: object, settings: object) -> list[Finding]:
         raise ZeroDivisionError("bad maths")
 
     lines: list[str] = []
     ctx = make_context(tabular_frame(20, 0), tabular_frame(20, 1))
     cases, rows = run_test(ctx, _spec(broken), SETTINGS, lines.append)
-    assert [c.status for c in cases] == [Status.SKIP]
+    assert [c.status for c in cases] == [Status.ERROR]
     assert "ZeroDivisionError: bad maths" in cases[0].description
+    assert cases[0].metrics["error"] == "ZeroDivisionError: bad maths"
     assert any("Traceback" in line and "drift.tmp" in line for line in lines)
     assert rows.size == 0
 
@@ -300,7 +301,7 @@ def test_full_registry_on_titanic_with_a_joblib_model(tmp_path: Path) -> None:
         "model_info": {"path": str(tmp_path / "model.joblib")},
     }
     result = run_stress_test(config, log=lambda _: None)
-    raised = [c.description for c in result.test_cases if "The test raised" in c.description]
+    raised = [c.description for c in result.test_cases if "the test raised" in c.description]
     assert raised == []
     assert {b.test_id for b in result.batches} == {s.test_id for s in all_tests()}
     assert result.model_perf and result.num_inputs == len(cur)

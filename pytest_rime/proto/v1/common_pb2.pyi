@@ -98,6 +98,8 @@ class _TestCaseStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TestCa
     TEST_CASE_STATUS_WARNING: _TestCaseStatus.ValueType  # 2
     TEST_CASE_STATUS_FAIL: _TestCaseStatus.ValueType  # 3
     TEST_CASE_STATUS_SKIP: _TestCaseStatus.ValueType  # 4
+    TEST_CASE_STATUS_ERROR: _TestCaseStatus.ValueType  # 5
+    """The test's own code raised (an engine error): fails the gate, never a skip."""
 
 class TestCaseStatus(_TestCaseStatus, metaclass=_TestCaseStatusEnumTypeWrapper):
     """Outcome of one test case."""
@@ -107,6 +109,8 @@ TEST_CASE_STATUS_PASS: TestCaseStatus.ValueType  # 1
 TEST_CASE_STATUS_WARNING: TestCaseStatus.ValueType  # 2
 TEST_CASE_STATUS_FAIL: TestCaseStatus.ValueType  # 3
 TEST_CASE_STATUS_SKIP: TestCaseStatus.ValueType  # 4
+TEST_CASE_STATUS_ERROR: TestCaseStatus.ValueType  # 5
+"""The test's own code raised (an engine error): fails the gate, never a skip."""
 Global___TestCaseStatus: _TypeAlias = TestCaseStatus  # noqa: Y015
 
 class _TestSeverity:
@@ -206,10 +210,12 @@ class SummaryCounts(_message.Message):
     WARNING_FIELD_NUMBER: _builtins.int
     FAIL_FIELD_NUMBER: _builtins.int
     SKIP_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     total: _builtins.int
     warning: _builtins.int
     fail: _builtins.int
     skip: _builtins.int
+    error: _builtins.int
     def __init__(
         self,
         *,
@@ -217,10 +223,11 @@ class SummaryCounts(_message.Message):
         warning: _builtins.int = ...,
         fail: _builtins.int = ...,
         skip: _builtins.int = ...,
+        error: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fail", b"fail", "pass", b"pass", "skip", b"skip", "total", b"total", "warning", b"warning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "fail", b"fail", "pass", b"pass", "skip", b"skip", "total", b"total", "warning", b"warning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
