@@ -18,6 +18,11 @@ A :class:`RunContext` holds
   importance per feature in 0..1, or a label-dependence fallback without a model);
 - ``ctx.row_losses(which)`` / ``ctx.baseline_loss()``: per-row model loss (0/1 error for
   classification, absolute error for regression) and the loss of a constant predictor;
+- checks that run before any test (:func:`pytest_rime.engine.run.load_context` calls them):
+  :func:`check_data` (rows, listed features, a label that is not all missing),
+  ``ctx.check_labels()`` (labels fit the model task) and ``ctx.check_predictions()`` (one
+  finite prediction per row in a form the task takes, :func:`prediction_problem`); a model that
+  raises on ref or eval raises :class:`~pytest_rime.engine.model.ModelError` quoting the error;
 - ``ctx.memo(key, compute)``: a run-wide cache for anything else tests want to share;
 - ``ctx.rng(name)``: a numpy Generator seeded from ``random_seed`` and ``name``.
 
@@ -27,16 +32,24 @@ Model metrics for the run summary: :func:`pytest_rime.engine.run.run_stress_test
 
 from __future__ import annotations
 
+import numbers
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from pytest_rime.engine.config import TestRunConfig
-from pytest_rime.engine.data import FeatureInfo, infer_feature_types
-from pytest_rime.engine.model import ModelAdapter, ModelError
+from pytest_rime.engine.data import (
+    DataError,
+    FeatureInfo,
+    display_name,
+    infer_feature_types,
+    require_columns,
+    require_rows,
+)
+from pytest_rime.engine.model import ModelAdapter, ModelError, error_text
 from pytest_rime.engine.profile import FeatureProfile, compute_profile
 
 if TYPE_CHECKING:
@@ -88,6 +101,155 @@ def infer_model_task(labels: pd.Series | None, raw_predictions: np.ndarray | Non
             return BINARY
         return REGRESSION if np.issubdtype(raw_predictions.dtype, np.number) else MULTICLASS
     return None
+
+
+EXAMPLES = 3
+"""Distinct values quoted when a message shows what is wrong."""
+
+
+def examples(values: Sequence[Any] | np.ndarray | pd.Series, limit: int = EXAMPLES) -> str:
+    """The first ``limit`` distinct values as Python reprs: ``'a', 'b', ...`` (floats short)."""
+    distinct: dict[str, None] = {}  # by their text: NaN is one value
+    for value in np.asarray(values, dtype=object).ravel():
+        distinct[_shown(value)] = None
+        if len(distinct) > limit:
+            break
+    shown = ", ".join(list(distinct)[:limit])
+    return f"{shown}, ..." if len(distinct) > limit else shown
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: floats with 4 significant digits, anything else as its repr."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+
+
+def _as_numbers(raw: np.ndarray) -> np.ndarray | None:
+    """``raw`` as floats (None and NaN as NaN), or None when it holds something else."""
+    if raw.dtype.kind in "biuf":
+        return raw.astype(float)
+    if raw.dtype.kind != "O":
+        return None
+    flat = raw.ravel().tolist()
+    if not all(v is None or isinstance(v, numbers.Real) for v in flat):
+        return None
+    return np.array([np.nan if v is None else v for v in flat], dtype=float).reshape(raw.shape)
+
+
+def _value_kind(raw: np.ndarray) -> str:
+    """``strings`` when ``raw`` holds text, else ``values of type <name>``."""
+    if raw.dtype.kind in "US" or any(isinstance(v, str) for v in raw.ravel()[:1000].tolist()):
+        return "strings"
+    odd = next(
+        (v for v in raw.ravel().tolist() if not (v is None or isinstance(v, numbers.Real))), None
+    )
+    return f"values of type {type(odd).__name__}"
+
+
+def _non_finite(numbers_: np.ndarray) -> str | None:
+    bad = ~np.isfinite(numbers_)
+    if not bad.any():
+        return None
+    return (
+        f"{int(bad.sum())} missing or non-finite values ({examples(numbers_[bad])}) "
+        f"among {numbers_.size} values"
+    )
+
+
+def _probability_problem(values: np.ndarray) -> str | None:
+    outside = (values < 0) | (values > 1)
+    if not outside.any():
+        return None
+    return f"values outside 0..1 ({examples(values[outside])}) where probabilities are expected"
+
+
+def _label_problem(raw: np.ndarray, task: str, classes: np.ndarray) -> str | None:
+    """What is wrong with 1-D predicted labels (or binary probabilities) for ``task``."""
+    missing = pd.isna(raw)
+    if missing.any():
+        return f"{int(missing.sum())} missing values among {raw.size} predictions"
+    distinct = pd.unique(raw)
+    known = pd.Series(distinct).isin(classes.tolist()).to_numpy() if classes.size else None
+    if task == BINARY:
+        if known is not None and classes.size <= 2 and not known.all():
+            return (
+                f"values ({examples(distinct[~known])}) that are neither probabilities in 0..1 "
+                f"nor classes of the label ({examples(classes)})"
+            )
+        if distinct.size > 2:
+            return f"{distinct.size} distinct labels ({examples(distinct)}) for {BINARY}"
+        return None
+    if known is not None and not known.any():
+        return (
+            f"labels ({examples(distinct)}) none of which is a class of the label "
+            f"({examples(classes)})"
+        )
+    return None
+
+
+def prediction_problem(raw: np.ndarray, rows: int, task: str, classes: np.ndarray) -> str | None:
+    """What is wrong with raw predictions of ``rows`` rows for ``task``; None when they fit.
+
+    Binary classification takes positive-class probabilities in 0..1 (shape ``(n,)``, or
+    ``(n, 2)``) or labels among ``classes``; multi-class an ``(n, k)`` probability matrix with one
+    column per class or labels of which some are ``classes``; regression finite numbers, shape
+    ``(n,)`` or ``(n, 1)``. Missing and non-finite values never fit. The answer is a phrase that
+    completes "the model returned ...", e.g. ``"shape (1119,) for 1122 rows"``.
+    """
+    if raw.shape[:1] != (rows,) or raw.ndim > 2:
+        return f"shape {raw.shape} for {rows} rows"
+    numbers_ = _as_numbers(raw)
+    if task == REGRESSION:
+        if raw.ndim == 2 and raw.shape[1] != 1:
+            return f"shape {raw.shape} for {REGRESSION}, which needs one value per row"
+        if numbers_ is None:
+            return f"{_value_kind(raw)} ({examples(raw)}) for {REGRESSION}, which needs numbers"
+        return _non_finite(numbers_)
+    if raw.ndim == 2:
+        columns = raw.shape[1]
+        expected = 2 if task == BINARY else classes.size
+        if numbers_ is None:
+            return f"a matrix of {_value_kind(raw)} ({examples(raw)}) where probabilities belong"
+        if (expected and columns != expected and not (task == BINARY and columns == 1)) or (
+            columns == 0
+        ):
+            classes_text = f": {examples(classes)}" if classes.size else ""
+            return f"shape {raw.shape} for {expected} classes{classes_text}"
+        return _non_finite(numbers_) or _probability_problem(numbers_)
+    if task == BINARY and numbers_ is not None:
+        finite = np.isfinite(numbers_)
+        if not finite.all():
+            return _non_finite(numbers_)
+        if numbers_.min() >= 0 and numbers_.max() <= 1:
+            return None
+    return _label_problem(raw, task, classes)
+
+
+def check_data(config: TestRunConfig, ref: pd.DataFrame, eval: pd.DataFrame) -> None:
+    """Reject degenerate data before any test runs.
+
+    Checks that both files have rows, hold every ``categorical_features`` and
+    ``protected_features`` entry, and that the label column (where a file has it) is not all
+    missing. :meth:`RunContext.check_labels` checks the labels against the model task.
+
+    Raises:
+        DataError: Naming the config key, the file and the problem.
+    """
+    info = config.data_info
+    files = (("ref", ref, info.ref_path), ("eval", eval, info.eval_path))
+    for which, frame, path in files:
+        require_rows(frame, f"data_info.{which}_path", path)
+    for key in ("categorical_features", "protected_features"):
+        for _, frame, path in files:
+            require_columns(frame, f"data_info.{key}", getattr(info, key), path)
+    label = info.label_col
+    for _, frame, path in files:
+        if label is not None and label in frame.columns and frame[label].isna().all():
+            raise DataError(
+                f"data_info.label_col: every value of {label!r} in {display_name(path)} is "
+                "missing: there is no label to test the model against"
+            )
 
 
 class RunContext:
@@ -236,13 +398,104 @@ class RunContext:
             raise ModelError(f"the data lacks model features {missing}")
         return frame[list(self.model_features)]
 
+    def file_name(self, which: Which) -> str:
+        """The ``ref`` or ``eval`` data file as the user knows it (for messages)."""
+        info = self.config.data_info
+        return display_name(info.ref_path if which == "ref" else info.eval_path)
+
     def _raw_predictions(self, which: Which) -> np.ndarray:
+        """Raw predictions of ``which``: precomputed, else one model call (cached).
+
+        Raises:
+            ModelError: There is no model, or the model raised (the message quotes the error).
+        """
         if which not in self._raw:
             if self.model is None:
                 raise ModelError(f"no model and no precomputed {which} predictions")
-            self.log(f"predicting {len(self.frame(which))} {which} rows")
-            self._raw[which] = self.model.predict(self.model_input(self.frame(which)))
+            frame = self.model_input(self.frame(which))
+            self.log(f"predicting {len(frame)} {which} rows")
+            try:
+                self._raw[which] = self.model.predict_raw(frame)
+            except MemoryError:  # the worker reports it as OOMKILLED
+                raise
+            except Exception as exc:
+                raise ModelError(
+                    f"{self.model.caller} raised {error_text(exc)} "
+                    f"(predicting the {len(frame)} rows of {self.file_name(which)})"
+                ) from exc
         return self._raw[which]
+
+    def _prediction_source(self, which: Which) -> str:
+        """How messages name the predictions of ``which``: the model, or where they were read."""
+        if which not in self._precomputed:
+            assert self.model is not None
+            return f"{self.model.caller} returned"
+        info = self.config.data_info
+        path = info.ref_pred_path if which == "ref" else info.eval_pred_path
+        if path is not None:
+            return f"{display_name(path)}: the {which} predictions hold"
+        return f"{self.file_name(which)}: the predictions in column {info.pred_col!r} hold"
+
+    def check_predictions(self) -> None:
+        """Check the predictions of ref and eval once, before any test runs.
+
+        Each must be one finite prediction per row in a form the model task takes (see
+        :func:`prediction_problem`), whether the model makes them or they were read from a file.
+
+        Raises:
+            ModelError: The model raised or returned something else; the one-line message names
+                the model file (or the predictions file) and the data file, and quotes the
+                error or shows the offending values.
+        """
+        sides: tuple[Which, Which] = ("ref", "eval")
+        for which in sides:
+            if not self._can_predict(which):
+                continue
+            raw = self._raw_predictions(which)
+            rows = len(self.frame(which))
+            problem = prediction_problem(raw, rows, self.model_task, self.classes)
+            if problem is not None:
+                raise ModelError(
+                    f"{self._prediction_source(which)} {problem} (on {self.file_name(which)})"
+                )
+
+    def check_labels(self) -> None:
+        """Reject labels that do not fit the model task, before any test runs.
+
+        Binary classification takes at most two classes (over ref and eval); regression takes
+        numbers only.
+
+        Raises:
+            DataError: Naming the label column, the file and the offending values.
+        """
+        sides: tuple[Which, Which] = ("ref", "eval")
+        series = [(w, s) for w in sides if (s := self._label_series(w)) is not None]
+        if self.model_task == REGRESSION:
+            for which, labels in series:
+                values = labels.dropna()
+                text = values[pd.to_numeric(values, errors="coerce").isna()]
+                if not text.empty:
+                    raise DataError(
+                        f"data_info.label_col: {self.label_col!r} in {self.file_name(which)} holds "
+                        f"values that are not numbers ({examples(text)}) but model_task is "
+                        f"{REGRESSION}"
+                    )
+        elif self.model_task == BINARY:
+            seen = [(which, _sorted_unique(labels)) for which, labels in series]
+            for which, classes in seen:
+                if classes.size > 2:
+                    raise DataError(
+                        f"data_info.label_col: {self.label_col!r} in {self.file_name(which)} has "
+                        f"{classes.size} classes ({examples(classes)}) but model_task is "
+                        f"{BINARY} (two classes at most)"
+                    )
+            union = _sorted_unique(pd.Series([v for _, c in seen for v in c.tolist()]))
+            if union.size > 2:
+                raise DataError(
+                    f"data_info.label_col: {self.label_col!r} has {union.size} classes "
+                    f"({examples(union)}) over {self.file_name('ref')} and "
+                    f"{self.file_name('eval')} but model_task is {BINARY} (two classes at most)"
+                )
 
     def predictions(self, which: Which) -> np.ndarray:
         """Predictions of ``ref`` or ``eval`` in normal form (computed once)."""

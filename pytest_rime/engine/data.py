@@ -37,6 +37,7 @@ VALUE_KINDS = ("int", "float", "bool", "str", "datetime", "other")
 _TEXT_MEAN_LENGTH = 40
 _DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 _COMPRESSIONS = (".gz", ".bz2", ".zip", ".xz", ".zst")
+RIME_SCHEME = "rime://"
 
 
 class DataError(ValueError):
@@ -70,20 +71,34 @@ class FeatureInfo:
         return self.type in (CATEGORICAL, BOOL)
 
 
+def display_name(path: str) -> str:
+    """The name a user knows ``path`` by, for messages.
+
+    A ``rime://uploads/<id>/<file>`` reference becomes the uploaded file's own name (``<file>``,
+    the name it had on the user's machine); a reference to a whole uploaded directory becomes
+    ``""`` (the caller names the file inside it); other paths are returned as given.
+    """
+    if not path.startswith(RIME_SCHEME):
+        return path
+    parts = path[len(RIME_SCHEME) :].split("/")
+    return "/".join(parts[2:]) if len(parts) >= 2 and parts[0] == "uploads" else path
+
+
 def resolve_path(path: str, resolver: Resolver | None) -> str:
     """Map a ``rime://`` reference to a local path; return other paths unchanged.
 
     Raises:
         DataError: A ``rime://`` path is given but there is no resolver.
     """
-    if path.startswith("rime://"):
+    if path.startswith(RIME_SCHEME):
         if resolver is None:
             raise DataError(f"{path}: rime:// references need a resolver (run through the server)")
         return resolver(path)
     return path
 
 
-def _format_of(path: str) -> str:
+def _format_of(path: str, shown: str) -> str:
+    """The format of the file at ``path`` by its extension (``shown`` names it in errors)."""
     name = PurePosixPath(path.split("?", 1)[0]).name.lower()
     for suffix in _COMPRESSIONS:
         name = name.removesuffix(suffix)
@@ -94,7 +109,7 @@ def _format_of(path: str) -> str:
     ):
         if name.endswith(suffixes):
             return fmt
-    raise DataError(f"{path}: unsupported file type (expected .csv, .parquet or .jsonl)")
+    raise DataError(f"{shown}: unsupported file type (expected .csv, .parquet or .jsonl)")
 
 
 def _read(source: str | IO[bytes], fmt: str) -> pd.DataFrame:
@@ -114,7 +129,7 @@ def read_table(path: str, resolver: Resolver | None = None) -> pd.DataFrame:
         DataError: Unsupported extension, unreadable or missing file (the message names it).
     """
     local = resolve_path(path, resolver)
-    fmt = _format_of(local)
+    fmt = _format_of(local, display_name(path))
     try:
         if "://" in local and not local.startswith("file://"):
             import fsspec
@@ -123,9 +138,9 @@ def read_table(path: str, resolver: Resolver | None = None) -> pd.DataFrame:
                 return _read(stream, fmt)
         return _read(local.removeprefix("file://"), fmt)
     except FileNotFoundError as exc:
-        raise DataError(f"{path}: file not found") from exc
+        raise DataError(f"{display_name(path)}: file not found") from exc
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read {fmt} file: {exc}") from exc
+        raise DataError(f"{display_name(path)}: cannot read {fmt} file: {exc}") from exc
 
 
 def read_predictions(path: str, resolver: Resolver | None, pred_col: str | None) -> np.ndarray:
@@ -139,6 +154,35 @@ def read_predictions(path: str, resolver: Resolver | None, pred_col: str | None)
     if frame.shape[1] == 1:
         return frame.iloc[:, 0].to_numpy()
     return frame.to_numpy(dtype=float)
+
+
+def require_rows(frame: pd.DataFrame, key: str, path: str) -> None:
+    """Reject a data file without rows.
+
+    Args:
+        frame: The file's rows.
+        key: The config key naming the file (``data_info.eval_path``).
+        path: The file as the config names it.
+
+    Raises:
+        DataError: ``frame`` has no rows (e.g. a csv file with a header only).
+    """
+    if len(frame) == 0:
+        what = f"a header ({frame.shape[1]} columns) and no rows" if frame.shape[1] else "no rows"
+        raise DataError(f"{key}: {display_name(path)} has {what}: there is nothing to test")
+
+
+def require_columns(frame: pd.DataFrame, key: str, names: Sequence[str], path: str) -> None:
+    """Reject a data file that lacks a column the config lists under ``key``.
+
+    Raises:
+        DataError: Some of ``names`` are not columns of ``frame`` (the message lists them).
+    """
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        listed = ", ".join(map(repr, missing))
+        plural = "columns" if len(missing) > 1 else "column"
+        raise DataError(f"{key}: {display_name(path)} has no {plural} {listed}")
 
 
 def sample_positions(n_rows: int, nrows: int | None, seed: int) -> npt.NDArray[np.int64] | None:

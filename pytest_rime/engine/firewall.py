@@ -11,6 +11,10 @@ the monitored metrics of :mod:`pytest_rime.engine.monitoring` and the events the
 :func:`run_firewall_from_reference` runs the stress test of a full config and the firewall on
 the bins of its evaluation data (``monitoring_info.timestamp_col`` and ``bin_size``).
 
+Each monitored metric of a bin gets evidence against reference chunks of the bin's size (see
+:mod:`pytest_rime.engine.monitoring`); the reference pool of those chunks and the out-of-fold
+abnormal-input flags of its rows are prepared once per run (:class:`_NullPool`).
+
 The reference side (data, model, reference predictions, feature importance) is loaded and
 computed once and shared by every bin. The timestamp column is never a feature. Rows whose
 timestamp cannot be parsed are counted in the result and the log, never silently dropped.
@@ -25,27 +29,48 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pytest_rime.engine.binning import Binning, TimeBin, split_into_bins
 from pytest_rime.engine.binning import bin_size_seconds as parse_bin_size
 from pytest_rime.engine.config import ConfigError, MonitoringInfo, TestRunConfig, validate_config
 from pytest_rime.engine.context import RunContext
-from pytest_rime.engine.data import DataError, Resolver
-from pytest_rime.engine.metrics import metric_inputs, task_metrics
+from pytest_rime.engine.data import DataError, Resolver, read_table
+from pytest_rime.engine.metrics import MetricInputs, metric_inputs, task_metrics
 from pytest_rime.engine.model import ModelError
 from pytest_rime.engine.monitoring import (
+    ABNORMALITY_RATE,
+    FEATURE_DRIFT_PREFIX,
+    FEATURE_DRIFT_TEST_ID,
+    MODEL_PERF,
+    NULL_POOL_ROWS,
+    Evidence,
     FirewallEvent,
+    IntArray,
     MetricThreshold,
+    NullStatistic,
+    NullTarget,
+    adjust,
     bin_events,
+    cramers_v_rows,
+    draw_chunks,
+    js_distance_rows,
+    ks_rows,
     measure_bin,
+    null_p_values,
+    psi_rows,
     resolve_thresholds,
+    target_draws,
+    with_replacement,
     worst_severity,
 )
+from pytest_rime.engine.profile import FeatureProfile, numeric_values
 from pytest_rime.engine.registry import TestSpec
 from pytest_rime.engine.results import (
     JSONValue,
     RunResult,
     Severity,
+    Status,
     count_statuses,
     json_safe,
 )
@@ -57,6 +82,7 @@ from pytest_rime.engine.run import (
     model_perf,
     run_batches,
     run_stress_test,
+    settings_for,
 )
 
 FIREWALL_CATEGORIES = ("Abnormal Inputs", "Drift", "Model Performance", "Subset Performance")
@@ -87,7 +113,8 @@ class BinSummary:
         num_rows: Rows of the eval data in the bin.
         metrics: Monitored metric name -> value (``None`` when not computable); see
             :mod:`pytest_rime.engine.monitoring`.
-        drifting_features: Features whose ``Feature Drift`` case is WARNING or FAIL.
+        drifting_features: Features whose ``Feature Drift`` case is WARNING or FAIL and whose
+            drift is significant against reference chunks of the bin's size.
         severity: Highest level a monitored metric reached (NONE when none reached its low
             threshold), whether or not events are enabled.
         summary_counts: Status counts ``{total, pass, warning, fail, skip}`` of the bin's cases.
@@ -284,6 +311,17 @@ def _firewall_config(config: TestRunConfig, eval_path: str, timestamp_col: str) 
     )
 
 
+def _check_timestamp_column(
+    frame: pd.DataFrame, eval_path: str, timestamp_col: str, cause: Exception | None = None
+) -> None:
+    """Raise a :class:`DataError` naming ``timestamp_col`` when ``frame`` lacks it."""
+    if timestamp_col not in frame.columns:
+        raise DataError(
+            f"timestamp_col: {eval_path} has no column {timestamp_col!r} "
+            f"(columns: {', '.join(map(str, frame.columns))})"
+        ) from cause
+
+
 def _prepare(
     reference_config: Mapping[str, Any] | TestRunConfig,
     eval_path: str,
@@ -294,12 +332,14 @@ def _prepare(
 ) -> _PreparedFirewall:
     size = parse_bin_size(bin_size)
     cfg = _firewall_config(validate_config(reference_config), eval_path, timestamp_col)
-    base, metadata = load_context(cfg, resolver=resolver, log=log)
-    if timestamp_col not in base.eval.columns:
-        raise DataError(
-            f"timestamp_col: {eval_path} has no column {timestamp_col!r} "
-            f"(columns: {', '.join(map(str, base.eval.columns))})"
-        )
+    try:
+        base, metadata = load_context(cfg, resolver=resolver, log=log)
+    except ModelError as exc:
+        # The model is checked on the eval rows: a missing timestamp column is the real cause
+        # when the reference's timestamp column then looks like a model feature.
+        _check_timestamp_column(read_table(eval_path, resolver), eval_path, timestamp_col, exc)
+        raise
+    _check_timestamp_column(base.eval, eval_path, timestamp_col)
     binning = split_into_bins(base.eval[timestamp_col], size)
     unparsed = len(binning.unparsed_rows)
     if unparsed:
@@ -376,6 +416,262 @@ def _metric_supports(ctx: RunContext) -> dict[str, int] | None:
     return {metric.name: int(metric.support(inputs)) for metric in task_metrics(ctx.model_task)}
 
 
+# --------------------------------------------------------------- evidence of bin metrics
+OUT_OF_FOLD_SPLITS = 5
+"""Folds of the reference pool for the abnormal-input flags of its rows (see :class:`_NullPool`)."""
+
+
+@dataclass(frozen=True)
+class _NullPool:
+    """The reference rows every bin's null spread is drawn from, prepared once per run.
+
+    Attributes:
+        rows: Positions in the reference frame (all rows, or a seeded sample of
+            :data:`~pytest_rime.engine.monitoring.NULL_POOL_ROWS`).
+        abnormal: Per pool row, whether an Abnormal Inputs test of the firewall flags it when
+            it is tested against the reference without its fold (out of fold, so a row is not
+            its own reference); ``None`` when the firewall runs no such test.
+        codes: Per feature and statistic, what the chunks compare (filled by the first bin
+            that needs it; the reference side of a profile is the same in every bin).
+    """
+
+    rows: IntArray
+    abnormal: np.ndarray | None
+    codes: dict[tuple[str, str], tuple[np.ndarray, int]] = field(default_factory=dict)
+
+
+def _null_pool(prepared: _PreparedFirewall, specs: tuple[TestSpec, ...], log: Log) -> _NullPool:
+    base = prepared.base
+    rng = base.rng("firewall.null_pool")
+    total = len(base.ref)
+    rows = np.arange(total, dtype=np.int64)
+    if total > NULL_POOL_ROWS:
+        rows = np.sort(rng.choice(total, NULL_POOL_ROWS, replace=False)).astype(np.int64)
+    abnormal_specs = [spec for spec in specs if spec.category == "Abnormal Inputs"]
+    if not abnormal_specs or len(rows) < 2 * OUT_OF_FOLD_SPLITS:
+        return _NullPool(rows, None)
+    flags = np.zeros(len(rows), dtype=bool)
+    folds = np.array_split(rng.permutation(len(rows)), OUT_OF_FOLD_SPLITS)
+    predictions = prepared.ref_predictions
+    for fold in folds:
+        held_out = rows[fold]
+        kept = np.setdiff1d(np.arange(total), held_out)
+        ctx = RunContext(
+            prepared.config,
+            base.ref.iloc[kept].reset_index(drop=True),
+            base.ref.iloc[held_out].reset_index(drop=True),
+            model=base.model,
+            ref_predictions=predictions[kept] if predictions is not None else None,
+            eval_predictions=predictions[held_out] if predictions is not None else None,
+        )
+        ctx.memo("importance", lambda: base.importance)
+        for spec in abnormal_specs:
+            try:
+                findings = spec.func(ctx, settings_for(prepared.config, spec))
+            except MemoryError:
+                raise
+            except Exception as exc:  # the bins report the test's error themselves
+                log(f"out-of-fold {spec.test_id} failed ({exc}); its flags are not in the null")
+                continue
+            for finding in findings:
+                if finding.flagged_rows is not None:
+                    flags[fold[finding.flagged_rows]] = True
+    return _NullPool(rows, flags)
+
+
+def _feature_codes(
+    pool: _NullPool, ref: pd.DataFrame, profile: FeatureProfile, statistic: str
+) -> tuple[np.ndarray, int] | None:
+    """What a feature's drift statistic compares, for each pool row (cached in ``pool``).
+
+    ``ks``: the pool's finite values sorted, and each row's position among them (-1: no value);
+    otherwise each row's category or reference-quantile bin (-1: no value) and their number,
+    as in :func:`pytest_rime.engine.tests.drift.distribution_shift`.
+    """
+    name = profile.info.name
+    kind = "ks" if statistic == "ks" else "counts"
+    key = (name, kind)
+    if key in pool.codes:
+        return pool.codes[key]
+    column = ref[name].iloc[pool.rows]
+    codes: np.ndarray
+    if kind == "ks":
+        if profile.numeric is None:
+            return None
+        values = numeric_values(column)
+        order = np.argsort(values, kind="stable")
+        finite = np.isfinite(values[order])
+        codes = np.full(len(values), -1, dtype=np.int64)
+        codes[order[finite]] = np.arange(int(finite.sum()))
+        found = (codes, int(finite.sum()))
+        pool.codes[(name, "ks.sorted")] = (values[order][finite], 0)
+    elif profile.ref_counts is not None:
+        keys: Any = numeric_values(column) if profile.numeric is not None else column
+        categories = pd.Index(profile.ref_counts.index)
+        codes = np.asarray(categories.get_indexer(keys), dtype=np.int64)
+        found = (codes, len(categories))
+    elif profile.numeric is not None:
+        values = numeric_values(column)
+        edges = profile.numeric.edges
+        codes = np.searchsorted(edges, values, side="left").astype(np.int64)
+        codes[~np.isfinite(values)] = -1
+        found = (codes, len(edges) + 1)
+    else:
+        return None
+    pool.codes[key] = found
+    return found
+
+
+_COUNT_STATISTICS = {"psi": psi_rows, "chi2": cramers_v_rows, "js": js_distance_rows}
+"""Row-wise form of each counts-based drift statistic of the Feature Drift test."""
+
+
+def _feature_null(
+    pool: _NullPool, ref: pd.DataFrame, profile: FeatureProfile, statistic: str, size: int
+) -> NullStatistic | None:
+    """A feature's drift statistic between each reference chunk and the rest of the pool."""
+    codes = _feature_codes(pool, ref, profile, statistic)
+    if codes is None:
+        return None
+    positions, width = codes
+    rest = not with_replacement(len(pool.rows), size)
+    if statistic == "ks":
+        pool_sorted = pool.codes[(profile.info.name, "ks.sorted")][0]
+        return lambda chunks: ks_rows(pool_sorted, positions[chunks], rest=rest)
+    rows_statistic = _COUNT_STATISTICS.get(statistic)
+    if rows_statistic is None:
+        return None
+    valid = positions[positions >= 0]
+    pool_counts = np.bincount(valid, minlength=width)
+
+    def statistic_of(chunks: IntArray) -> np.ndarray:
+        values = positions[chunks]
+        counts = np.zeros((len(chunks), width), dtype=np.int64)
+        draw, _ = np.nonzero(values >= 0)
+        np.add.at(counts, (draw, values[values >= 0]), 1)
+        reference = pool_counts - counts if rest else np.broadcast_to(pool_counts, counts.shape)
+        return rows_statistic(reference, counts)
+
+    return statistic_of
+
+
+def _model_null(inputs: MetricInputs, name: str) -> NullStatistic | None:
+    """A model metric of the task on each chunk of the labelled reference rows."""
+    metric = next((m for m in task_metrics(inputs.task) if m.name == name), None)
+    if metric is None:
+        return None
+
+    def statistic_of(chunks: IntArray) -> np.ndarray:
+        values = (metric.compute(inputs.subset(row)) for row in chunks)
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    return statistic_of
+
+
+def _bin_evidence(
+    prepared: _PreparedFirewall,
+    pool: _NullPool,
+    ctx: RunContext,
+    result: RunResult,
+    time_bin: TimeBin,
+) -> dict[str, Evidence]:
+    """Evidence of the bin's monitored metrics against reference chunks of the bin's size.
+
+    The drift statistic of every feature the Feature Drift test compared, the abnormality rate
+    and every model metric monitored in the bin get an empirical p-value
+    (:func:`~pytest_rime.engine.monitoring.null_p_values`), adjusted together by
+    Benjamini--Hochberg.
+    """
+    alpha = prepared.config.significance_level
+    rng = ctx.rng(f"firewall.null:{time_bin.start_secs}")
+    size = len(ctx.eval)
+    by_rows: dict[str, NullTarget] = {}
+    for case in result.test_cases:
+        if case.test_id != FEATURE_DRIFT_TEST_ID or case.status not in _TESTED or not case.features:
+            continue
+        statistic = case.metrics.get("statistic")
+        name = case.features[0]
+        if not isinstance(statistic, int | float) or name not in ctx.features:
+            continue
+        null = _feature_null(
+            pool, ctx.ref, ctx.profile(name), str(case.metrics.get("statistic_name")), size
+        )
+        if null is not None:
+            by_rows[FEATURE_DRIFT_PREFIX + name] = NullTarget(float(statistic), null)
+    abnormal = pool.abnormal
+    if abnormal is not None and result.num_inputs:
+        by_rows[ABNORMALITY_RATE] = NullTarget(
+            result.num_failing_inputs / result.num_inputs,
+            lambda chunks: abnormal[chunks].mean(axis=1),
+        )
+    by_labels, labelled = _model_targets(ctx, result)
+    draws = target_draws(len(by_rows) + len(by_labels), alpha)
+    p_values = null_p_values(
+        by_rows,
+        lambda n: draw_chunks(rng, len(pool.rows), size, n),
+        significance_level=alpha,
+        max_draws=draws,
+    )
+    if labelled is not None:
+        reference, bin_rows = labelled
+        p_values |= null_p_values(
+            by_labels,
+            lambda n: draw_chunks(rng, reference.size, bin_rows, n),
+            significance_level=alpha,
+            max_draws=draws,
+        )
+    return adjust(p_values)
+
+
+_TESTED = (Status.PASS, Status.WARNING, Status.FAIL)
+
+
+def _model_targets(
+    ctx: RunContext, result: RunResult
+) -> tuple[dict[str, NullTarget], tuple[MetricInputs, int] | None]:
+    """Null targets of the bin's model metrics, their pool of rows and the bin's row count.
+
+    The pool is the labelled reference rows plus the bin's own (a permutation test of the bin
+    against the reference): chunks of reference rows alone could never hold a row as bad as
+    the worst of the bin, so one confidently wrong prediction (log loss) would look like
+    evidence whenever the reference is small.
+    """
+    try:
+        reference, current = metric_inputs(ctx, "ref"), metric_inputs(ctx, "eval")
+    except (KeyError, ValueError):  # no labels, or no predictions (ModelError)
+        return {}, None
+    if reference.size > NULL_POOL_ROWS:
+        sample = ctx.rng("firewall.null_metrics").choice(reference.size, NULL_POOL_ROWS, False)
+        reference = reference.subset(np.sort(sample))
+    pooled = _concatenate(reference, current)
+    targets = {}
+    for perf in result.model_perf:
+        metric = next((m for m in task_metrics(ctx.model_task) if m.name == perf.name), None)
+        null = _model_null(pooled, perf.name)
+        if metric is None or null is None or perf.eval_metric is None:
+            continue
+        targets[f"{MODEL_PERF}.{perf.name}"] = NullTarget(
+            float(perf.eval_metric), null, higher_is_worse=not metric.higher_is_better
+        )
+    return targets, (pooled, current.size)
+
+
+def _concatenate(first: MetricInputs, second: MetricInputs) -> MetricInputs:
+    """The rows of ``first`` then those of ``second`` (same task and class encoding)."""
+    scores = (
+        None
+        if first.scores is None or second.scores is None
+        else np.concatenate([first.scores, second.scores])
+    )
+    return MetricInputs(
+        first.task,
+        np.concatenate([first.y_true, second.y_true]),
+        np.concatenate([first.y_pred, second.y_pred]),
+        scores,
+        np.concatenate([first.rows, second.rows]),
+    )
+
+
 def _run_bin(
     prepared: _PreparedFirewall,
     time_bin: TimeBin,
@@ -383,6 +679,7 @@ def _run_bin(
     thresholds: Mapping[str, MetricThreshold],
     enable_events: bool,
     log: Log,
+    pool: _NullPool,
 ) -> FirewallBin:
     started = time.perf_counter()
     cfg = prepared.config
@@ -411,7 +708,8 @@ def _run_bin(
             "eval_unparsed_timestamp_rows": len(prepared.binning.unparsed_rows),
         },
     )
-    metrics = measure_bin(result, _metric_supports(ctx))
+    evidence = _bin_evidence(prepared, pool, ctx, result, time_bin)
+    metrics = measure_bin(result, _metric_supports(ctx), evidence, cfg.significance_level)
     events = bin_events(
         result,
         metrics,
@@ -445,9 +743,10 @@ def _run_bins(
     total = len(prepared.binning.bins)
     if progress is not None:
         progress(0, total)
+    pool = _null_pool(prepared, specs, log)
     bins = []
     for done, time_bin in enumerate(prepared.binning.bins, start=1):
-        outcome = _run_bin(prepared, time_bin, specs, thresholds, enable_events, log)
+        outcome = _run_bin(prepared, time_bin, specs, thresholds, enable_events, log, pool)
         bins.append(outcome)
         summary = outcome.summary
         log(

@@ -17,8 +17,8 @@ The metric measure compares different rows, so it is confounded when the flagged
 abnormal in other ways too (e.g. nulls in several features of the same rows): each feature's
 case then shows the damage of the whole rows. The prediction change is specific to the feature.
 
-When the model cannot score the evaluation data and raises on the flagged rows themselves,
-the impact is 1.0 (the model cannot serve these inputs at all).
+When the model raises on the repaired rows and on the flagged rows themselves, the impact is
+1.0 (the model cannot serve these inputs at all; the error is in ``metrics["model_error"]``).
 
 A case with no flagged rows, or with neither measure available, has impact ``None``.
 """
@@ -35,6 +35,7 @@ import pandas as pd
 from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import BOOL
 from pytest_rime.engine.importance import prediction_change
+from pytest_rime.engine.model import error_text
 from pytest_rime.engine.results import JSONValue
 
 
@@ -107,8 +108,14 @@ def _prediction_changes(
 
 
 def _failure_impact(ctx: RunContext, rows: np.ndarray, error: Exception) -> Impact:
-    """Impact when the model fails on eval: 1.0 if it fails on exactly these rows too."""
-    metrics: dict[str, JSONValue] = {"impact_error": f"{type(error).__name__}: {error}"}
+    """Impact when the model raised on the repaired rows: 1.0 if it raises on these rows too.
+
+    A model that cannot serve the flagged rows is a finding about the model with impact 1.0,
+    like a crash on a what-if (:func:`pytest_rime.engine.robustness.crash_finding`); the error
+    is quoted under the same ``model_error`` key. (The run checks up front that the model
+    serves the whole eval data, so this is for models that fail on some batches only.)
+    """
+    metrics: dict[str, JSONValue] = {"impact_error": error_text(error)}
     if not rows.size or not ctx.has_model:
         return Impact(None, metrics)
     try:
@@ -116,7 +123,7 @@ def _failure_impact(ctx: RunContext, rows: np.ndarray, error: Exception) -> Impa
     except MemoryError:  # the worker reports it as OOMKILLED
         raise
     except Exception as exc:
-        metrics["model_error_on_flagged_rows"] = f"{type(exc).__name__}: {exc}"
+        metrics["model_error"] = error_text(exc)
         return Impact(1.0, metrics)
     return Impact(None, metrics)
 

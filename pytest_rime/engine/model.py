@@ -26,9 +26,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pytest_rime.engine.data import Resolver, resolve_path
+from pytest_rime.engine.data import Resolver, display_name, resolve_path
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+MAX_ERROR_CHARS = 300
+"""Longest exception message quoted in a result (longer ones are cut with an ellipsis)."""
+
+
+def error_text(error: BaseException) -> str:
+    """``"Type: message"`` of ``error`` on one line, as results and job failures quote it.
+
+    Line breaks and runs of spaces become one space (scikit-learn's messages span lines) and a
+    message longer than :data:`MAX_ERROR_CHARS` is cut.
+    """
+    message = " ".join(str(error).split())
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3].rstrip() + "..."
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 class ModelError(ValueError):
@@ -40,6 +55,10 @@ class ModelAdapter:
 
     Attributes:
         source: Where the model came from (for logs and metadata).
+        name: The model file as the user knows it (``model.py``, never a server path), for
+            messages; ``source`` when not given.
+        function: The model's function the adapter calls (``predict_df``, ``predict_proba``,
+            ...); the name of ``predict`` when not given.
         classes: Class labels in the column order of probability outputs, when the model says
             (``classes_`` of an estimator); ``None`` otherwise.
         n_calls: Number of batched predict calls so far.
@@ -51,31 +70,53 @@ class ModelAdapter:
         *,
         source: str,
         classes: np.ndarray | None = None,
+        name: str | None = None,
+        function: str | None = None,
     ) -> None:
         self._predict = predict
         self.source = source
+        self.name = name or source
+        self.function = function or getattr(predict, "__name__", "predict")
         self.classes = classes
         self.n_calls = 0
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Raw model output for ``frame`` (one call; an empty frame gives an empty array)."""
+    @property
+    def caller(self) -> str:
+        """``"<name>: <function>"``, how messages about the model's output start."""
+        return f"{self.name}: {self.function}"
+
+    def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's output for ``frame`` as an array, unchecked (one call, counted).
+
+        An empty frame gives an empty array without calling the model.
+
+        Raises:
+            Exception: Whatever the model raises.
+        """
         if len(frame) == 0:
             return np.empty(0)
         self.n_calls += 1
-        output = np.asarray(self._predict(frame))
+        return np.asarray(self._predict(frame))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw model output for ``frame`` (one call; an empty frame gives an empty array).
+
+        Raises:
+            ModelError: The output does not have one row per row of ``frame``.
+            Exception: Whatever the model raises.
+        """
+        output = self.predict_raw(frame)
         if output.shape[:1] != (len(frame),):
-            raise ModelError(
-                f"{self.source}: predict returned shape {output.shape} for {len(frame)} rows"
-            )
+            raise ModelError(f"{self.caller} returned shape {output.shape} for {len(frame)} rows")
         return output
 
 
-def _import_file(path: Path) -> Any:
+def _import_file(path: Path, name: str) -> Any:
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
     module_name = f"rime_user_model_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ModelError(f"{path}: cannot import the model file")
+        raise ModelError(f"{name}: cannot import the model file")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.parent)
     if folder not in sys.path:
@@ -87,23 +128,23 @@ def _import_file(path: Path) -> Any:
         raise
     except Exception as exc:
         del sys.modules[module_name]
-        raise ModelError(f"{path}: importing the model file failed: {exc!r}") from exc
+        raise ModelError(f"{name}: importing the model file failed: {error_text(exc)}") from exc
     return module
 
 
-def _python_model(path: Path) -> ModelAdapter:
-    module = _import_file(path)
+def _python_model(path: Path, name: str) -> ModelAdapter:
+    module = _import_file(path, name)
     predict_df = getattr(module, "predict_df", None)
     if callable(predict_df):
-        return ModelAdapter(predict_df, source=str(path))
+        return ModelAdapter(predict_df, source=str(path), name=name, function="predict_df")
     predict_dict = getattr(module, "predict_dict", None)
     if callable(predict_dict):
 
         def predict_rows(frame: pd.DataFrame) -> np.ndarray:
             return np.asarray([predict_dict(row) for row in frame.to_dict("records")])
 
-        return ModelAdapter(predict_rows, source=str(path))
-    raise ModelError(f"{path}: the model file defines neither predict_df(df) nor predict_dict(row)")
+        return ModelAdapter(predict_rows, source=str(path), name=name, function="predict_dict")
+    raise ModelError(f"{name}: the model file defines neither predict_df(df) nor predict_dict(row)")
 
 
 def _load_pickle(path: Path) -> Any:
@@ -115,20 +156,25 @@ def _load_pickle(path: Path) -> Any:
     return joblib.load(path)
 
 
-def _estimator_model(path: Path) -> ModelAdapter:
+def _estimator_model(path: Path, name: str) -> ModelAdapter:
     try:
         estimator = _load_pickle(path)
     except MemoryError:  # the worker reports it as OOMKILLED
         raise
     except Exception as exc:
-        raise ModelError(f"{path}: cannot unpickle the model: {exc!r}") from exc
+        raise ModelError(f"{name}: cannot unpickle the model: {error_text(exc)}") from exc
     classes = getattr(estimator, "classes_", None)
-    if hasattr(estimator, "predict_proba"):
-        labels = None if classes is None else np.asarray(classes)
-        return ModelAdapter(estimator.predict_proba, source=str(path), classes=labels)
-    if hasattr(estimator, "predict"):
-        return ModelAdapter(estimator.predict, source=str(path))
-    raise ModelError(f"{path}: the unpickled object has neither predict_proba nor predict")
+    for function in ("predict_proba", "predict"):
+        if hasattr(estimator, function):
+            labels = None if classes is None or function == "predict" else np.asarray(classes)
+            return ModelAdapter(
+                getattr(estimator, function),
+                source=str(path),
+                classes=labels,
+                name=name,
+                function=function,
+            )
+    raise ModelError(f"{name}: the unpickled object has neither predict_proba nor predict")
 
 
 def load_model(path: str, resolver: Resolver | None = None) -> ModelAdapter:
@@ -138,13 +184,15 @@ def load_model(path: str, resolver: Resolver | None = None) -> ModelAdapter:
         ModelError: Missing file, unsupported kind, or the model fails to import.
     """
     local = Path(resolve_path(path, resolver))
+    name = display_name(path)
     if local.is_dir():
         local = local / "model.py"
+        name = f"{name.rstrip('/')}/model.py" if name else "model.py"
     if not local.is_file():
-        raise ModelError(f"model_info.path: {path}: model file not found ({local})")
+        raise ModelError(f"model_info.path: {name}: model file not found")
     if local.suffix == ".py":
-        return _python_model(local)
+        return _python_model(local, name)
     if local.suffix in PICKLE_SUFFIXES:
-        return _estimator_model(local)
+        return _estimator_model(local, name)
     expected = ", ".join((".py", *PICKLE_SUFFIXES))
-    raise ModelError(f"model_info.path: {path}: unsupported model file (expected {expected})")
+    raise ModelError(f"model_info.path: {name}: unsupported model file (expected {expected})")

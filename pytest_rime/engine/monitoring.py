@@ -11,7 +11,8 @@ metric                     value
 ``test_pass_rate``         PASS cases / non-skipped cases
 ``average_severity``       mean severity rank (NONE=0, LOW=1, MEDIUM=2, HIGH=3) over the
                            non-skipped cases
-``num_drifting_features``  features whose ``Feature Drift`` case is WARNING or FAIL
+``num_drifting_features``  features whose ``Feature Drift`` case is WARNING or FAIL *and*
+                           whose drift is significant (see Evidence below)
 ``model_perf.<Metric>``    the model metric on the bin (only when the bin has labels)
 =========================  ================================================================
 
@@ -35,6 +36,24 @@ case severities (:mod:`pytest_rime.engine.severity`). Defaults (:data:`DEFAULT_T
   (its support: all rows for Accuracy, the positives for Recall, the negatives for FPR, ...):
   on a handful of rows a metric is noise.
 
+Evidence (NannyML's idea: thresholds read against the reference's own spread). On a bin of
+50 rows the PSI of most features exceeds its threshold by sampling noise alone, so a metric's
+value beyond its threshold is not enough. Every monitored metric that can be recomputed on
+reference rows is recomputed on many random chunks of the reference of the bin's size
+(:func:`draw_chunks`, seeded per bin, shared by all metrics): each feature's drift statistic
+between the chunk and the rest of the reference (:func:`psi_rows` and its siblings), the
+abnormality rate of the chunk (its rows flagged out of fold, see
+:mod:`pytest_rime.engine.firewall`), each model metric on chunks of the labelled rows (with the
+bin's own rows in the pool: a permutation test). A metric's p-value is the share of chunks at
+least as bad, ``(1 + worse) / (1 + draws)`` (:func:`null_p_values` draws rounds of chunks until
+the p-value is clearly above the significance level, or enough for the smallest p-value to
+survive the correction). The p-values of a bin are adjusted together by Benjamini--Hochberg
+(:func:`adjust`) and kept as :class:`Evidence`. A feature counts as drifting only when its
+adjusted p-value is under the run's ``significance_level``; an event is MEDIUM or HIGH only
+when its metric's is (otherwise at most LOW, like a test case without evidence). The pass rate
+and the average severity have no null spread: their events are at most LOW. The bin's metrics
+carry ``<metric>.p_value`` and ``<metric>.p_value_adjusted``; an event's description states them.
+
 The pass rate and the average severity are loose by default: a bin is small, and some cases
 fail on every bin of a sound model (a subset near the decision boundary is always less
 accurate), so these two move with the test suite more than with the data. Tighten them once the
@@ -47,14 +66,19 @@ Overrides (:func:`resolve_thresholds`) replace whole triples, e.g.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from pytest_rime.engine.config import ConfigError
+import numpy as np
+import numpy.typing as npt
+
+from pytest_rime.engine.config import DEFAULT_SIGNIFICANCE_LEVEL, ConfigError
+from pytest_rime.engine.evidence import P_VALUE, P_VALUE_ADJUSTED, benjamini_hochberg
 from pytest_rime.engine.metrics import Metric, all_metrics
 from pytest_rime.engine.results import JSONValue, RunResult, Severity, Status, json_safe
+from pytest_rime.engine.stats import PSI_EPSILON
 
 ABNORMALITY_RATE = "abnormality_rate"
 TEST_PASS_RATE = "test_pass_rate"
@@ -240,6 +264,266 @@ def _float(value: JSONValue) -> float:
     return float("nan") if value is None else float(value)
 
 
+# ------------------------------------------------------------ evidence: the null spread
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+NullStatistic = Callable[[IntArray], FloatArray]
+"""A monitored metric on each of many chunks: ``(draws, size)`` row positions -> ``(draws,)``."""
+
+NULL_DRAWS_PER_ROUND = 250
+"""Reference chunks drawn per round of :func:`null_p_values`."""
+MIN_NULL_DRAWS = 1000
+MAX_NULL_DRAWS = 10_000
+"""Bounds of the chunks drawn for a metric that stays a candidate for significance."""
+NULL_POOL_ROWS = 10_000
+"""Reference rows the chunks are drawn from at most (a seeded sample of larger references)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Whether a bin's monitored metric is outside the null spread of its reference chunks.
+
+    Attributes:
+        p_value: Share of reference chunks of the bin's size whose metric is at least as bad as
+            the bin's, ``(1 + worse) / (1 + draws)``.
+        p_value_adjusted: ``p_value`` after Benjamini--Hochberg over the bin's metrics.
+        draws: Reference chunks the p-value was read from.
+    """
+
+    p_value: float
+    p_value_adjusted: float
+    draws: int
+
+    def significant(self, significance_level: float) -> bool:
+        """Whether the adjusted p-value is below ``significance_level``."""
+        return self.p_value_adjusted < significance_level
+
+    def describe(self) -> str:
+        """``p = 0.0012, adjusted p = 0.021 (1000 reference chunks)``."""
+        return (
+            f"p = {_format_p(self.p_value)}, adjusted p = {_format_p(self.p_value_adjusted)} "
+            f"({self.draws} reference chunks)"
+        )
+
+
+def _format_p(value: float) -> str:
+    return f"{value:.2g}" if value >= 1e-4 else f"{value:.1e}"
+
+
+def empirical_p_value(observed: float, null: npt.ArrayLike, *, higher_is_worse: bool) -> float:
+    """``(1 + #chunks at least as bad as observed) / (1 + #chunks)``; NaN values are dropped.
+
+    NaN when ``observed`` is not finite or no chunk value is.
+    """
+    values = np.asarray(null, dtype=float)
+    values = values[~np.isnan(values)]
+    if not math.isfinite(observed) or values.size == 0:
+        return float("nan")
+    worse = values >= observed if higher_is_worse else values <= observed
+    return float((1 + np.count_nonzero(worse)) / (1 + values.size))
+
+
+def with_replacement(pool: int, size: int) -> bool:
+    """Whether chunks of ``size`` rows are drawn with replacement from ``pool`` rows.
+
+    Without replacement (the rest of the pool is then the chunk's reference) when the pool
+    holds at least two chunks; otherwise each chunk is a bootstrap sample of the pool.
+    """
+    return 2 * size > pool
+
+
+def draw_chunks(rng: np.random.Generator, pool: int, size: int, draws: int) -> IntArray:
+    """``(draws, size)`` positions in ``range(pool)``: random chunks of the reference pool.
+
+    A chunk has no repeated row unless :func:`with_replacement`.
+    """
+    if with_replacement(pool, size):
+        return rng.integers(0, pool, (draws, size), dtype=np.int64)
+    if size == 0:
+        return np.empty((draws, 0), dtype=np.int64)
+    keys = rng.random((draws, pool))
+    return np.argpartition(keys, size - 1, axis=1)[:, :size].astype(np.int64)
+
+
+def chunk_counts(codes: IntArray, chunks: IntArray, categories: int) -> IntArray:
+    """``(draws, categories)`` counts of each chunk's codes (negative codes are not counted)."""
+    values = codes[chunks]
+    draws = chunks.shape[0]
+    valid = values >= 0
+    flat = (np.arange(draws)[:, None] * categories + values)[valid]
+    counts = np.bincount(flat, minlength=draws * categories).reshape(draws, categories)
+    return counts.astype(np.int64)
+
+
+def _row_proportions(counts: npt.ArrayLike) -> FloatArray:
+    values = np.asarray(counts, dtype=float)
+    totals = values.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        proportions: FloatArray = np.where(totals > 0, values / totals, np.nan)
+    return proportions
+
+
+def psi_rows(ref_counts: npt.ArrayLike, eval_counts: npt.ArrayLike) -> FloatArray:
+    """:func:`pytest_rime.engine.stats.psi` of each row pair of two count matrices."""
+    ref = np.maximum(_row_proportions(ref_counts), PSI_EPSILON)
+    cur = np.maximum(_row_proportions(eval_counts), PSI_EPSILON)
+    result: FloatArray = np.sum((cur - ref) * np.log(cur / ref), axis=1)
+    return result
+
+
+def js_distance_rows(ref_counts: npt.ArrayLike, eval_counts: npt.ArrayLike) -> FloatArray:
+    """:func:`pytest_rime.engine.stats.js_distance` of each row pair of two count matrices."""
+    ref, cur = _row_proportions(ref_counts), _row_proportions(eval_counts)
+    mid = (ref + cur) / 2
+
+    def kl(p: FloatArray) -> FloatArray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            terms = np.where(p > 0, p * np.log2(p / mid), 0.0)
+        return np.asarray(terms.sum(axis=1), dtype=float)
+
+    divergence = np.maximum((kl(ref) + kl(cur)) / 2, 0.0)
+    undefined = np.isnan(ref).any(axis=1) | np.isnan(cur).any(axis=1)
+    return np.where(undefined, np.nan, np.sqrt(divergence))
+
+
+def cramers_v_rows(ref_counts: npt.ArrayLike, eval_counts: npt.ArrayLike) -> FloatArray:
+    """Cramér's V of :func:`pytest_rime.engine.stats.chi_squared` for each row pair."""
+    ref = np.asarray(ref_counts, dtype=float)
+    cur = np.asarray(eval_counts, dtype=float)
+    columns = ref + cur
+    ref_total, cur_total = ref.sum(axis=1, keepdims=True), cur.sum(axis=1, keepdims=True)
+    total = ref_total + cur_total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        terms = [
+            np.where(columns > 0, (side - columns * side_total / total) ** 2, 0.0)
+            / np.where(columns > 0, columns * side_total / total, 1.0)
+            for side, side_total in ((ref, ref_total), (cur, cur_total))
+        ]
+        statistic = (terms[0] + terms[1]).sum(axis=1)
+        v = np.sqrt(statistic / total[:, 0])
+    single = np.count_nonzero(columns, axis=1) <= 1
+    empty = (ref_total[:, 0] == 0) | (cur_total[:, 0] == 0)
+    return np.where(empty, np.nan, np.where(single, 0.0, v))
+
+
+def ks_rows(pool_sorted: FloatArray, chunks: IntArray, *, rest: bool) -> FloatArray:
+    """Two-sample KS statistic of each chunk against the pool (``rest``: the pool minus it).
+
+    Args:
+        pool_sorted: The pool's values, sorted.
+        chunks: ``(draws, size)`` positions in ``pool_sorted``; negative positions (rows without
+            a value) are left out of their chunk.
+        rest: Compare each chunk with the rest of the pool (chunks without repeats) instead of
+            the whole pool.
+    """
+    draws = chunks.shape[0]
+    pool = pool_sorted.size
+    if pool == 0:
+        return np.full(draws, np.nan)
+    valid = chunks >= 0
+    member = np.zeros((draws, pool), dtype=np.int64)
+    np.add.at(member, (np.nonzero(valid)[0], chunks[valid]), 1)
+    sizes = valid.sum(axis=1).astype(float)[:, None]
+    others = pool - sizes if rest else np.full_like(sizes, pool)
+    last_of_ties = np.append(pool_sorted[1:] != pool_sorted[:-1], True)
+    in_chunk = np.cumsum(member, axis=1)[:, last_of_ties]
+    in_pool = (np.flatnonzero(last_of_ties) + 1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chunk_cdf = in_chunk / sizes
+        other_cdf = (in_pool - in_chunk) / others if rest else in_pool / others
+        distance = np.max(np.abs(chunk_cdf - other_cdf), axis=1)
+    undefined = (sizes[:, 0] == 0) | (others[:, 0] <= 0)
+    return np.where(undefined, np.nan, distance)
+
+
+@dataclass(frozen=True)
+class NullTarget:
+    """One monitored metric to test against its null spread.
+
+    Attributes:
+        observed: The bin's value.
+        statistic: The metric on reference chunks.
+        higher_is_worse: Direction of the metric.
+    """
+
+    observed: float
+    statistic: NullStatistic
+    higher_is_worse: bool = True
+
+
+def target_draws(family_size: int, significance_level: float) -> int:
+    """Chunks drawn at most for a metric that stays a candidate for significance.
+
+    Enough that the smallest possible p-value, ``1 / (1 + draws)``, survives Bonferroni over
+    ``family_size`` metrics at half the significance level (within the bounds).
+    """
+    wanted = math.ceil(2 * max(family_size, 1) / significance_level)
+    rounds = math.ceil(wanted / NULL_DRAWS_PER_ROUND)
+    return int(np.clip(rounds * NULL_DRAWS_PER_ROUND, MIN_NULL_DRAWS, MAX_NULL_DRAWS))
+
+
+def null_p_values(
+    targets: Mapping[str, NullTarget],
+    draw: Callable[[int], IntArray],
+    *,
+    significance_level: float,
+    max_draws: int,
+) -> dict[str, tuple[float, int]]:
+    """Empirical p-values of ``targets`` against chunks drawn in rounds, shared by all targets.
+
+    After each round of :data:`NULL_DRAWS_PER_ROUND` chunks, a target whose p-value is clearly
+    above ``significance_level`` (three standard errors) stops; the others continue up to
+    ``max_draws`` chunks.
+
+    Args:
+        targets: Metric name -> its observed value and null statistic.
+        draw: ``draw(n)`` -> ``(n, size)`` chunk positions.
+        significance_level: The level a metric must reach after correction.
+        max_draws: Chunks drawn at most.
+
+    Returns:
+        Metric name -> (p-value, chunks with a finite value of the metric); NaN when none.
+    """
+    worse = dict.fromkeys(targets, 0)
+    finite = dict.fromkeys(targets, 0)
+    active = [name for name, t in targets.items() if math.isfinite(t.observed)]
+    drawn = 0
+    while active and drawn < max_draws:
+        chunks = draw(min(NULL_DRAWS_PER_ROUND, max_draws - drawn))
+        drawn += chunks.shape[0]
+        still = []
+        for name in active:
+            target = targets[name]
+            values = np.asarray(target.statistic(chunks), dtype=float)
+            values = values[~np.isnan(values)]
+            observed = target.observed
+            hits = values >= observed if target.higher_is_worse else values <= observed
+            worse[name] += int(np.count_nonzero(hits))
+            finite[name] += int(values.size)
+            p = (1 + worse[name]) / (1 + finite[name])
+            if p - 3 * math.sqrt(p * (1 - p) / (1 + finite[name])) <= significance_level:
+                still.append(name)
+        active = still
+    return {
+        name: ((1 + worse[name]) / (1 + finite[name]) if finite[name] else float("nan"), n)
+        for name, n in finite.items()
+    }
+
+
+def adjust(p_values: Mapping[str, tuple[float, int]]) -> dict[str, Evidence]:
+    """Evidence of every metric with a p-value, Benjamini--Hochberg adjusted over them all."""
+    names = [name for name, (p, _) in p_values.items() if not math.isnan(p)]
+    adjusted = benjamini_hochberg([p_values[name][0] for name in names])
+    return {
+        name: Evidence(p_values[name][0], float(value), p_values[name][1])
+        for name, value in zip(names, adjusted, strict=True)
+    }
+
+
+FEATURE_DRIFT_PREFIX = "drift."
+"""Evidence key prefix of a feature's drift statistic (``drift.<feature>``)."""
+
+
 @dataclass(frozen=True)
 class BinMetrics:
     """The monitored metrics of one bin (see the module docstring)."""
@@ -248,10 +532,17 @@ class BinMetrics:
     test_pass_rate: float | None
     average_severity: float | None
     drifting_features: tuple[str, ...]
+    """Features whose drift is beyond its threshold and, when evidence is known, significant."""
     model_metrics: Mapping[str, tuple[float | None, float | None]]
     """Metric name -> (reference value, bin value)."""
     model_supports: Mapping[str, int] | None = None
     """Metric name -> rows of the bin the metric averages over (``None``: unknown)."""
+    evidence: Mapping[str, Evidence] = field(default_factory=dict)
+    """Monitored metric name (and ``drift.<feature>`` per feature) -> its evidence."""
+    noisy_features: tuple[str, ...] = ()
+    """Features whose drift is beyond its threshold but within the null spread."""
+    significance_level: float = DEFAULT_SIGNIFICANCE_LEVEL
+    """The level an adjusted p-value must be under for a metric to be significant."""
 
     def monitored(self, metric_name: str) -> bool:
         """Whether the bin's value of a model metric rests on enough rows to raise events."""
@@ -259,8 +550,19 @@ class BinMetrics:
             return True
         return self.model_supports.get(metric_name, 0) >= MIN_METRIC_SUPPORT
 
+    def significant(self, metric: str) -> bool | None:
+        """Whether ``metric`` is outside its null spread after correction (``None``: unknown)."""
+        evidence = self.evidence.get(metric)
+        return None if evidence is None else evidence.significant(self.significance_level)
+
     def values(self) -> dict[str, float | None]:
-        """Flat ``{metric: value}``: the four rates and counts, then ``model_perf.<Metric>``."""
+        """Flat ``{metric: value}`` of the bin.
+
+        The four rates and counts, then ``model_perf.<Metric>``, then ``<metric>.p_value`` and
+        ``<metric>.p_value_adjusted`` of the metrics that can have evidence (the abnormality
+        rate, the drifting features and the model metrics; ``None`` when a bin has none, so
+        every bin has the same keys).
+        """
         flat: dict[str, float | None] = {
             ABNORMALITY_RATE: self.abnormality_rate,
             TEST_PASS_RATE: self.test_pass_rate,
@@ -269,22 +571,75 @@ class BinMetrics:
         }
         for name, (_, bin_value) in self.model_metrics.items():
             flat[f"{MODEL_PERF}.{name}"] = bin_value
+        tested = [ABNORMALITY_RATE, NUM_DRIFTING_FEATURES]
+        tested += [f"{MODEL_PERF}.{name}" for name in self.model_metrics]
+        for name in tested:
+            evidence = self.evidence.get(name)
+            flat[f"{name}.{P_VALUE}"] = None if evidence is None else evidence.p_value
+            flat[f"{name}.{P_VALUE_ADJUSTED}"] = (
+                None if evidence is None else evidence.p_value_adjusted
+            )
         return flat
 
 
-def measure_bin(result: RunResult, model_supports: Mapping[str, int] | None = None) -> BinMetrics:
+def drift_candidates(result: RunResult) -> list[str]:
+    """Features whose ``Feature Drift`` case is WARNING or FAIL (drift beyond its threshold)."""
+    features: list[str] = []
+    for case in result.test_cases:
+        if case.test_id == FEATURE_DRIFT_TEST_ID and case.status in (Status.WARNING, Status.FAIL):
+            features.extend(name for name in case.features if name not in features)
+    return features
+
+
+def _count_evidence(
+    known: Mapping[str, Evidence], drifting: Sequence[str], candidates: Sequence[str]
+) -> Evidence | None:
+    """Evidence of ``num_drifting_features``: that of the weakest feature it counts.
+
+    When it counts none, that of the feature nearest to counting: the smallest adjusted p-value
+    among the features beyond their threshold, else among all features tested.
+    """
+    features = {
+        name.removeprefix(FEATURE_DRIFT_PREFIX): found
+        for name, found in known.items()
+        if name.startswith(FEATURE_DRIFT_PREFIX)
+    }
+    if drifting:
+        return max((features[f] for f in drifting), key=lambda e: e.p_value_adjusted)
+    nearest = [features[f] for f in candidates if f in features] or list(features.values())
+    return min(nearest, key=lambda e: e.p_value_adjusted, default=None)
+
+
+def measure_bin(
+    result: RunResult,
+    model_supports: Mapping[str, int] | None = None,
+    evidence: Mapping[str, Evidence] | None = None,
+    significance_level: float = DEFAULT_SIGNIFICANCE_LEVEL,
+) -> BinMetrics:
     """Monitored metrics of one bin's run result.
 
     Args:
         result: The bin's run.
         model_supports: Rows each model metric of the bin averages over, when known.
+        evidence: Evidence of the bin's metrics against reference chunks of its size (keys as
+            :attr:`BinMetrics.evidence`), when known. With it a feature counts as drifting only
+            when its drift is significant, and ``num_drifting_features`` gets the evidence of
+            the weakest feature it counts.
+        significance_level: The level an adjusted p-value must be under.
     """
     scored = [case for case in result.test_cases if case.status is not Status.SKIP]
     passed = sum(case.status is Status.PASS for case in scored)
-    drifting: list[str] = []
-    for case in result.test_cases:
-        if case.test_id == FEATURE_DRIFT_TEST_ID and case.status in (Status.WARNING, Status.FAIL):
-            drifting.extend(name for name in case.features if name not in drifting)
+    candidates = drift_candidates(result)
+    known = dict(evidence or {})
+
+    def drift_significant(feature: str) -> bool:
+        found = known.get(FEATURE_DRIFT_PREFIX + feature)
+        return found is not None and found.significant(significance_level)
+
+    drifting = [f for f in candidates if evidence is None or drift_significant(f)]
+    count_evidence = _count_evidence(known, drifting, candidates)
+    if count_evidence is not None:
+        known[NUM_DRIFTING_FEATURES] = count_evidence
     return BinMetrics(
         abnormality_rate=(
             result.num_failing_inputs / result.num_inputs if result.num_inputs else None
@@ -296,6 +651,9 @@ def measure_bin(result: RunResult, model_supports: Mapping[str, int] | None = No
         drifting_features=tuple(drifting),
         model_metrics={p.name: (p.ref_metric, p.eval_metric) for p in result.model_perf},
         model_supports=model_supports,
+        evidence=known,
+        noisy_features=tuple(f for f in candidates if f not in drifting),
+        significance_level=significance_level,
     )
 
 
@@ -317,20 +675,40 @@ def _model_threshold(
     return MetricThreshold(low, medium, high, higher_is_worse=not higher_is_better)
 
 
+def _drift_notes(features: Sequence[str], metrics: BinMetrics, result: RunResult) -> str:
+    cases = {
+        case.features[0]: case
+        for case in result.test_cases
+        if case.test_id == FEATURE_DRIFT_TEST_ID and case.features
+    }
+    notes = []
+    for name in features:
+        case = cases[name]
+        note = (
+            f"{name!r} ({case.metrics.get('statistic_name', 'statistic')} "
+            f"{_float(case.metrics.get('statistic')):.3f}, {case.status.value}"
+        )
+        evidence = metrics.evidence.get(FEATURE_DRIFT_PREFIX + name)
+        if evidence is not None:
+            note += f"; {evidence.describe()}"
+        notes.append(note + ")")
+    return ", ".join(notes)
+
+
 def _describe(
     label: str, metric: str, value: float, bound: float, metrics: BinMetrics, result: RunResult
 ) -> str:
     if metric == NUM_DRIFTING_FEATURES:
-        notes = ", ".join(
-            f"{case.features[0]!r} ({case.metrics.get('statistic_name', 'statistic')} "
-            f"{_float(case.metrics.get('statistic')):.3f}, {case.status.value})"
-            for case in result.test_cases
-            if case.test_id == FEATURE_DRIFT_TEST_ID
-            and case.features
-            and case.features[0] in metrics.drifting_features
-        )
+        notes = _drift_notes(metrics.drifting_features, metrics, result)
         noun = "feature drifts" if int(value) == 1 else "features drift"
-        return f"{int(value)} {noun} in bin {label} (threshold {bound:g}): {notes}."
+        text = f"{int(value)} {noun} in bin {label} (threshold {bound:g}): {notes}."
+        if metrics.noisy_features:
+            text += (
+                f" {len(metrics.noisy_features)} more beyond the drift threshold but within the "
+                "spread of reference chunks of the bin's size: "
+                f"{', '.join(map(repr, metrics.noisy_features))}."
+            )
+        return text
     if metric.startswith(MODEL_PERF + "."):
         name = metric.removeprefix(MODEL_PERF + ".")
         reference = metrics.model_metrics[name][0]
@@ -348,6 +726,23 @@ def _describe(
     return f"Average test severity of bin {label} is {value:.2f} (threshold {bound:g})."
 
 
+def _with_evidence(metric: str, severity: Severity, metrics: BinMetrics) -> tuple[Severity, str]:
+    """The event's severity after its evidence (MEDIUM and HIGH need it) and the sentence."""
+    evidence = metrics.evidence.get(metric)
+    alpha = metrics.significance_level
+    capped = Severity.LOW if severity.rank > Severity.LOW.rank else severity
+    if evidence is None:
+        note = " (so at most LOW)" if capped is not severity else ""
+        return capped, f"Evidence: no null spread of this metric{note}."
+    if evidence.significant(alpha):
+        return severity, f"Evidence: {evidence.describe()}, significant at {alpha:g}."
+    note = ", so at most LOW" if capped is not severity else ""
+    return capped, (
+        f"Evidence: {evidence.describe()}, not significant at {alpha:g}: within the spread of "
+        f"reference chunks of the bin's size{note}."
+    )
+
+
 def bin_events(
     result: RunResult,
     metrics: BinMetrics,
@@ -357,11 +752,15 @@ def bin_events(
     bin_end_secs: int,
     label: str,
 ) -> list[FirewallEvent]:
-    """Events of one bin: one per monitored metric that reached its ``low`` threshold."""
+    """Events of one bin: one per monitored metric that reached its ``low`` threshold.
+
+    An event is MEDIUM or HIGH only when its metric is significant (:attr:`BinMetrics.evidence`,
+    adjusted p-value under the bin's significance level); otherwise it is at most LOW.
+    """
     checks: list[tuple[str, float | None, MetricThreshold]] = [
         (name, value, thresholds[name])
         for name, value in metrics.values().items()
-        if not name.startswith(MODEL_PERF + ".")
+        if name in DEFAULT_THRESHOLDS and not name.startswith(MODEL_PERF)
     ]
     for name, (reference, value) in metrics.model_metrics.items():
         if (
@@ -375,9 +774,10 @@ def bin_events(
             )
     events = []
     for name, value, threshold in checks:
-        severity, bound = threshold.level(value)
+        reached, bound = threshold.level(value)
         if value is None or bound is None:
             continue
+        severity, evidence = _with_evidence(name, reached, metrics)
         events.append(
             FirewallEvent(
                 bin_start_secs=bin_start_secs,
@@ -386,7 +786,7 @@ def bin_events(
                 value=value,
                 threshold=bound,
                 severity=severity,
-                description=_describe(label, name, value, bound, metrics, result),
+                description=f"{_describe(label, name, value, bound, metrics, result)} {evidence}",
                 features=metrics.drifting_features if name == NUM_DRIFTING_FEATURES else (),
             )
         )

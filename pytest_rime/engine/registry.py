@@ -31,7 +31,8 @@ Contract of a test function ``fn(ctx, settings) -> Iterable[Finding]``:
   the model ``impact`` in 0..1 (``None`` when the case is not about the model) and, for
   abnormal-input tests, the positions of the flagged eval rows;
 - a finding with ``statistic=None`` and a ``skip_reason`` becomes a SKIP case;
-- a test that raises becomes SKIP cases with the error (the run goes on).
+- a test that raises becomes one ERROR case with the error (an engine error that fails the
+  gate; the run goes on).
 
 Flags: ``needs_model`` (calls the model on new inputs: SKIP when the run has only precomputed
 predictions), ``needs_predictions`` (model or precomputed predictions), ``needs_labels``

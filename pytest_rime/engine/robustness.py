@@ -14,11 +14,20 @@ Shared machinery of the Transformations and Attacks tests:
   whose new values do not share its dtype (numbers given as text) is an object column in the
   whole stacked frame, its other rows keeping their original values;
 - :func:`row_changes` / :func:`decision_changed`: how much each prediction moved;
+- :func:`paired_losses`: the model's loss on the same labelled rows before and after a
+  perturbation (0/1 error for classification, absolute error for regression), the paired
+  evidence of a what-if: :attr:`PairedLosses.p_value` is a one-sided paired test that the
+  perturbation increased the loss (exact McNemar for 0/1 losses, Wilcoxon signed-rank for
+  absolute errors); regression what-ifs are judged by :attr:`PairedLosses.relative_increase`,
+  the change of the mean absolute error relative to the error of a constant predictor (the
+  baseline: the median of the reference labels), so a move comparable to the model's own
+  noise is not mistaken for a broken model;
 - :func:`crash_finding`: the case of a feature whose perturbation makes the model raise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import warnings
 from collections.abc import Iterator, Sequence
@@ -30,8 +39,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from pytest_rime.engine.context import MULTICLASS, REGRESSION
+from pytest_rime.engine.model import error_text
 from pytest_rime.engine.registry import Finding
-from pytest_rime.engine.results import JSONValue
+from pytest_rime.engine.results import JSONValue, Severity
 
 if TYPE_CHECKING:
     from pytest_rime.engine.context import RunContext
@@ -275,10 +285,172 @@ def decision_changed(
     return np.asarray(moved | invalid, dtype=bool)
 
 
+def paired_p_value(change: FloatArray) -> float:
+    """One-sided p-value that per-row loss changes (after - before) are positive.
+
+    Rows whose loss did not change carry no evidence and are left out. Changes of 0/1 losses
+    (all -1 or +1) get the exact McNemar test (a sign test on the rows whose error changed);
+    other changes the Wilcoxon signed-rank test. No changed row gives 1.0.
+    """
+    from scipy import stats
+
+    moved = change[np.isfinite(change) & (change != 0)]
+    if moved.size == 0:
+        return 1.0
+    if np.all(np.abs(moved) == 1.0):
+        worse = int(np.count_nonzero(moved > 0))
+        return float(stats.binomtest(worse, moved.size, 0.5, alternative="greater").pvalue)
+    return float(stats.wilcoxon(moved, alternative="greater").pvalue)
+
+
+@dataclass(frozen=True)
+class PairedLosses:
+    """The model's per-row loss on the same labelled rows before and after a perturbation.
+
+    Attributes:
+        before: Loss of each row before (0/1 error, or absolute error for regression).
+        after: Loss of the same rows after. A prediction that is not a finite number counts as
+            an error (classification) or as an absolute error larger by ``scale``.
+        scale: Regression: the mean absolute error of a constant predictor on ref
+            (:meth:`RunContext.baseline_loss`; the mean error before, then 1.0, when that is
+            0). Classification: 1.0.
+    """
+
+    before: FloatArray
+    after: FloatArray
+    scale: float
+
+    @property
+    def change(self) -> FloatArray:
+        """Per-row loss change ``after - before`` (positive = worse)."""
+        change: FloatArray = self.after - self.before
+        return change
+
+    @property
+    def relative_increase(self) -> float:
+        """Change of the mean loss over ``scale``.
+
+        Regression: +0.3 means the mean absolute error rose by 30% of a constant predictor's.
+        """
+        return float((self.after.mean() - self.before.mean()) / self.scale)
+
+    @property
+    def p_value(self) -> float:
+        """:func:`paired_p_value` of the per-row changes."""
+        return paired_p_value(self.change)
+
+    def metrics(self) -> dict[str, JSONValue]:
+        """Labelled rows, mean loss before and after, rows worse and better."""
+        change = self.change
+        return {
+            "rows_labelled": int(change.size),
+            "loss_before": float(self.before.mean()),
+            "loss_after": float(self.after.mean()),
+            "rows_worse": int(np.count_nonzero(change > 0)),
+            "rows_better": int(np.count_nonzero(change < 0)),
+        }
+
+
+def paired_losses(
+    ctx: RunContext,
+    sample: PerturbationSample,
+    rows: IntArray,
+    base: np.ndarray,
+    new: np.ndarray,
+) -> PairedLosses | None:
+    """Per-row losses of sample ``rows`` with predictions ``base`` and ``new``.
+
+    Rows without a label are left out; ``None`` when no row has one (or the run has no labels).
+    """
+    if sample.labels is None:
+        return None
+    labels = sample.labels.to_numpy()[rows]
+    known = np.asarray(~pd.isna(labels), dtype=bool)
+    if not known.any():
+        return None
+    labels, base, new = labels[known], base[known], new[known]
+    invalid = _invalid(new) & ~_invalid(base)
+    if ctx.model_task == REGRESSION:
+        truth = labels.astype(float)
+        before = np.abs(truth - base.astype(float))
+        mean_before = float(before.mean())
+        baseline = ctx.baseline_loss()
+        scale = next((v for v in (baseline, mean_before) if v > 0), 1.0)
+        with np.errstate(invalid="ignore"):
+            after = np.abs(truth - new.astype(float))
+        after = np.where(invalid | ~np.isfinite(after), before + scale, after)
+        return PairedLosses(before, after, scale)
+    before = np.asarray(ctx.labels_of(base) != labels, dtype=float)
+    after = np.asarray(ctx.labels_of(new) != labels, dtype=float)
+    after[invalid] = 1.0
+    return PairedLosses(before, after, 1.0)
+
+
+NO_LABELS_CAP = (
+    "Capped at MEDIUM: without labels the change of the error cannot be measured, only how far "
+    "the predictions moved."
+)
+"""Cap reason of a regression what-if measured without labels."""
+
+
+def judged_by_error(
+    finding: Finding, losses: PairedLosses | None, is_regression: bool, change: str
+) -> Finding:
+    """``finding`` with the paired evidence of ``losses``.
+
+    Classification keeps its statistic and gains the paired p-value. Regression is judged by
+    the change of the error instead: the statistic and impact become
+    :attr:`PairedLosses.relative_increase` (so a move that leaves the error as it was passes
+    whatever its size, and one that doubles a tiny error is measured against a constant
+    predictor's error, not the tiny one); without labels the movement statistic stays, capped
+    at MEDIUM.
+
+    Args:
+        finding: The finding measured by prediction movement.
+        losses: The paired losses of the perturbed rows (``None`` without labels).
+        is_regression: The run's model task is regression.
+        change: The perturbation in words, completing "With ..., the mean absolute error".
+    """
+    if losses is None:
+        if not is_regression:
+            return finding
+        return dataclasses.replace(finding, severity_cap=Severity.MEDIUM, cap_reason=NO_LABELS_CAP)
+    metrics = {**finding.metrics, **losses.metrics()}
+    p_value = losses.p_value
+    if not is_regression:
+        worse, better = metrics["rows_worse"], metrics["rows_better"]
+        description = (
+            f"{finding.description} {worse} of {losses.change.size} labelled rows became wrong "
+            f"and {better} became right."
+        )
+        return dataclasses.replace(
+            finding, metrics=metrics, description=description, p_value=p_value
+        )
+    increase = losses.relative_increase
+    metrics.update(baseline_error=losses.scale, error_relative_increase=increase)
+    description = (
+        f"{change}, the mean absolute error on the {losses.change.size} changed rows went "
+        f"from {losses.before.mean():.4g} to {losses.after.mean():.4g}: {increase:+.1%} of a "
+        f"constant predictor's error {losses.scale:.4g} ({metrics['rows_worse']} rows worse, "
+        f"{metrics['rows_better']} better)."
+    )
+    return dataclasses.replace(
+        finding,
+        statistic=increase,
+        impact=min(1.0, max(0.0, increase)),
+        description=description,
+        metrics=metrics,
+        p_value=p_value,
+    )
+
+
 def crash_finding(
     feature: str, error: Exception, inputs: str, metrics: dict[str, JSONValue]
 ) -> Finding:
     """A FAIL case (statistic and impact :data:`CRASH_STATISTIC`) naming the model's exception.
+
+    A model that cannot serve perturbed inputs is a finding about the model, never a SKIP; the
+    test decides how severe (a what-if on values the data does not hold is capped).
 
     Args:
         feature: The perturbed feature.
@@ -286,7 +458,7 @@ def crash_finding(
         inputs: The perturbed inputs in words, completing "The model raised X on ...".
         metrics: Counts to report with the error.
     """
-    message = f"{type(error).__name__}: {error}"
+    message = error_text(error)
     return Finding(
         features=(feature,),
         statistic=CRASH_STATISTIC,

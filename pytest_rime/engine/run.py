@@ -22,16 +22,17 @@ import numpy as np
 import pandas as pd
 
 from pytest_rime.engine.config import TestRunConfig, validate_config
-from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.context import RunContext, check_data
 from pytest_rime.engine.data import (
     DataError,
     Resolver,
+    display_name,
     read_predictions,
     read_table,
     sample_positions,
 )
 from pytest_rime.engine.evidence import apply_evidence
-from pytest_rime.engine.model import ModelAdapter, load_model
+from pytest_rime.engine.model import ModelAdapter, error_text, load_model
 from pytest_rime.engine.registry import TestSettings, TestSpec, all_tests
 from pytest_rime.engine.results import (
     JSONValue,
@@ -84,7 +85,8 @@ def _load_frame(
         predictions = read_predictions(pred_path, resolver, pred_col)
         if len(predictions) != len(frame):
             raise DataError(
-                f"{pred_path}: {len(predictions)} predictions for {len(frame)} {name} rows"
+                f"data_info.{name}_pred_path: {display_name(pred_path)} has "
+                f"{len(predictions)} predictions for the {len(frame)} rows of {display_name(path)}"
             )
     elif pred_col is not None and pred_col in frame.columns:
         predictions = frame[pred_col].to_numpy()
@@ -99,36 +101,49 @@ def _load_frame(
 def load_context(
     config: TestRunConfig, *, resolver: Resolver | None = None, log: Log = _print
 ) -> tuple[RunContext, dict[str, JSONValue]]:
-    """Read the data, predictions and model of ``config`` into a :class:`RunContext`.
+    """Read the data, predictions and model of ``config`` into a checked :class:`RunContext`.
+
+    Untestable inputs are rejected here, before any test runs (an error, never a green run):
+    data without rows, a label column that is all missing or does not fit the model task, a
+    listed feature that is not in the data (:func:`~pytest_rime.engine.context.check_data`,
+    :meth:`RunContext.check_labels`), and predictions the model cannot make or that are not one
+    finite prediction per row (:meth:`RunContext.check_predictions`: the model is called once
+    on ref and on eval here, and the tests reuse those predictions).
 
     Returns:
         The context and the data part of the results metadata (row counts, sampling, seed).
 
     Raises:
-        DataError: A file cannot be read or lacks the label or prediction column.
-        ModelError: The model cannot be loaded.
+        DataError: A file cannot be read, lacks the label or prediction column, or is
+            degenerate.
+        ModelError: The model cannot be loaded, raises on the data, or returns something that
+            is not one finite prediction per row of the form the model task implies.
     """
     info = config.data_info
     seed = config.random_seed
     ref, ref_preds, ref_total = _load_frame(
         info.ref_path, "ref", resolver, info.nrows, seed, info.ref_pred_path, info.pred_col
     )
-    log(f"read {ref_total} reference rows from {info.ref_path}")
+    log(f"read {ref_total} reference rows from {display_name(info.ref_path)}")
     cur, eval_preds, eval_total = _load_frame(
         info.eval_path, "eval", resolver, info.nrows, seed + 1, info.eval_pred_path, info.pred_col
     )
-    log(f"read {eval_total} evaluation rows from {info.eval_path}")
+    log(f"read {eval_total} evaluation rows from {display_name(info.eval_path)}")
     if info.label_col is not None and info.label_col not in ref.columns:
-        raise DataError(f"data_info.label_col: {info.ref_path} has no column {info.label_col!r}")
+        raise DataError(
+            f"data_info.label_col: {display_name(info.ref_path)} has no column {info.label_col!r}"
+        )
     if info.pred_col is not None and ref_preds is None and eval_preds is None:
         raise DataError(
-            f"data_info.pred_col: neither {info.ref_path} nor {info.eval_path} has a column "
-            f"{info.pred_col!r} (and no ref_pred_path / eval_pred_path is given)"
+            f"data_info.pred_col: neither {display_name(info.ref_path)} nor "
+            f"{display_name(info.eval_path)} has a column {info.pred_col!r} (and no "
+            "ref_pred_path / eval_pred_path is given)"
         )
+    check_data(config, ref, cur)
     model: ModelAdapter | None = None
     if config.model_info is not None:
         model = load_model(config.model_info.path, resolver)
-        log(f"loaded model {config.model_info.path}")
+        log(f"loaded model {model.name}")
     elif ref_preds is None and eval_preds is None:
         log("no model and no predictions: model-dependent tests are skipped")
     ctx = RunContext(
@@ -140,6 +155,8 @@ def load_context(
         eval_predictions=eval_preds,
         log=log,
     )
+    ctx.check_labels()
+    ctx.check_predictions()
     metadata: dict[str, JSONValue] = {
         "random_seed": seed,
         "nrows": info.nrows,
@@ -184,7 +201,7 @@ def run_test(
         raise
     except Exception as exc:
         log(f"test {spec.test_id} raised:\n{traceback.format_exc()}")
-        return error_cases(spec, f"{type(exc).__name__}: {exc}"), np.empty(0, np.int64)
+        return error_cases(spec, error_text(exc)), np.empty(0, np.int64)
     cases = tuple(to_case(spec, finding, settings.thresholds) for finding in findings)
     failing = (Status.WARNING, Status.FAIL)
     flagged = [

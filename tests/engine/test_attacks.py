@@ -171,18 +171,77 @@ def test_batches_are_split_beyond_the_row_limit(small) -> None:
     np.testing.assert_allclose(outputs[1], sample.base)  # z is ignored
 
 
-def test_regression_changes_are_in_units_of_the_prediction_spread(small) -> None:
-    ref, cur = small
+def three_x(frame: pd.DataFrame) -> np.ndarray:
+    return 3.0 * frame["x"].to_numpy(dtype=float) + 1.0
 
-    def linear(frame: pd.DataFrame) -> np.ndarray:
-        return 3.0 * frame["x"].to_numpy(dtype=float) + 1.0
 
-    ctx = make_context(ref, cur, model=linear, model_task="Regression", tests_config=WHOLE)
+def test_regression_without_labels_moves_in_units_of_the_spread_capped_at_medium(small) -> None:
+    ref, cur = (frame.drop(columns="y") for frame in small)
+    ctx = make_context(
+        ref, cur, model=three_x, model_task="Regression", tests_config=WHOLE, label_col=None
+    )
     case = case_for(run_one(ctx, SINGLE), "x")
     grid = np.unique(np.quantile(ref["x"], np.linspace(0, 1, 21)))
-    base = linear(cur)
+    base = three_x(cur)
     worst = np.abs(3.0 * grid[None, :] + 1.0 - base[:, None]).max(axis=1) / base.std()
     assert case.metrics["statistic"] == pytest.approx(worst.mean())
+    bounded = case_for(run_one(ctx, BOUNDED), "x")
+    assert bounded.severity.rank <= Severity.MEDIUM.rank and "p_value" not in bounded.metrics
+
+
+def regression_frame(seed: int, n: int) -> pd.DataFrame:
+    """A regression frame: y = 3 x + 1 + noise, and z is noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, n)
+    return pd.DataFrame({"x": x, "z": rng.normal(0, 1, n), "y": 3 * x + 1 + rng.normal(0, 1, n)})
+
+
+def test_regression_attacks_are_judged_by_the_error_at_each_rows_worst_move() -> None:
+    ref, cur = regression_frame(0, 300), regression_frame(1, 150)
+    ctx = make_context(ref, cur, model=three_x, model_task="Regression", tests_config=WHOLE)
+    case = case_for(run_one(ctx, SINGLE), "x")
+    # Expected independently: each row takes the grid value farthest from its x.
+    grid = np.unique(np.quantile(ref["x"], np.linspace(0, 1, 21)))
+    x, y = cur["x"].to_numpy(), cur["y"].to_numpy()
+    moved = grid[np.argmax(np.abs(grid[None, :] - x[:, None]), axis=1)]
+    before, after = np.abs(y - three_x(cur)), np.abs(y - (3.0 * moved + 1.0))
+    baseline = np.abs(ref["y"] - ref["y"].median()).mean()  # a constant predictor's error
+    expected = (after.mean() - before.mean()) / baseline
+    assert case.metrics["statistic"] == pytest.approx(expected)
+    assert case.metrics["rows_worse"] == int(np.sum(after > before))
+    assert case.metrics["p_value"] < 1e-6
+    assert "mean absolute error" in case.description
+
+
+def test_a_smooth_regression_model_is_no_bounded_finding_a_jumpy_one_is() -> None:
+    ref, cur = regression_frame(0, 600), regression_frame(1, 200)
+    smooth = make_context(ref, cur, model=three_x, model_task="Regression")
+    case = case_for(run_one(smooth, BOUNDED), "x")
+    # The worst small move shifts each prediction (the old measure: the HIGH level) ...
+    assert case.metrics["mean_worst_prediction_change"] >= get_test(BOUNDED).thresholds[2]
+    # ... but the error grows by a small share of a constant predictor's error: at most LOW.
+    assert case.metrics["statistic"] < get_test(BOUNDED).thresholds[1]
+    assert case.severity.rank <= Severity.LOW.rank
+
+    def jumpy(frame: pd.DataFrame) -> np.ndarray:
+        """three_x with spikes of +5 on a fifth of every 0.1-wide step of x."""
+        x = frame["x"].to_numpy(dtype=float)
+        return three_x(frame) + 5.0 * (np.mod(x * 10, 1) > 0.8)
+
+    brittle = make_context(ref, cur, model=jumpy, model_task="Regression")
+    case = case_for(run_one(brittle, BOUNDED), "x")
+    assert case.status is Status.FAIL and case.severity is Severity.HIGH
+    assert case.metrics["p_value"] < 1e-6
+
+
+def test_classification_attacks_carry_a_paired_p_value(small) -> None:
+    ref, cur = small
+    north = cur.assign(k="north")  # where k_sensitive is right; "south" inverts it
+    cases = run_one(make_context(ref, north, model=k_sensitive, tests_config=WHOLE), SINGLE)
+    brittle, ignored = case_for(cases, "k"), case_for(cases, "c")
+    assert brittle.metrics["rows_worse"] > brittle.metrics["rows_better"]
+    assert brittle.metrics["p_value"] < 1e-6
+    assert ignored.metrics["p_value"] == 1.0 and ignored.metrics["rows_worse"] == 0
 
 
 def test_multiclass_changes_are_half_the_l1_change_of_the_probabilities(small) -> None:

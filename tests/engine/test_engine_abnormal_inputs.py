@@ -14,6 +14,7 @@ from engine_helpers import (
     tabular_frame,
     x_model,
 )
+from scipy import stats
 
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.tests.abnormal_inputs import ABNORMALITIES, features_with, type_violations
@@ -204,13 +205,13 @@ def test_inconsistencies_flags_pairs_never_seen_together() -> None:
 
 
 PLANTED = {
-    "nulls": ("z", [np.nan] * 5),
-    "out_of_range": ("z", [10.0] * 5),  # tabular_frame's z is standard normal
-    "numeric_outliers": ("x", [1e6] * 5),
-    "unseen_categorical": ("c", ["purple"] * 5),
-    "empty_string": ("k", [""] * 5),
-    "capitalization": ("k", ["NORTH"] * 5),
-    "type": ("i", ["seven"] * 5),
+    "nulls": ("z", [np.nan] * 20),
+    "out_of_range": ("z", [10.0] * 20),  # tabular_frame's z is standard normal
+    "numeric_outliers": ("x", [1e6] * 20),
+    "unseen_categorical": ("c", ["purple"] * 20),
+    "empty_string": ("k", [""] * 20),
+    "capitalization": ("k", ["NORTH"] * 20),
+    "type": ("i", ["seven"] * 20),
 }
 """For each kind of abnormal value: a feature of tabular_frame and values of that kind."""
 
@@ -231,6 +232,38 @@ def test_features_with_returns_the_feature_holding_such_values(abnormality: str)
 
 def test_features_with_follows_the_reference_profile() -> None:
     ref, cur = tabular_frame(300, 0), tabular_frame(300, 1)
-    ref.loc[:9, "z"] = np.nan  # nulls are expected in z: Null Check does not flag them
-    cur.loc[:9, ["x", "z"]] = np.nan
+    ref.loc[:29, "z"] = np.nan  # nulls are expected in z: Null Check does not flag them
+    cur.loc[:29, ["x", "z"]] = np.nan
     assert features_with(make_context(ref, cur), "nulls") == {"x"}
+
+
+def test_out_of_range_p_value_is_the_binomial_test_against_two_over_n_plus_one() -> None:
+    # Two samples of one distribution: with 50 reference values, each new value falls outside
+    # their range with probability 2 / 51, so a few such values on 54 rows are sampling noise.
+    ref, cur = tabular_frame(50, 3), tabular_frame(54, 4)
+    cur.loc[:5, "x"] = ref["x"].max() + 0.01  # 6 of 54 just above the reference maximum
+    case = case_for(
+        run_one(make_context(ref, cur, model=x_model), "abnormal_inputs.out_of_range"), "x"
+    )
+    flagged = case.metrics["num_failing_rows"]
+    expected = stats.binomtest(flagged, 54, 2 / 51, alternative="greater").pvalue
+    assert case.metrics["expected_rate"] == pytest.approx(2 / 51)
+    assert case.metrics["p_value"] == pytest.approx(expected)
+    assert expected > 1e-3  # not significant at the default level over a run's cases
+    planted_far = tabular_frame(500, 1)
+    planted_far.loc[:59, "x"] = 40.0
+    big = tabular_frame(500, 0)
+    far = case_for(
+        run_one(make_context(big, planted_far, model=x_model), "abnormal_inputs.out_of_range"), "x"
+    )
+    assert far.metrics["p_value"] < 1e-30
+
+
+def test_unseen_categorical_expected_rate_is_good_turing() -> None:
+    ref, cur = tabular_frame(200, 0), tabular_frame(200, 1)
+    ref.loc[:2, "c"] = ["teal", "olive", "plum"]  # three values seen once
+    cur.loc[:3, "c"] = "purple"
+    case = case_for(run_one(make_context(ref, cur), "abnormal_inputs.unseen_categorical"), "c")
+    assert case.metrics["expected_rate"] == pytest.approx((3 + 1) / (200 + 1))
+    expected = stats.binomtest(4, 200, 4 / 201, alternative="greater").pvalue
+    assert case.metrics["p_value"] == pytest.approx(expected)

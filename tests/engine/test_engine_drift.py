@@ -9,7 +9,10 @@ from engine_helpers import case_for, make_context, run_one, statuses, tabular_fr
 from scipy import stats as scipy_stats
 from scipy.spatial.distance import jensenshannon
 
-from pytest_rime.engine.results import Severity, Status
+from pytest_rime.engine.evidence import apply_evidence
+from pytest_rime.engine.registry import all_tests
+from pytest_rime.engine.results import Severity, Status, TestBatchResult, TestCaseResult
+from pytest_rime.engine.stats import PERMUTATIONS
 
 
 def test_feature_drift_passes_on_same_distribution(
@@ -150,3 +153,116 @@ def test_correlation_drift_edge_cases() -> None:
     multi = pd.DataFrame({"x": np.arange(30.0), "y": ["a", "b", "c"] * 10})
     [skip] = run_one(make_context(multi, multi), "drift.correlation_drift")
     assert skip.status is Status.SKIP
+
+
+# ------------------------------------------------------------------- evidence (p-values)
+def _drift_after_evidence(ctx) -> list[TestCaseResult]:
+    """Every Drift case of ``ctx`` after the run-level Benjamini-Hochberg adjustment."""
+    batches = [
+        TestBatchResult(spec.test_id, spec.name, "Drift", "", 0, tuple(run_one(ctx, spec.test_id)))
+        for spec in all_tests()
+        if spec.category == "Drift"
+    ]
+    return [case for batch in apply_evidence(batches, 0.01) for case in batch.cases]
+
+
+def _decile_table(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Counts in the bins ``(-inf, q1], (q1, q2], ..., (q9, inf)`` of the ref deciles."""
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)[1:-1]))
+    return np.vstack(
+        [
+            np.bincount(np.searchsorted(edges, v, side="left"), minlength=edges.size + 1)
+            for v in (ref, cur)
+        ]
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clean_110_row_split_has_p_values_and_nothing_serious(seed: int) -> None:
+    ref, cur = tabular_frame(110, 2 * seed), tabular_frame(110, 2 * seed + 1)
+    cases = _drift_after_evidence(make_context(ref, cur, model=x_model))
+    tested = [c for c in cases if c.status is not Status.SKIP]
+    assert len(tested) > 10
+    for case in tested:
+        assert 0.0 <= case.metrics["p_value"] <= 1.0, case
+        assert case.metrics["p_value_method"]
+    assert [c for c in cases if c.severity in (Severity.MEDIUM, Severity.HIGH)] == []
+
+
+@pytest.mark.parametrize(
+    ("shift", "level"), [(0.4, Severity.MEDIUM), (0.5, Severity.HIGH), (0.75, Severity.HIGH)]
+)
+def test_shift_of_the_most_important_feature_at_1000_rows_keeps_its_level(
+    shift: float, level: Severity
+) -> None:
+    """Evidence never lowers a real shift of the feature or of the predictions.
+
+    0.4 sd of a normal feature is PSI about 0.16 (MEDIUM by the thresholds), 0.5 sd is PSI 0.25
+    (HIGH, the edge of detectability the gate must catch); all have a p-value far below any
+    adjusted level.
+    """
+    ref, cur = tabular_frame(1000, 0), tabular_frame(1000, 1)
+    cur["x"] = cur["x"] + shift
+    cases = _drift_after_evidence(make_context(ref, cur, model=x_model))
+    feature = next(c for c in cases if c.test_id == "drift.feature_drift" and c.features == ("x",))
+    assert feature.metrics["p_value"] < 1e-10
+    assert feature.severity is level, feature.description
+    assert "significant at 0.01" in feature.description
+    prediction = next(c for c in cases if c.test_id == "drift.prediction_drift")
+    assert prediction.severity is level and prediction.metrics["p_value"] < 1e-10
+
+
+def test_feature_drift_p_value_is_chi_squared_on_the_psi_bins() -> None:
+    ref, cur = tabular_frame(500, 0), tabular_frame(400, 1, shift=0.2)
+    case = case_for(run_one(make_context(ref, cur), "drift.feature_drift"), "x")
+    table = _decile_table(ref["x"].to_numpy(), cur["x"].to_numpy())
+    expected = scipy_stats.chi2_contingency(table, correction=False).pvalue
+    assert case.metrics["p_value"] == pytest.approx(expected)
+    assert case.metrics["p_value_method"] == "chi-squared"
+    c_case = case_for(run_one(make_context(ref, cur), "drift.feature_drift"), "c")
+    counts = pd.concat([ref["c"].value_counts(), cur["c"].value_counts()], axis=1).fillna(0)
+    expected_c = scipy_stats.chi2_contingency(counts.to_numpy().T, correction=False).pvalue
+    assert c_case.metrics["p_value"] == pytest.approx(expected_c)
+
+
+def test_ks_statistic_gets_the_ks_p_value() -> None:
+    ref, cur = tabular_frame(500, 0), tabular_frame(400, 1, shift=0.15)
+    ctx = make_context(ref, cur, tests_config={"drift.feature_drift": {"numeric_statistic": "ks"}})
+    case = case_for(run_one(ctx, "drift.feature_drift"), "x")
+    expected = scipy_stats.ks_2samp(ref["x"], cur["x"], method="asymp").pvalue
+    assert case.metrics["p_value"] == pytest.approx(expected)
+    assert case.metrics["p_value_method"] == "Kolmogorov-Smirnov"
+
+
+def test_nulls_drift_p_value_is_fisher_exact() -> None:
+    ref, cur = tabular_frame(400, 0), tabular_frame(300, 1)
+    ref.loc[:3, "z"] = np.nan
+    cur.loc[:14, "z"] = np.nan
+    case = case_for(run_one(make_context(ref, cur), "drift.nulls_per_feature_drift"), "z")
+    expected = scipy_stats.fisher_exact([[4, 396], [15, 285]]).pvalue
+    assert case.metrics["p_value"] == pytest.approx(expected)
+    clean = case_for(run_one(make_context(ref, cur), "drift.nulls_per_feature_drift"), "x")
+    assert clean.metrics["p_value"] == 1.0
+
+
+def test_correlation_drift_p_value_is_a_fisher_z_test() -> None:
+    ref, cur = tabular_frame(500, 0), tabular_frame(500, 1)
+    cur["y"] = cur["y"].sample(frac=1.0, random_state=0).to_numpy()  # break x -> y in eval
+    cases = run_one(make_context(ref, cur, model=x_model), "drift.correlation_drift")
+    x_case, z_case = case_for(cases, "x"), case_for(cases, "z")
+    r_ref, r_eval = x_case.metrics["ref_correlation"], x_case.metrics["eval_correlation"]
+    fisher = 2 * scipy_stats.norm.sf(abs(np.arctanh(r_ref) - np.arctanh(r_eval)) / np.sqrt(2 / 497))
+    assert fisher * (1 - 1e-9) <= x_case.metrics["p_value"] < 1e-10
+    assert z_case.metrics["p_value"] > 0.01
+
+
+def test_tiny_samples_and_constant_columns() -> None:
+    ref, cur = tabular_frame(6, 0), tabular_frame(6, 1, shift=5.0)
+    ctx = make_context(ref.assign(z=2.0), cur.assign(z=2.0), model=x_model)
+    cases = _drift_after_evidence(ctx)
+    x_case = next(c for c in cases if c.test_id == "drift.feature_drift" and c.features == ("x",))
+    assert x_case.metrics["p_value_method"] == "permutation"
+    assert x_case.metrics["p_value"] >= 1 / (PERMUTATIONS + 1)
+    z_case = next(c for c in cases if c.test_id == "drift.feature_drift" and c.features == ("z",))
+    assert z_case.status is Status.PASS and z_case.metrics["p_value"] == 1.0
+    assert [c for c in cases if c.severity in (Severity.MEDIUM, Severity.HIGH)] == []

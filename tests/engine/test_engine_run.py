@@ -162,7 +162,7 @@ def test_bad_inputs_raise_named_errors(project: Path) -> None:
         run_stress_test(config, log=lambda _: None)
     config = config_for(project)
     config["data_info"]["ref_pred_path"] = str(project / "ref.csv")
-    config["data_info"]["pred_col"] = "x"
+    config["data_info"]["pred_col"] = "y"  # 0/1 labels: valid binary predictions
     config["data_info"]["nrows"] = 10
     result = run_stress_test(config, log=lambda _: None)
     assert result.metadata["ref_rows"] == 10  # predictions sampled with their rows

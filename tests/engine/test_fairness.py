@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from engine_helpers import case_for, make_context, run_one, tabular_frame, x_model
+from scipy.stats import chi2, chi2_contingency
 from scipy.stats.contingency import association, crosstab
 from sklearn import metrics as skm
 
@@ -187,3 +188,85 @@ def titanic_model():
     model = make_pipeline(encode, LogisticRegression(max_iter=1000))
     model.fit(train[columns], train["survived"])
     return ref, cur, lambda frame: model.predict_proba(frame[columns])[:, 1]
+
+
+# ------------------------------------------------------------------------------ evidence
+def _base_rate_frames(n: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Frames where group ``g`` shifts x, which decides the label ``y``."""
+    frames = []
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        g = rng.choice(["p", "q"], n)
+        x = rng.normal(np.where(g == "p", 0.8, -0.8), 1.0)
+        y = (x > 0).astype(int)
+        frames.append(pd.DataFrame({"x": x, "g": g, "y": y}))
+    return frames[0], frames[1]
+
+
+def test_demographic_parity_reproducing_the_base_rates_is_at_most_low() -> None:
+    ref, cur = _base_rate_frames()
+    ctx = make_context(ref, cur, model=x_model, protected_features=["g"])
+    case = case_for(run_one(ctx, "bias_and_fairness.demographic_parity"), "g")
+    assert case.metrics["ratio"] < 0.7  # the raw rates fail the four-fifths rule
+    assert case.metrics["unconditional_p_value"] < 1e-10
+    assert case.metrics["p_value"] > 0.01  # but not given the label
+    assert case.status is Status.FAIL and case.severity is Severity.LOW
+    assert "base-rate" in case.description
+    labels = cur.groupby("g")["y"].mean().to_dict()
+    assert case.metrics["label_rates"] == pytest.approx(labels)
+    # pushing group q down beyond its label rate is discrimination given the label: HIGH
+    biased = make_context(ref, cur, model=_biased, protected_features=["g"])
+    bad = case_for(run_one(biased, "bias_and_fairness.demographic_parity"), "g")
+    assert bad.severity is Severity.HIGH and bad.metrics["p_value"] < 1e-6
+
+
+def test_parity_p_values_match_scipy() -> None:
+    ctx, _, cur = _ctx(model=_biased)
+    predicted = _biased(cur) >= 0.5
+    dp = case_for(run_one(ctx, "bias_and_fairness.demographic_parity"), "g")
+    raw = chi2_contingency(pd.crosstab(cur["g"], predicted), correction=False)
+    assert dp.metrics["unconditional_p_value"] == pytest.approx(raw.pvalue)
+    given = sum(
+        chi2_contingency(
+            pd.crosstab(cur["g"][cur["y"] == v], predicted[cur["y"] == v]), correction=False
+        ).statistic
+        for v in (0, 1)
+    )
+    assert dp.metrics["chi2"] == pytest.approx(given)
+    assert dp.metrics["p_value"] == pytest.approx(chi2.sf(given, 2))
+    eo = case_for(run_one(ctx, "bias_and_fairness.equal_opportunity"), "g")
+    positives = (cur["y"] == 1).to_numpy()
+    expected = chi2_contingency(
+        pd.crosstab(cur["g"][positives], predicted[positives]), correction=False
+    )
+    assert eo.metrics["p_value"] == pytest.approx(expected.pvalue)
+
+
+def test_tiny_groups_do_not_give_high_from_noise() -> None:
+    ref, cur = (
+        frame.assign(g=np.where(np.arange(len(frame)) < 12, "tiny", "big"))
+        for frame in _frames(400)
+    )
+    ctx = make_context(
+        ref,
+        cur,
+        model=x_model,
+        protected_features=["g"],
+        tests_config={"bias_and_fairness.equal_opportunity": {"min_group_size": 3}},
+    )
+    case = case_for(run_one(ctx, "bias_and_fairness.equal_opportunity"), "g")
+    assert case.metrics["p_value_method"] == "permutation"
+    assert case.metrics["p_value"] > 0.01
+
+
+def test_single_group_and_single_class_edges() -> None:
+    ref, cur = _frames(300)
+    one = make_context(ref, cur.assign(g="p"), model=x_model, protected_features=["g"])
+    assert case_for(run_one(one, "bias_and_fairness.demographic_parity"), "g").status is (
+        Status.SKIP
+    )
+    all_negative = make_context(ref, cur.assign(y=0), model=x_model, protected_features=["g"])
+    dp = case_for(run_one(all_negative, "bias_and_fairness.demographic_parity"), "g")
+    assert dp.status is not Status.SKIP and 0.0 <= dp.metrics["p_value"] <= 1.0
+    eo = case_for(run_one(all_negative, "bias_and_fairness.equal_opportunity"), "g")
+    assert eo.status is Status.SKIP  # no positives in any group

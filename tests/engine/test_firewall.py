@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -29,12 +30,20 @@ from pytest_rime.engine.monitoring import (
     AVERAGE_SEVERITY,
     NUM_DRIFTING_FEATURES,
     TEST_PASS_RATE,
+    Evidence,
     MetricThreshold,
     bin_events,
     measure_bin,
     resolve_thresholds,
 )
-from pytest_rime.engine.results import ModelPerf, RunResult, Severity, Status
+from pytest_rime.engine.results import (
+    ModelPerf,
+    RunResult,
+    Severity,
+    Status,
+    TestBatchResult,
+    TestCaseResult,
+)
 
 DAY = 86400
 FIRST_DAY = pd.Timestamp("2024-05-01", tz="UTC")
@@ -202,13 +211,17 @@ def test_monitored_metrics_match_an_independent_computation(project, daily):
         assert metrics[AVERAGE_SEVERITY] == pytest.approx(
             np.mean([rank[c.severity.value] for c in scored])
         )
-        drifting = sorted(
+        # A feature drifts: beyond its threshold and outside the null spread after correction.
+        beyond = {
             c.features[0]
             for c in run.test_cases
             if c.test_id == "drift.feature_drift" and c.status.value in ("WARNING", "FAIL")
-        )
-        assert sorted(time_bin.summary.drifting_features) == drifting
-        assert metrics[NUM_DRIFTING_FEATURES] == len(drifting)
+        }
+        assert set(time_bin.summary.drifting_features) <= beyond
+        assert metrics[NUM_DRIFTING_FEATURES] == len(time_bin.summary.drifting_features)
+        if time_bin.summary.drifting_features:
+            assert metrics["num_drifting_features.p_value_adjusted"] < 0.01
+        assert 0 < metrics["abnormality_rate.p_value"] <= 1
         start = pd.Timestamp(time_bin.summary.bin_start_secs, unit="s", tz="UTC")
         rows = project["eval"][(stamps >= start) & (stamps < start + pd.Timedelta(days=1))]
         probabilities = model.predict_proba(rows[FEATURES])[:, 1]
@@ -414,10 +427,14 @@ def _run_with(model_perf: tuple[ModelPerf, ...]) -> RunResult:
     )
 
 
-def _events(run: RunResult, overrides: dict[str, Any] | None = None):
+def _events(
+    run: RunResult,
+    overrides: dict[str, Any] | None = None,
+    evidence: dict[str, Evidence] | None = None,
+):
     return bin_events(
         run,
-        measure_bin(run),
+        measure_bin(run, evidence=evidence, significance_level=0.01),
         resolve_thresholds(overrides),
         bin_start_secs=0,
         bin_end_secs=DAY,
@@ -434,15 +451,82 @@ def test_model_metric_events_follow_direction_and_scale_of_each_metric():
             ModelPerf("AUC", 0.95, None),  # not computable: no event
         )
     )
-    events = {e.metric: e for e in _events(run)}
+    significant = {
+        "model_perf.Accuracy": Evidence(0.001, 0.002, 1000),
+        "model_perf.Log Loss": Evidence(0.001, 0.002, 1000),
+    }
+    events = {e.metric: e for e in _events(run, evidence=significant)}
     assert set(events) == {"model_perf.Accuracy", "model_perf.Log Loss"}
     accuracy, loss = events["model_perf.Accuracy"], events["model_perf.Log Loss"]
     assert (accuracy.severity, accuracy.value) == (Severity.MEDIUM, 0.68)
     assert accuracy.threshold == pytest.approx(0.70)
     assert (loss.severity, loss.threshold) == (Severity.MEDIUM, pytest.approx(0.45))
     assert "0.68" in accuracy.description and "0.9" in accuracy.description
-    quiet = _events(run, {"model_perf.Accuracy": [0.25, 0.3, 0.4]})
+    assert "adjusted p = 0.002" in accuracy.description
+    quiet = _events(run, {"model_perf.Accuracy": [0.25, 0.3, 0.4]}, significant)
     assert {e.metric for e in quiet} == {"model_perf.Log Loss"}
+
+
+def test_an_event_without_evidence_is_at_most_low():
+    run = _run_with((ModelPerf("Accuracy", 0.90, 0.40), ModelPerf("Log Loss", 0.30, 0.90)))
+    noise = {"model_perf.Accuracy": Evidence(0.2, 0.3, 1000)}
+    events = {e.metric: e for e in _events(run, evidence=noise)}
+    accuracy, loss = events["model_perf.Accuracy"], events["model_perf.Log Loss"]
+    assert accuracy.severity is Severity.LOW  # HIGH by its effect, within the null spread
+    assert "not significant at 0.01" in accuracy.description
+    assert "adjusted p = 0.3" in accuracy.description
+    assert loss.severity is Severity.LOW  # no null spread at all
+    assert "no null spread" in loss.description
+
+
+def test_only_significant_drift_counts_and_the_bin_metrics_carry_p_values():
+    def drift_case(feature: str, status: Status) -> TestCaseResult:
+        return TestCaseResult(
+            test_id="drift.feature_drift",
+            test_batch_type="Feature Drift",
+            category="Drift",
+            features=(feature,),
+            status=status,
+            severity=Severity.HIGH if status is Status.FAIL else Severity.NONE,
+            importance_score=1.0,
+            metrics={"statistic_name": "psi", "statistic": 0.5},
+            description="",
+        )
+
+    batch = TestBatchResult(
+        test_id="drift.feature_drift",
+        test_batch_type="Feature Drift",
+        category="Drift",
+        description="",
+        duration_millis=0,
+        cases=(
+            drift_case("a", Status.FAIL),
+            drift_case("b", Status.FAIL),
+            drift_case("c", Status.PASS),
+        ),
+    )
+    run = dataclasses.replace(_run_with(()), batches=(batch,))
+    evidence = {
+        "drift.a": Evidence(0.0001, 0.0003, 2000),
+        "drift.b": Evidence(0.04, 0.06, 2000),
+        "drift.c": Evidence(0.0001, 0.0003, 2000),  # significant but below the threshold
+        ABNORMALITY_RATE: Evidence(0.5, 0.6, 2000),
+    }
+    metrics = measure_bin(run, evidence=evidence, significance_level=0.01)
+    assert metrics.drifting_features == ("a",)
+    assert metrics.noisy_features == ("b",)
+    values = metrics.values()
+    assert values[NUM_DRIFTING_FEATURES] == 1
+    assert values["num_drifting_features.p_value_adjusted"] == 0.0003
+    assert values["abnormality_rate.p_value"] == 0.5
+    assert "drift.a.p_value" not in values
+    events = {e.metric: e for e in _events(run, evidence=evidence)}
+    event = events[NUM_DRIFTING_FEATURES]
+    assert event.features == ("a",)
+    assert event.severity is Severity.LOW  # one feature: the low threshold
+    assert events[TEST_PASS_RATE].severity is Severity.LOW  # HIGH by effect, no null spread
+    assert "1 feature drifts" in event.description and "'b'" in event.description
+    assert "within the spread of reference chunks" in event.description
 
 
 def test_metric_threshold_levels_in_both_directions():

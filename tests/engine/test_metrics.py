@@ -11,11 +11,13 @@ from sklearn.calibration import calibration_curve
 
 from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION
 from pytest_rime.engine.metrics import (
+    MetricInputs,
     all_metrics,
     compute_metrics,
     expected_calibration_error,
     metric_names,
     model_perf,
+    prepare,
     reliability_table,
     task_metrics,
 )
@@ -232,3 +234,93 @@ def test_model_perf_without_eval_labels_keeps_the_ref_values() -> None:
     ref, cur = tabular_frame(200, 0), tabular_frame(200, 1).drop(columns="y")
     perf = model_perf(make_context(ref, cur, model=x_model))
     assert all(p.ref_metric is not None and p.eval_metric is None for p in perf)
+
+
+# ------------------------------------------------------- significance: counts and resamples
+def _task_inputs(task: str, seed: int, n: int = 120) -> MetricInputs:
+    """Random labels and informative predictions of ``task`` (with ties and a zero target)."""
+    rng = np.random.default_rng(seed)
+    if task == BINARY:
+        y = rng.integers(0, 2, n)
+        return prepare(task, y, np.clip(np.round(0.4 * y + 0.6 * rng.random(n), 1), 0, 1))
+    if task == MULTICLASS:
+        y = rng.integers(0, 4, n)
+        logits = rng.normal(size=(n, 4)) + 2 * np.eye(4)[y]
+        probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return prepare(task, y, probabilities, classes=[0, 1, 2, 3])
+    y = rng.lognormal(3, 1.5, n)
+    y[0] = 0.0
+    return prepare(task, y, y * rng.lognormal(0, 0.3, n))
+
+
+def _resampled(task: str) -> list[pytest.param]:
+    return [pytest.param(task, m, id=m.slug) for m in task_metrics(task) if m.resample is not None]
+
+
+@pytest.mark.parametrize(
+    ("task", "metric"), [p for task in (BINARY, MULTICLASS, REGRESSION) for p in _resampled(task)]
+)
+def test_resampled_metric_is_the_metric_of_the_weighted_rows(task: str, metric) -> None:
+    inputs = _task_inputs(task, 0)
+    rng = np.random.default_rng(1)
+    counts = np.vstack([np.ones(inputs.size), rng.integers(0, 3, (3, inputs.size))])
+    values = metric.resample(inputs, counts.astype(float))
+    assert values[0] == pytest.approx(metric.compute(inputs))
+    for weights, value in zip(counts[1:], values[1:], strict=True):
+        repeated = inputs.subset(np.repeat(np.arange(inputs.size), weights.astype(int)))
+        assert value == pytest.approx(metric.compute(repeated)), metric.name
+
+
+def test_every_metric_has_one_significance_test() -> None:
+    for metric in all_metrics():
+        assert (metric.rate_counts is None) != (metric.resample is None), metric.name
+
+
+@pytest.mark.parametrize("task", [BINARY, MULTICLASS])
+def test_rate_counts_give_the_metric(task: str) -> None:
+    inputs = _task_inputs(task, 2)
+    for metric in task_metrics(task):
+        if metric.rate_counts is not None:
+            hits, rows = metric.rate_counts(inputs)
+            assert hits / rows == pytest.approx(metric.compute(inputs)), metric.name
+
+
+def test_resampled_metrics_are_nan_where_undefined() -> None:
+    inputs = _task_inputs(BINARY, 3, n=6)
+    only_negatives = (~inputs.y_true).astype(float)[None, :]
+    auc = next(m for m in task_metrics(BINARY) if m.slug == "auc")
+    assert np.isnan(auc.resample(inputs, only_negatives)[0])
+    regression = _task_inputs(REGRESSION, 3, n=6)
+    one_row = np.eye(6)[1][None, :] * 3
+    r2 = next(m for m in task_metrics(REGRESSION) if m.slug == "r2")
+    assert np.isnan(r2.resample(regression, one_row)[0])  # a constant target
+    labels_only = prepare(MULTICLASS, np.array([0, 1, 2]), np.array([0, 1, 1]))
+    log_loss = next(m for m in task_metrics(MULTICLASS) if m.slug == "multiclass_log_loss")
+    assert np.isnan(log_loss.resample(labels_only, np.ones((2, 3)))).all()
+
+
+@pytest.mark.parametrize("name", ["MAE", "MSE", "RMSE", "MAPE", "R2", "Log Loss"])
+def test_linearised_rows_give_the_spread_of_random_splits(name: str) -> None:
+    from pytest_rime.engine import stats
+    from pytest_rime.engine.metrics import linearised_rows, task_metrics
+
+    rng = np.random.default_rng(3)
+    n, ref_rows = 6000, 4000
+    x = rng.normal(size=n)
+    if name == "Log Loss":
+        scores = 1 / (1 + np.exp(-2 * x))
+        inputs = MetricInputs(BINARY, rng.random(n) < scores, scores >= 0.5, scores, np.arange(n))
+    else:
+        y = np.exp(x + rng.normal(0, 0.7, n))
+        inputs = MetricInputs(REGRESSION, y, np.exp(x + 0.2), None, np.arange(n))
+    metric = next(m for m in task_metrics(inputs.task) if m.name == name)
+    assert metric.resample is not None
+    masks = np.vstack(list(stats.random_splits(rng, ref_rows, n - ref_rows, 600)))
+    values = metric.resample(inputs, np.vstack([masks, 1 - masks]))
+    expected = float(np.std(values[600:] - values[:600], ddof=1))
+    linear = linearised_rows(name, inputs)
+    assert linear is not None
+    rows, value = linear
+    assert value == pytest.approx(metric.compute(inputs))
+    spread = stats.split_mean_difference_sd(rows, ref_rows, n - ref_rows)
+    assert spread == pytest.approx(expected, rel=0.1)

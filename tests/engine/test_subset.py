@@ -11,11 +11,13 @@ import pytest
 from engine_helpers import case_for, make_context, run_one, tabular_frame, worst, x_model
 from sklearn import metrics as skm
 
+from pytest_rime.engine.metrics import prepare as metric_inputs_of
+from pytest_rime.engine.metrics import task_metrics
 from pytest_rime.engine.registry import all_tests
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.run import run_stress_test
 from pytest_rime.engine.severity import impact_cap
-from pytest_rime.engine.tests.subset import DIAGNOSTIC_MAX_IMPACT, MISSING, OTHER
+from pytest_rime.engine.tests.subset import DIAGNOSTIC_MAX_IMPACT, MISSING, OTHER, row_parts
 
 MY_CATEGORIES = ("Model Performance", "Subset Performance", "Bias and Fairness")
 
@@ -78,7 +80,7 @@ def test_numeric_subsets_are_reference_quantile_bins_with_sizes(ref_eval) -> Non
     )
     assert [row["size"] for row in subsets[:5]] == expected_sizes.tolist()
     assert subsets[0]["subset"] == f"< {edges[0]:.4g}"
-    assert subsets[-1] == {"subset": MISSING, "size": 10, "metric": None}  # below min size
+    assert subsets[-1] == {"subset": MISSING, "size": 10, "metric": None, "p_value": None}
     assert sum(row["size"] for row in subsets) == len(cur)
 
 
@@ -103,7 +105,12 @@ def test_small_subsets_are_excluded_until_min_subset_size_allows_them(ref_eval) 
         run_one(make_context(ref, cur, model=x_model), "subset_performance.subset_accuracy"), "k"
     )
     assert default.metrics["worst_subset"] != OTHER
-    assert _subsets(default)[OTHER] == {"subset": OTHER, "size": 20, "metric": None}
+    assert _subsets(default)[OTHER] == {
+        "subset": OTHER,
+        "size": 20,
+        "metric": None,
+        "p_value": None,
+    }
     small = {"subset_performance.subset_accuracy": {"min_subset_size": 10}}
     ctx = make_context(ref, cur, model=x_model, tests_config=small)
     case = case_for(run_one(ctx, "subset_performance.subset_accuracy"), "k")
@@ -292,3 +299,173 @@ def test_titanic_end_to_end_run(titanic, tmp_path, flip: bool) -> None:
         assert ("Subset Accuracy", ("class",)) in high
     else:
         assert high == set()
+
+
+# ------------------------------------------------------------------------------ evidence
+def _inputs(task: str, n: int = 400):
+    rng = np.random.default_rng(3)
+    if task == "Regression":
+        y = np.exp(rng.normal(0, 1.5, n))  # heavy-tailed target
+        return metric_inputs_of(task, y, y * np.exp(rng.normal(0, 0.3, n)))
+    if task == "Multi-class Classification":
+        y = rng.integers(0, 3, n)
+        p = rng.dirichlet(np.ones(3), n)
+        return metric_inputs_of(task, y, p, classes=[0, 1, 2])
+    y = rng.integers(0, 2, n)
+    return metric_inputs_of(task, y, np.clip(y * 0.6 + rng.random(n) * 0.5, 0, 1))
+
+
+@pytest.mark.parametrize(
+    "task", ["Binary Classification", "Multi-class Classification", "Regression"]
+)
+def test_sum_forms_reproduce_every_metric(task: str) -> None:
+    inputs = _inputs(task)
+    parts = row_parts(inputs, 3)
+    rows = np.random.default_rng(0).choice(inputs.size, 60, replace=False)
+    for metric in task_metrics(task):
+        for chosen in (inputs, inputs.subset(rows)):
+            value = parts.metric(metric, row_parts(chosen, 3).values.sum(axis=0))
+            if value is None:
+                assert metric.ranking or metric.name in ("R2", "Calibration Error"), metric.name
+                continue
+            assert float(value) == pytest.approx(metric.compute(chosen)), metric.name
+
+
+def test_subset_p_value_matches_brute_force_random_subsets(ref_eval) -> None:
+    ref, cur = ref_eval
+    ctx = make_context(ref, cur, model=x_model)
+    case = case_for(run_one(ctx, "subset_performance.subset_log_loss"), "c")
+    worst = case.metrics["worst_subset"]
+    rows = (cur["c"] == worst).to_numpy()
+    y, p = cur["y"].to_numpy(), np.clip(x_model(cur), 1e-15, 1 - 1e-15)
+    loss = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    observed = loss[rows].mean()
+    rng = np.random.default_rng(0)
+    by_label = [np.flatnonzero(y == v) for v in (0, 1)]
+    counts = [int(np.sum(y[rows] == v)) for v in (0, 1)]
+    brute = np.array(
+        [
+            np.mean(
+                np.concatenate(
+                    [
+                        loss[rng.choice(r, k, replace=False)]
+                        for r, k in zip(by_label, counts, strict=True)
+                    ]
+                )
+            )
+            for _ in range(2000)
+        ]
+    )
+    expected = (1 + np.sum(brute >= observed)) / 2001 * 3  # Bonferroni over the 3 colours
+    assert case.metrics["p_value"] == pytest.approx(min(1.0, expected), abs=0.15)
+    flipped = case_for(
+        run_one(
+            make_context(ref, cur, model=_flip_for("c", "red")),
+            "subset_performance.subset_log_loss",
+        ),
+        "c",
+    )
+    assert flipped.metrics["p_value"] < 1e-8
+
+
+def test_heavy_tailed_regression_on_a_clean_split_is_not_significant() -> None:
+    frames = []
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=1500)
+        y = np.exp(2 * x + rng.normal(0, 0.5, 1500))  # four orders of magnitude
+        frames.append(pd.DataFrame({"x": x, "z": rng.normal(size=1500), "y": y}))
+    ctx = make_context(*frames, model=lambda f: np.exp(2 * f["x"].to_numpy() + 0.125))
+    for test_id in ("subset_performance.subset_mae", "subset_performance.subset_mse"):
+        case = case_for(run_one(ctx, test_id), "z")  # z is noise: its subsets are random
+        assert case.metrics["p_value"] > 0.01, case.description
+        x_case = case_for(run_one(ctx, test_id), "x")  # large x = large target = large errors
+        assert x_case.severity is not Severity.HIGH or x_case.metrics["p_value"] > 0.01, (
+            x_case.description
+        )
+    degradation = run_one(ctx, "subset_performance.subset_performance_degradation")
+    assert all(c.metrics["p_value"] > 0.01 for c in degradation), degradation
+
+
+def test_a_weakness_already_in_ref_that_beats_a_constant_is_at_most_medium() -> None:
+    frames = []
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(0, 3, 3000)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "x": x,
+                    "c": rng.choice(["easy", "hard"], 3000, p=[0.8, 0.2]),
+                    "e": rng.normal(0, 1.5, 3000),
+                    "y": x + rng.normal(0, 0.3, 3000),
+                }
+            )
+        )
+
+    def model(frame: pd.DataFrame) -> np.ndarray:
+        hard = (frame["c"] == "hard").to_numpy()
+        return frame["x"].to_numpy() + np.where(hard, frame["e"].to_numpy(), 0.0)
+
+    # the model is much worse on 'hard', in ref as in eval, yet better than a constant there
+    case = case_for(
+        run_one(make_context(*frames, model=model), "subset_performance.subset_mae"), "c"
+    )
+    assert case.metrics["worst_subset"] == "hard"
+    assert case.metrics["statistic"] >= 1.0 and case.metrics["p_value"] < 1e-6
+    assert case.severity is Severity.MEDIUM and "known property" in case.description
+
+
+def test_no_skill_comparison_is_a_paired_test_against_the_reference_constant() -> None:
+    from pytest_rime.engine.tests.subset import no_skill_comparison
+
+    rng = np.random.default_rng(5)
+    y_ref, y_sub = rng.normal(10.0, 3.0, 400), rng.normal(14.0, 1.0, 60)
+    ref = metric_inputs_of("Regression", y_ref, y_ref)
+    good = metric_inputs_of("Regression", y_sub, y_sub + rng.normal(0, 0.5, 60))
+    model_loss, constant_loss, worse = no_skill_comparison(good, ref)
+    assert constant_loss == pytest.approx(
+        skm.mean_absolute_error(y_sub, np.full(60, np.median(y_ref)))
+    )
+    assert model_loss < constant_loss and not worse
+    broken = metric_inputs_of("Regression", y_sub, y_sub + 20.0)
+    assert no_skill_comparison(broken, ref)[2]
+    labels_ref = rng.random(500) < 0.1
+    probabilities = rng.uniform(0.05, 0.4, 400)  # a harder subset, honestly scored
+    labels_sub = rng.random(400) < probabilities
+    ref_b = metric_inputs_of("Binary Classification", labels_ref, labels_ref.astype(float))
+    sub_b = metric_inputs_of("Binary Classification", labels_sub, probabilities)
+    model_b, constant_b, worse_b = no_skill_comparison(sub_b, ref_b)
+    share = labels_ref.mean()
+    assert model_b == pytest.approx(skm.log_loss(labels_sub, probabilities))
+    assert constant_b == pytest.approx(
+        skm.log_loss(labels_sub, np.full(400, share), labels=[False, True])
+    )
+    assert not worse_b
+    flipped = metric_inputs_of("Binary Classification", labels_sub, 1.0 - probabilities)
+    assert no_skill_comparison(flipped, ref_b)[2]
+    only_labels = metric_inputs_of("Binary Classification", labels_sub, np.ones(400))
+    assert only_labels.scores is not None  # probabilities of 1.0: confident and often wrong
+    assert no_skill_comparison(only_labels, ref_b)[2]
+
+
+def test_promised_accuracy_tells_an_uncertain_subset_from_a_mishandled_one() -> None:
+    from pytest_rime.engine.tests.subset import promised_accuracy
+
+    rng = np.random.default_rng(9)
+    p = rng.uniform(0.3, 0.7, 2000)  # a hard subset: the model is unsure, and rightly so
+    labels = rng.random(2000) < p
+    accuracy, floor = promised_accuracy(metric_inputs_of("Binary Classification", labels, p)) or (
+        0.0,
+        1.0,
+    )
+    expected = np.mean(np.maximum(p, 1 - p))
+    assert accuracy == pytest.approx(np.mean((p >= 0.5) == labels))
+    assert floor == pytest.approx(expected - 2 * np.sqrt(np.sum(p * (1 - p))) / 2000)
+    assert accuracy >= floor
+    confident = np.where(p >= 0.5, 0.99, 0.01)  # same decisions, promised far more
+    accuracy, floor = promised_accuracy(
+        metric_inputs_of("Binary Classification", labels, confident)
+    ) or (1.0, 0.0)
+    assert accuracy < floor
+    assert promised_accuracy(metric_inputs_of("Regression", p, p)) is None

@@ -20,6 +20,7 @@ from robustness_helpers import (
 from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.robustness import REGRESSION_TOLERANCE
+from pytest_rime.engine.tests.abnormal_inputs import features_with
 
 NULLS = "transformations.null_substitution"
 OUT_OF_RANGE = "transformations.out_of_range_substitution"
@@ -29,6 +30,8 @@ EMPTY = "transformations.empty_string_substitution"
 TYPE_CHANGE = "transformations.feature_type_change"
 CAPITALIZATION = "transformations.capitalization_change"
 ALL = (NULLS, OUT_OF_RANGE, OUTLIERS, UNSEEN, EMPTY, TYPE_CHANGE, CAPITALIZATION)
+THRESHOLDS_LOW = 0.05
+"""The low threshold of every Transformations test."""
 
 
 def whole_sample(test_ids: tuple[str, ...] = ALL, size: int = 10_000) -> dict[str, object]:
@@ -211,19 +214,103 @@ def test_single_class_labels_still_measure_prediction_changes(small) -> None:
     assert case_for(run_one(exposed, CAPITALIZATION), "c").severity is Severity.HIGH
 
 
-def test_regression_counts_moves_beyond_the_tolerance(small) -> None:
-    ref, cur = small
+def regression_frames(seed: int, n: int) -> pd.DataFrame:
+    """A regression frame: y = 10 x + noise, and w is noise."""
+    rng = np.random.default_rng(seed)
+    x, w = rng.normal(0, 1, n), rng.normal(0, 1, n)
+    return pd.DataFrame({"x": x, "w": w, "y": 10 * x + rng.normal(0, 5, n)})
 
-    def linear(frame: pd.DataFrame) -> np.ndarray:
-        return 3.0 * pd.to_numeric(frame["x"], errors="coerce").fillna(0.0).to_numpy() + 1.0
 
+def ten_x(frame: pd.DataFrame) -> np.ndarray:
+    """The regression model of y (a missing x counts as 0)."""
+    return 10.0 * pd.to_numeric(frame["x"], errors="coerce").fillna(0.0).to_numpy()
+
+
+def test_regression_is_judged_by_the_change_of_the_error_on_the_same_rows() -> None:
+    ref, cur = regression_frames(0, 300), regression_frames(1, 200)
     tests_config = whole_sample((NULLS,))
-    ctx = make_context(ref, cur, model=linear, model_task="Regression", tests_config=tests_config)
-    case = case_for(run_one(ctx, NULLS), "x")
-    base = linear(cur)
-    moved = np.abs(base - 1.0) / base.std() > REGRESSION_TOLERANCE
-    assert case.metrics["statistic"] == pytest.approx(float(moved.mean()))
-    assert case_for(run_one(ctx, NULLS), "z").severity is Severity.NONE
+    ctx = make_context(ref, cur, model=ten_x, model_task="Regression", tests_config=tests_config)
+    cases = run_one(ctx, NULLS)
+    case = case_for(cases, "x")
+    # Expected independently: a missing x predicts 0 for every row.
+    y = cur["y"].to_numpy(dtype=float)
+    before, after = np.abs(y - ten_x(cur)), np.abs(y)
+    baseline = np.abs(ref["y"] - ref["y"].median()).mean()  # a constant predictor's error
+    expected = (after.mean() - before.mean()) / baseline
+    assert expected > 0.3
+    assert case.metrics["statistic"] == pytest.approx(expected)
+    assert case.metrics["error_relative_increase"] == pytest.approx(expected)
+    assert case.metrics["loss_before"] == pytest.approx(before.mean())
+    assert case.metrics["loss_after"] == pytest.approx(after.mean())
+    assert case.metrics["baseline_error"] == pytest.approx(baseline)
+    assert case.metrics["rows_worse"] == int(np.sum(after > before))
+    assert case.importance_score == pytest.approx(min(1.0, expected))
+    assert "mean absolute error on the 200 changed rows went from" in case.description
+    assert 0 <= case.metrics["p_value"] < 1e-6
+    assert_capped_at_medium(case)  # no null of x in the eval data
+    # The decision-style counts stay as metrics.
+    moved = np.abs(ten_x(cur)) / ten_x(cur).std() > REGRESSION_TOLERANCE
+    assert case.metrics["decision_change_rate"] == pytest.approx(float(moved.mean()))
+    ignored = case_for(cases, "w")
+    assert ignored.severity is Severity.NONE and ignored.metrics["p_value"] == 1.0
+
+
+def test_regression_predictions_that_move_without_a_worse_error_pass() -> None:
+    ref, cur = regression_frames(0, 600), regression_frames(1, 400)
+
+    def leans_on_noise(frame: pd.DataFrame) -> np.ndarray:
+        return 10 * frame["x"].to_numpy() + 0.4 * frame["w"].to_numpy()
+
+    ctx = make_context(ref, cur, model=leans_on_noise, model_task="Regression")
+    case = case_for(run_one(ctx, OUT_OF_RANGE), "w")
+    # Most predictions move beyond the tolerance (the old measure: HIGH level) ...
+    assert case.metrics["decision_change_rate"] > 0.8
+    # ... but the error barely changes: no finding.
+    assert abs(case.metrics["statistic"]) < THRESHOLDS_LOW
+    assert case.status is Status.PASS and case.severity is Severity.NONE
+
+
+def test_regression_what_if_that_breaks_the_error_fails_with_evidence() -> None:
+    ref, cur = regression_frames(0, 600), regression_frames(1, 400)
+
+    def explodes_out_of_range(frame: pd.DataFrame) -> np.ndarray:
+        w = frame["w"].to_numpy()
+        return np.where(np.abs(w) > 5, 1_000.0, 10 * frame["x"].to_numpy())
+
+    ctx = make_context(ref, cur, model=explodes_out_of_range, model_task="Regression")
+    case = case_for(run_one(ctx, OUTLIERS), "w")
+    assert_capped_at_medium(case)  # no outlier of w in the eval data
+    assert case.metrics["statistic"] > 10 and case.metrics["p_value"] < 1e-6
+
+
+def test_regression_without_labels_is_judged_by_movement_capped_at_medium(small) -> None:
+    ref, cur = (frame.drop(columns="y") for frame in small)
+    ctx = make_context(ref, cur, model=ten_x, model_task="Regression", label_col=None)
+    exposed = make_context(
+        ref, planted(cur, "x", [np.nan] * 10), model=ten_x, model_task="Regression", label_col=None
+    )
+    for context in (ctx, exposed):
+        case = case_for(run_one(context, NULLS), "x")
+        assert case.severity is Severity.MEDIUM and "without labels" in case.description
+        assert "p_value" not in case.metrics
+
+
+def test_classification_what_ifs_carry_a_paired_p_value(small) -> None:
+    ref, cur = small
+    ctx = make_context(ref, cur, model=capitalization_sensitive, tests_config=whole_sample())
+    case = case_for(run_one(ctx, CAPITALIZATION), "c")
+    # Exact McNemar by hand: rows that became wrong against rows that became right.
+    from scipy.stats import binom
+
+    p = x_model(cur)
+    right_before = (p >= 0.5) == (cur["y"].to_numpy() == 1)
+    flipped = (p >= 0.5) != ((1 - p) >= 0.5)
+    worse = int(np.sum(flipped & right_before))
+    better = int(np.sum(flipped & ~right_before))
+    assert (case.metrics["rows_worse"], case.metrics["rows_better"]) == (worse, better)
+    expected = binom.sf(worse - 1, worse + better, 0.5)
+    assert case.metrics["p_value"] == pytest.approx(expected)
+    assert f"{worse} of {len(cur)} labelled rows became wrong" in case.description
 
 
 def test_non_numeric_predictions_count_as_changed(small) -> None:
@@ -303,7 +390,7 @@ def test_titanic_run_batches_predictions_and_flags_only_exposed_brittleness(tmp_
 
 def test_titanic_model_that_normalises_case_passes_capitalization() -> None:
     ref, cur = titanic_split()
-    shouted = planted(cur, "gender", cur["gender"].str.upper().iloc[:20].tolist())
+    shouted = planted(cur, "gender", cur["gender"].str.upper().iloc[:100].tolist())
     brittle, robust = titanic_model(), titanic_model(lowercase=True)
     for model, clean, exposed in (
         (brittle, Severity.MEDIUM, Severity.HIGH),
@@ -333,3 +420,36 @@ def test_stacked_edits_keep_dtypes_where_the_values_allow() -> None:
     assert batch["n"].tolist()[2:] == [2, "2"]
     numbers_only = assemble(inputs, [Edit.of("n", [0, 1], np.array([np.nan, 0.5]))])
     assert numbers_only["n"].dtype == float and numbers_only["s"].tolist() == ["a", "b"]
+
+
+def test_a_value_or_two_beyond_the_reference_range_is_chance_not_exposure(small) -> None:
+    ref, cur = small
+    top = ref["z"].max()
+
+    def inverted_beyond_range(frame: pd.DataFrame) -> np.ndarray:
+        p = x_model(frame)
+        return np.where(np.abs(frame["z"].to_numpy()) > top + 1, 1 - p, p)
+
+    # 1% of eval rows just above the reference maximum: a random split does that by chance.
+    chance = planted(cur, "z", [top + 0.01] * 2)
+    ctx = make_context(ref, chance, model=inverted_beyond_range)
+    assert "z" not in features_with(ctx, "out_of_range")
+    assert_capped_at_medium(case_for(run_one(ctx, OUT_OF_RANGE), "z"))
+    # 10% of eval rows beyond it: production data does go there.
+    exposed = make_context(ref, planted(cur, "z", [top + 0.01] * 20), model=inverted_beyond_range)
+    case = case_for(run_one(exposed, OUT_OF_RANGE), "z")
+    assert case.status is Status.FAIL and case.severity is Severity.HIGH
+
+
+def test_a_scikit_learn_model_that_refuses_nulls_is_a_capped_finding_not_a_skip(small) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    ref, cur = (frame[["x", "z", "y"]] for frame in small)
+    estimator = LogisticRegression().fit(ref[["x", "z"]], ref["y"])
+    model = ModelAdapter(estimator.predict_proba, source="lr", classes=estimator.classes_)
+    cases = run_one(make_context(ref, cur, model=model), NULLS)
+    for case in cases:
+        assert_capped_at_medium(case)  # the eval data holds no null: a what-if
+        assert case.importance_score == 1.0
+        assert case.metrics["model_error"].startswith("ValueError: Input X contains NaN")
+        assert "\n" not in case.description and "The model raised ValueError" in case.description

@@ -118,7 +118,14 @@ def test_run_result_round_trips_through_the_store(tmp_path: Path) -> None:
     assert store.get_job(job.id).test_run_id == run.id
     assert store.get_job(job.id).status == JobStatus.SUCCEEDED
     stored = store.get_test_run(run.id)
-    assert stored.summary_counts == {"total": 2, "pass": 1, "warning": 0, "fail": 1, "skip": 0}
+    assert stored.summary_counts == {
+        "total": 2,
+        "pass": 1,
+        "warning": 0,
+        "fail": 1,
+        "skip": 0,
+        "error": 0,
+    }
     assert stored.severity_counts == {"none": 1, "low": 0, "medium": 0, "high": 1}
     first = store.list_test_cases(run.id, "", 1)
     second = store.list_test_cases(run.id, first.next_page_token, 1)

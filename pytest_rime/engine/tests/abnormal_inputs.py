@@ -10,6 +10,11 @@ feature's importance as impact: the importance measures what the model loses whe
 information is destroyed, which a measured change can miss (an imputer hides a null behind a
 typical value, which is also what the repaired rows get).
 Features missing from eval are left to ``Required Features``.
+
+Evidence: tests whose flags also happen between two samples of one distribution (an eval value
+beyond the range or the outlier fences of a finite reference sample, a category the reference
+sample happened to miss) give the rate expected under that null (``Flags.expected_rate``) and
+their p-value is the exact binomial test of the flagged count against it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import BOOL, CATEGORICAL, TEXT, FeatureInfo
@@ -45,6 +51,9 @@ class Flags:
         what: What the flagged values are, completing "N eval rows (x%) of feature F have ...".
         metrics: Extra measured values.
         statistic: Overrides the default statistic (the share of flagged rows).
+        expected_rate: Share of the checked (non-null) eval values expected to be flagged if
+            eval were another sample of the reference distribution; ``None`` when any flag is
+            abnormal whatever the sample (a wrong type, a blank string).
     """
 
     features: tuple[str, ...]
@@ -52,6 +61,16 @@ class Flags:
     what: str
     metrics: dict[str, JSONValue] = field(default_factory=dict)
     statistic: float | None = None
+    expected_rate: float | None = None
+
+
+def _binomial_p_value(flags: Flags, checked: int) -> float | None:
+    """P(at least the flagged count among ``checked`` values at the expected rate)."""
+    if flags.expected_rate is None or checked == 0:
+        return None
+    flagged = int(np.count_nonzero(flags.mask))
+    rate = min(1.0, flags.expected_rate)
+    return float(stats.binom.sf(flagged - 1, checked, rate)) if flagged else 1.0
 
 
 def _eval_features(ctx: RunContext, accept: Callable[[FeatureInfo], bool]) -> list[str]:
@@ -88,6 +107,9 @@ def _findings(
         metrics.update(impact.metrics)
         if flagged.size:
             metrics["examples"] = _examples(ctx, flags)
+        if flags.expected_rate is not None:
+            metrics["expected_rate"] = flags.expected_rate
+        checked = int(ctx.eval[flags.features[0]].notna().sum())
         findings.append(
             Finding(
                 features=flags.features,
@@ -96,6 +118,7 @@ def _findings(
                 metrics=metrics,
                 impact=value if flagged.size else None,
                 flagged_rows=flagged.astype(np.int64),
+                p_value=_binomial_p_value(flags, checked),
             )
         )
     return findings
@@ -132,9 +155,16 @@ def _outlier_flags(ctx: RunContext, k: float) -> list[Flags]:
         values = numeric_values(ctx.eval[name])
         with np.errstate(invalid="ignore"):
             mask = (values < low) | (values > high)
+            ref_values = numeric_values(ctx.ref[name])
+            ref_beyond = int(np.count_nonzero((ref_values < low) | (ref_values > high)))
         flags.append(
             Flags(
-                (name,), mask, f"outliers outside [{low:.4g}, {high:.4g}]", {"bounds": [low, high]}
+                (name,),
+                mask,
+                f"outliers outside [{low:.4g}, {high:.4g}]",
+                {"bounds": [low, high]},
+                # the reference's own rate beyond the fences (rule of succession)
+                expected_rate=(ref_beyond + 1) / (numeric.ref_count + 1),
             )
         )
     return flags
@@ -164,8 +194,15 @@ def _out_of_range_flags(ctx: RunContext) -> list[Flags]:
         values = numeric_values(ctx.eval[name])
         with np.errstate(invalid="ignore"):
             mask = (values < low) | (values > high)
+        # A new value of a continuous distribution falls below the minimum or above the
+        # maximum of n earlier ones with probability 2 / (n + 1); ties only lower it.
         flags.append(
-            Flags((name,), mask, f"values outside the reference range [{low:.4g}, {high:.4g}]")
+            Flags(
+                (name,),
+                mask,
+                f"values outside the reference range [{low:.4g}, {high:.4g}]",
+                expected_rate=2 / (numeric.ref_count + 1),
+            )
         )
     return flags
 
@@ -200,10 +237,22 @@ def unseen_categorical(ctx: RunContext, settings: TestSettings) -> list[Finding]
 def _unseen_flags(ctx: RunContext) -> list[Flags]:
     flags = []
     for name in _eval_features(ctx, _is_categorical):
+        counts = ctx.profile(name).ref_counts
         known = _ref_frequencies(ctx, name).index
         column = ctx.eval[name]
         mask = (column.notna() & ~column.isin(known)).to_numpy()
-        flags.append(Flags((name,), mask, "values never seen in the reference data"))
+        seen = int(counts.sum()) if counts is not None else 0
+        singletons = int((counts == 1).sum()) if counts is not None else 0
+        # Good-Turing: a new draw is a value the sample missed with probability about the
+        # share of values the sample saw exactly once.
+        flags.append(
+            Flags(
+                (name,),
+                mask,
+                "values never seen in the reference data",
+                expected_rate=(singletons + 1) / (seen + 1),
+            )
+        )
     return flags
 
 
@@ -558,9 +607,12 @@ ABNORMALITIES: Mapping[str, Callable[[RunContext], list[Flags]]] = MappingProxyT
 def features_with(ctx: RunContext, abnormality: str) -> frozenset[str]:
     """Features whose eval data holds values of ``abnormality`` (a key of :data:`ABNORMALITIES`).
 
-    A feature counts when at least the low threshold of the Abnormal Inputs tests
-    (:data:`ROW_THRESHOLDS`, 1% of eval rows by default) holds such values: a few tail values
-    do not make production data exercise a weakness.
+    A feature counts when the share of eval rows holding such values reaches the medium
+    threshold of the Abnormal Inputs tests (:data:`ROW_THRESHOLDS`, 5% of eval rows by
+    default) and, for values a random split also produces (:attr:`Flags.expected_rate`), is
+    beyond that chance (binomial p-value below the run's ``significance_level``): a few tail
+    values, or a null in 2% of the rows, do not make production data exercise a weakness
+    materially.
 
     The what-if tests (transformations) use it to tell a hypothetical weakness from one the
     evaluation data already exercises.
@@ -570,7 +622,14 @@ def features_with(ctx: RunContext, abnormality: str) -> frozenset[str]:
         lambda: frozenset(
             name
             for flags in ABNORMALITIES[abnormality](ctx)
-            if flags.mask.size and flags.mask.mean() >= ROW_THRESHOLDS[0]
+            if _exercised(ctx, flags)
             for name in flags.features
         ),
     )
+
+
+def _exercised(ctx: RunContext, flags: Flags) -> bool:
+    if not flags.mask.size or flags.mask.mean() < ROW_THRESHOLDS[1]:
+        return False
+    p_value = _binomial_p_value(flags, int(ctx.eval[flags.features[0]].notna().sum()))
+    return p_value is None or p_value < ctx.config.significance_level

@@ -22,12 +22,21 @@ small move should barely change a prediction.
 All candidates of all features of a test go to the model in one batched call (split beyond
 :data:`~pytest_rime.engine.robustness.MAX_BATCH_ROWS` rows).
 
-- **statistic**: the mean over the attacked rows of the largest prediction change
-  (:func:`~pytest_rime.engine.robustness.row_changes`: |change of the probability| for binary
-  classification, half the L1 change of the probability vector for multi-class, |change| over
-  the standard deviation of the sample's predictions for regression).
-- **impact / importance_score**: the same measured change, so a feature the model ignores is
-  PASS with severity NONE. Severity: the threshold level, capped by the impact
+- **statistic** (classification): the mean over the attacked rows of the largest prediction
+  change (:func:`~pytest_rime.engine.robustness.row_changes`: |change of the probability| for
+  binary classification, half the L1 change of the probability vector for multi-class).
+- **statistic** (regression, with labels): the change of the mean absolute error when each
+  attacked row takes its worst-case value (the candidate that moves its prediction most),
+  paired on the same rows, relative to the error of a constant predictor
+  (:func:`~pytest_rime.engine.robustness.paired_losses`). A model that follows a feature
+  smoothly moves predictions but, over rows with errors of both signs, gains no error: no
+  finding. A model that jumps on a small move gets worse: a finding. Without labels, the mean
+  largest move over the standard deviation of the sample's predictions, capped at MEDIUM.
+- **evidence**: with labels, ``p_value`` is a one-sided paired test that the worst-case values
+  made the per-row loss worse (exact McNemar on 0/1 errors, Wilcoxon signed-rank on absolute
+  errors); MEDIUM and HIGH need it significant after the run's multiple-testing correction.
+- **impact / importance_score**: the same measured value (clipped to 0..1), so a feature the
+  model ignores is PASS with severity NONE. Severity: the threshold level, capped by the impact
   (:mod:`pytest_rime.engine.severity`). A model exception on the candidates is a FAIL with
   statistic and impact 1.0. The tests need a model; with precomputed predictions only they
   are SKIP.
@@ -44,7 +53,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.context import REGRESSION, RunContext
 from pytest_rime.engine.data import BOOL, CATEGORICAL, INTEGER, NUMERIC
 from pytest_rime.engine.perturb import bounded_grid, category_candidates, numeric_grid
 from pytest_rime.engine.profile import numeric_values
@@ -57,6 +66,8 @@ from pytest_rime.engine.robustness import (
     PerturbationSample,
     crash_finding,
     decision_changed,
+    judged_by_error,
+    paired_losses,
     perturbation_sample,
     predict_edits,
     row_changes,
@@ -184,7 +195,7 @@ def _attack_finding(
         f"case: eval row {worst['row']}, {original!r} -> {new!r} moved the prediction by "
         f"{float(changes[i, j]):.3f}."
     )
-    return Finding(
+    finding = Finding(
         features=(attack.feature,),
         statistic=statistic,
         impact=statistic,
@@ -197,6 +208,10 @@ def _attack_finding(
             "worst_case": worst,
         },
     )
+    chosen = np.arange(n_rows) * per_row + np.argmax(changes, axis=1)
+    losses = paired_losses(ctx, sample, attack.rows, sample.base[attack.rows], predictions[chosen])
+    what = f"With each row's worst-case value of {attack.feature!r}"
+    return judged_by_error(finding, losses, ctx.model_task == REGRESSION, what)
 
 
 def attack_findings(

@@ -2,27 +2,52 @@
 
 Statistics are read from the shared feature profiles (computed once per run). Every per-feature
 case carries the feature's model importance as its impact, so a drift on a feature the model
-ignores is at most LOW (see :mod:`pytest_rime.engine.severity`). A distribution shift within
-sampling noise (chi-squared p-value at or above :data:`NOISE_P_VALUE`) is at most LOW too.
+ignores is at most LOW (see :mod:`pytest_rime.engine.severity`).
+
+Every case also carries the p-value of the shift it measures, so that a shift within sampling
+noise is at most LOW once the run's p-values are adjusted (:mod:`pytest_rime.engine.evidence`):
+
+- distribution shifts (PSI, Cramér's V, Jensen-Shannon on categories or reference-decile bins):
+  Pearson's chi-squared test of homogeneity of the same ref x eval table, sparse bins merged
+  (a permutation test of the pooled sample for samples too small for that);
+- the KS statistic: the Kolmogorov-Smirnov distribution;
+- null fractions: Fisher's exact test of the two proportions;
+- correlations with the label: the Fisher z test of two correlations, with a jackknife
+  variance that stays honest on heavy-tailed features.
+
+On small samples PSI is biased upwards (about ``(bins - 1) * (1/n_ref + 1/n_eval)``: 0.4 at
+45 rows a side), so a random split reaches the high threshold without any drift; the p-value
+is what tells such a split from a real shift.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION, RunContext, Which
 from pytest_rime.engine.data import CATEGORICAL, DATETIME, NUMERIC, TEXT, FeatureInfo
 from pytest_rime.engine.profile import FeatureProfile, compute_profile, numeric_values
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
-from pytest_rime.engine.results import Severity
-from pytest_rime.engine.stats import aligned_counts, chi_squared, js_distance, psi
+from pytest_rime.engine.stats import (
+    aligned_counts,
+    chi_squared,
+    correlation_and_z_variance,
+    correlation_difference_p_value,
+    fisher_exact_p_value,
+    homogeneity_p_value,
+    js_distance,
+    ks_p_value,
+    psi,
+)
 
 CATEGORY = "Drift"
-DRIFT_THRESHOLDS = (0.1, 0.2, 0.3)
+DRIFT_THRESHOLDS = (0.05, 0.1, 0.2)
+"""PSI's usual reading (below 0.1 stable, 0.1 to 0.2 a moderate shift, above 0.2 a significant
+one): a 0.5 standard-deviation shift of a normal feature has a PSI of about 0.25. Thresholds
+can sit this low because sampling noise no longer reaches MEDIUM or HIGH without evidence."""
 NUMERIC_STATISTICS = ("psi", "ks")
 CATEGORICAL_STATISTICS = ("psi", "chi2", "js")
 _STAT_PARAMS = {"numeric_statistic": "psi", "categorical_statistic": "psi"}
@@ -30,11 +55,6 @@ _STAT_CHOICES = {
     "numeric_statistic": NUMERIC_STATISTICS,
     "categorical_statistic": CATEGORICAL_STATISTICS,
 }
-NOISE_P_VALUE = 0.05
-"""A shift whose chi-squared test (on the counts the statistic compares) has a p-value at or
-above this is within sampling noise: its severity is capped at LOW. On small samples PSI is
-biased upwards (about ``(bins - 1) * (1/n_ref + 1/n_eval)``: 0.4 at 45 rows a side), so a
-random split would otherwise reach the high threshold without any drift."""
 
 STATISTIC_NAMES = {
     "psi": "PSI",
@@ -82,43 +102,55 @@ def _compared_counts(profile: FeatureProfile) -> tuple[np.ndarray, np.ndarray] |
     return None
 
 
+@dataclass(frozen=True)
+class ShiftEvidence:
+    """P-value of a distribution shift and the test that gave it."""
+
+    p_value: float
+    method: str
+
+
+def shift_evidence(
+    profile: FeatureProfile, statistic: str, rng: np.random.Generator
+) -> ShiftEvidence | None:
+    """P-value that ref and eval of ``profile`` share one distribution, fit for ``statistic``.
+
+    The KS statistic gets the KS test of the finite values; every other statistic the
+    chi-squared homogeneity test of the counts it compares
+    (:func:`~pytest_rime.engine.stats.homogeneity_p_value`). ``None`` when a side is empty.
+    """
+    numeric = profile.numeric
+    if statistic == "ks" and numeric is not None:
+        n_ref, n_eval = numeric.ref_count, int(numeric.eval_bins.sum())
+        if not n_ref or not n_eval:
+            return None
+        return ShiftEvidence(ks_p_value(numeric.ks, n_ref, n_eval), "Kolmogorov-Smirnov")
+    counts = _compared_counts(profile)
+    tested = None if counts is None else homogeneity_p_value(*counts, rng)
+    return None if tested is None else ShiftEvidence(*tested)
+
+
 def _drift_finding(
     profile: FeatureProfile,
     features: tuple[str, ...],
     statistic: tuple[str, float],
     description: str,
     impact: float | None,
+    rng: np.random.Generator,
 ) -> Finding:
-    """A drift finding, capped at LOW when the shift is within sampling noise.
-
-    The noise test is Pearson's chi-squared test of the 2 x k table of compared counts
-    (:data:`NOISE_P_VALUE`), whatever statistic measures the shift.
-    """
+    """A drift finding with the p-value of the shift (see :func:`shift_evidence`)."""
     name, value = statistic
     metrics: dict[str, float | str] = {"statistic_name": name, name: value}
-    counts = _compared_counts(profile)
-    if counts is None:
-        return Finding(features, value, description, metrics, impact=impact)
-    chi2_statistic, _ = chi_squared(*counts)
-    categories = int(np.count_nonzero(np.add(*counts)))
-    if math.isnan(chi2_statistic) or categories < 2:
-        return Finding(features, value, description, metrics, impact=impact)
-    p_value = float(scipy_stats.chi2.sf(chi2_statistic, categories - 1))
-    metrics["chi2_p_value"] = p_value
-    if p_value < NOISE_P_VALUE:
-        return Finding(features, value, description, metrics, impact=impact)
-    rows = f"{int(np.sum(counts[0]))} ref and {int(np.sum(counts[1]))} eval rows"
+    evidence = shift_evidence(profile, name, rng)
+    if evidence is not None:
+        metrics["p_value_method"] = evidence.method
     return Finding(
         features,
         value,
         description,
         metrics,
         impact=impact,
-        severity_cap=Severity.LOW,
-        cap_reason=(
-            f"Capped at LOW: with {rows} the shift is within sampling noise "
-            f"(chi-squared p = {p_value:.2g})."
-        ),
+        p_value=None if evidence is None else evidence.p_value,
     )
 
 
@@ -162,6 +194,7 @@ def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
                 (stat, value),
                 f"{STATISTIC_NAMES[stat]} of feature {name!r} between ref and eval is {value:.3f}.",
                 ctx.importance.of(name),
+                ctx.rng(f"drift.feature_drift:{name}"),
             )
         )
     return findings
@@ -180,7 +213,11 @@ def _series_profile(
 
 
 def _shift_finding(
-    profile: FeatureProfile, settings: TestSettings, what: str, impact: float | None
+    ctx: RunContext,
+    profile: FeatureProfile,
+    settings: TestSettings,
+    what: str,
+    impact: float | None,
 ) -> Finding:
     stat, value = distribution_shift(
         profile, settings.params["numeric_statistic"], settings.params["categorical_statistic"]
@@ -193,6 +230,7 @@ def _shift_finding(
         (stat, value),
         f"{STATISTIC_NAMES[stat]} of the {what} between ref and eval is {value:.3f}.",
         impact,
+        ctx.rng(f"drift:{what}"),
     )
 
 
@@ -213,7 +251,7 @@ def label_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """
     kind = NUMERIC if ctx.model_task == REGRESSION else CATEGORICAL
     profile = _series_profile(ctx, "label", ctx.labels("ref"), ctx.labels("eval"), kind)
-    return [_shift_finding(profile, settings, "label", None)]
+    return [_shift_finding(ctx, profile, settings, "label", None)]
 
 
 @register_test(
@@ -238,7 +276,7 @@ def prediction_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
         ref, cur = ctx.predictions("ref"), ctx.predictions("eval")
         kind = NUMERIC
     profile = _series_profile(ctx, "prediction", pd.Series(ref), pd.Series(cur), kind)
-    return [_shift_finding(profile, settings, "predictions", 1.0)]
+    return [_shift_finding(ctx, profile, settings, "predictions", 1.0)]
 
 
 @register_test(
@@ -271,8 +309,19 @@ def nulls_per_feature_drift(ctx: RunContext, settings: TestSettings) -> list[Fin
                     f"Feature {name!r} is missing in {eval_rate:.1%} of eval rows vs "
                     f"{ref_rate:.1%} of ref rows."
                 ),
-                metrics={"ref_null_fraction": ref_rate, "eval_null_fraction": eval_rate},
+                metrics={
+                    "ref_null_fraction": ref_rate,
+                    "eval_null_fraction": eval_rate,
+                    "p_value_method": "Fisher exact",
+                },
                 impact=ctx.importance.of(name),
+                p_value=fisher_exact_p_value(
+                    profile.ref_nulls,
+                    profile.ref_rows,
+                    profile.eval_nulls,
+                    profile.eval_rows,
+                    "two-sided",
+                ),
             )
         )
     return findings
@@ -283,18 +332,6 @@ def _label_numbers(ctx: RunContext, which: Which) -> np.ndarray:
     if ctx.model_task == BINARY:
         return np.where(labels.isna(), np.nan, (labels == ctx.positive_class).astype(float))
     return numeric_values(labels)
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    mask = np.isfinite(x) & np.isfinite(y)
-    x, y = x[mask], y[mask]
-    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    x = x - x.mean()
-    y = y - y.mean()
-    # einsum, not np.dot: no BLAS thread pool to wake up for one dot product.
-    xy, xx, yy = (float(np.einsum("i,i->", a, b)) for a, b in ((x, y), (x, x), (y, y)))
-    return xy / math.sqrt(xx * yy)
 
 
 @register_test(
@@ -321,23 +358,34 @@ def correlation_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
         if name not in ctx.eval.columns:
             findings.append(Finding.skip((name,), f"Feature {name!r} is missing from eval."))
             continue
-        ref_corr = _pearson(numeric_values(ctx.ref[name]), y_ref)
-        eval_corr = _pearson(numeric_values(ctx.eval[name]), y_eval)
-        if ref_corr != ref_corr or eval_corr != eval_corr:
+        ref_corr = correlation_and_z_variance(numeric_values(ctx.ref[name]), y_ref)
+        eval_corr = correlation_and_z_variance(numeric_values(ctx.eval[name]), y_eval)
+        if np.isnan(ref_corr[0]) or np.isnan(eval_corr[0]):
             findings.append(
                 Finding.skip((name,), f"Feature {name!r} or the label is constant or empty.")
             )
             continue
-        findings.append(
-            Finding(
-                features=(name,),
-                statistic=abs(eval_corr - ref_corr),
-                description=(
-                    f"Correlation of feature {name!r} with the label moved from "
-                    f"{ref_corr:.3f} (ref) to {eval_corr:.3f} (eval)."
-                ),
-                metrics={"ref_correlation": ref_corr, "eval_correlation": eval_corr},
-                impact=ctx.importance.of(name),
-            )
-        )
+        findings.append(_correlation_finding(name, ref_corr, eval_corr, ctx.importance.of(name)))
     return findings
+
+
+def _correlation_finding(
+    name: str, ref: tuple[float, float], cur: tuple[float, float], impact: float | None
+) -> Finding:
+    """The correlation drift case of feature ``name`` from ``(r, variance of atanh r)`` pairs."""
+    ref_corr, eval_corr = ref[0], cur[0]
+    return Finding(
+        features=(name,),
+        statistic=abs(eval_corr - ref_corr),
+        description=(
+            f"Correlation of feature {name!r} with the label moved from "
+            f"{ref_corr:.3f} (ref) to {eval_corr:.3f} (eval)."
+        ),
+        metrics={
+            "ref_correlation": ref_corr,
+            "eval_correlation": eval_corr,
+            "p_value_method": "Fisher z (jackknife variance)",
+        },
+        impact=impact,
+        p_value=correlation_difference_p_value(ref, cur),
+    )

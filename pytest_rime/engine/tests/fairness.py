@@ -20,6 +20,20 @@ negatives) are left out, and at least two groups must remain.
   otherwise, nulls as a value); thresholds (0.3, 0.5, 0.7). The normalised mutual information
   (MI / entropy of the protected feature) is in the metrics.
 
+**Evidence** (the p-value each case reports, adjusted over the run by
+:mod:`pytest_rime.engine.evidence`): the rate tests use Pearson's chi-squared test that the
+predicted label does not depend on the group (a permutation test when an expected count is
+below 5: :func:`pytest_rime.engine.resampling.independence_test`), so a small group's rate
+that differs by chance is not MEDIUM or HIGH. Equal Opportunity and Predictive Equality test
+within the positives and the negatives. **Demographic Parity is tested given the true label**
+(chi-squared summed over the two label values) when eval has labels: a group whose true
+positive rate is higher gets more positive predictions from any accurate model, and a model
+that reproduces the base-rate difference of the data is not discriminating beyond it. When
+the raw rates differ significantly but not given the label, the case is at most LOW and says
+that the disparity follows the groups' label rates (both rates per group are in the metrics).
+Protected Feature Drift uses the chi-squared homogeneity test of Feature Drift; Discrimination
+By Proxy the chi-squared test of independence of the two discretised columns.
+
 Severity: the threshold level. The parity tests and the drift have impact 1.0 / none (never
 lowered); a proxy case has the proxy's model importance as impact, so a proxy the model
 ignores is at most LOW.
@@ -33,11 +47,12 @@ import numpy as np
 
 from pytest_rime.engine.context import BINARY, RunContext
 from pytest_rime.engine.data import DATETIME, TEXT, FeatureInfo
-from pytest_rime.engine.metrics import Metric, all_metrics
+from pytest_rime.engine.metrics import BoolArray, Metric, all_metrics, metric_inputs
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
-from pytest_rime.engine.results import JSONValue
+from pytest_rime.engine.resampling import IndependenceTest, independence_test
+from pytest_rime.engine.results import JSONValue, Severity
 from pytest_rime.engine.stats import IntArray, discretize, entropy, mutual_information
-from pytest_rime.engine.tests.drift import STATISTIC_NAMES, distribution_shift
+from pytest_rime.engine.tests.drift import STATISTIC_NAMES, distribution_shift, shift_evidence
 from pytest_rime.engine.tests.subset import SubsetSplit, feature_subsets, subset_values
 
 CATEGORY = "Bias and Fairness"
@@ -136,38 +151,85 @@ def demographic_parity(ctx: RunContext, settings: TestSettings) -> list[Finding]
     skip = _binary_only(ctx)
     if skip is not None:
         return skip
-    positive = np.asarray(ctx.predicted_labels("eval") == ctx.positive_class, dtype=float)
+    positive = np.asarray(ctx.predicted_labels("eval") == ctx.positive_class)
     min_size = int(settings.params["min_group_size"])
+    labels = _eval_positive_labels(ctx)
+    alpha = ctx.config.significance_level
 
     def per_feature(info: FeatureInfo) -> Finding:
         split = _groups(ctx, info, settings)
         assert split is not None  # protected features exist in eval
-        sizes = np.bincount(split.eval_codes, minlength=len(split.names))
-        sums = np.bincount(split.eval_codes, weights=positive, minlength=len(split.names))
-        rates = {
-            name: (int(sizes[i]), float(sums[i] / sizes[i]))
-            for i, name in enumerate(split.names)
-            if sizes[i] >= max(min_size, 1)
-        }
+        codes = split.eval_codes
+        sizes = np.bincount(codes, minlength=len(split.names))
+        sums = np.bincount(codes, weights=positive.astype(float), minlength=len(split.names))
+        kept = [i for i in range(len(split.names)) if sizes[i] >= max(min_size, 1)]
+        rates = {split.names[i]: (int(sizes[i]), float(sums[i] / sizes[i])) for i in kept}
         metrics = _group_rates(info.name, rates, "positive prediction rate", min_size)
         if isinstance(metrics, Finding):
             return metrics
         top = metrics["highest_rate"]
         ratio = metrics["lowest_rate"] / top if top > 0 else 1.0
+        rows = np.isin(codes, kept)
+        rng = ctx.rng(f"demographic_parity:{info.name}")
+        raw = independence_test(codes[rows], positive[rows], rng)
+        description = (
+            f"Positive prediction rate by {info.name!r} ranges from "
+            f"{metrics['lowest_rate']:.1%} ({metrics['lowest_group']!r}) to {top:.1%} "
+            f"({metrics['highest_group']!r}): ratio {ratio:.2f} (the four-fifths rule "
+            f"asks for at least 0.8); {_sentence(raw, 'the groups differ')}."
+        )
+        extra: dict[str, JSONValue] = {"ratio": ratio, "unconditional_p_value": raw.p_value}
+        tested, cap, reason = raw, None, ""
+        if labels is not None:
+            known = rows & ~np.isnan(labels)
+            tested = independence_test(codes[known], positive[known], rng, strata=labels[known])
+            label_rates = _label_rates(split, codes[known], labels[known], kept)
+            extra["label_rates"] = label_rates
+            description += f" Given the true label, {_sentence(tested, 'they differ')}."
+            if raw.p_value < alpha <= tested.p_value:
+                cap = Severity.LOW
+                low, high = min(label_rates.values()), max(label_rates.values())
+                reason = (
+                    "At most LOW: the disparity follows the groups' true positive rates "
+                    f"({low:.1%} to {high:.1%}); the model reproduces the data's base-rate "
+                    "difference, not a bias beyond it."
+                )
         return Finding(
             features=(info.name,),
             statistic=1.0 - ratio,
-            description=(
-                f"Positive prediction rate by {info.name!r} ranges from "
-                f"{metrics['lowest_rate']:.1%} ({metrics['lowest_group']!r}) to {top:.1%} "
-                f"({metrics['highest_group']!r}): ratio {ratio:.2f} (the four-fifths rule "
-                "asks for at least 0.8)."
-            ),
-            metrics={**metrics, "ratio": ratio},
+            description=description,
+            metrics={**metrics, **extra, **_test_metrics(tested)},
             impact=1.0,
+            severity_cap=cap,
+            cap_reason=reason,
+            p_value=tested.p_value,
         )
 
     return _protected(ctx, per_feature)
+
+
+def _eval_positive_labels(ctx: RunContext) -> np.ndarray | None:
+    """1.0 / 0.0 for a positive / other eval label, NaN when missing; ``None`` without labels."""
+    if not ctx.has_labels:
+        return None
+    labels = ctx.labels("eval")
+    return np.where(labels.isna(), np.nan, (labels == ctx.positive_class).astype(float))
+
+
+def _label_rates(
+    split: SubsetSplit, codes: IntArray, labels: np.ndarray, kept: list[int]
+) -> dict[str, float]:
+    sizes = np.bincount(codes, minlength=len(split.names))
+    sums = np.bincount(codes, weights=labels, minlength=len(split.names))
+    return {split.names[i]: float(sums[i] / sizes[i]) for i in kept if sizes[i]}
+
+
+def _sentence(test: IndependenceTest, what: str) -> str:
+    return f"{what} with p = {test.p_value:.2g} ({test.method}, {test.dof} degrees of freedom)"
+
+
+def _test_metrics(test: IndependenceTest) -> dict[str, JSONValue]:
+    return {"chi2": test.statistic, "dof": test.dof, "p_value_method": test.method}
 
 
 def _metric(slug: str) -> Metric:
@@ -182,6 +244,9 @@ def _rate_gap(ctx: RunContext, settings: TestSettings, slug: str, what: str) -> 
     metric = _metric(slug)
     min_size = int(settings.params["min_group_size"])
 
+    inputs = metric_inputs(ctx, "eval")
+    among: BoolArray = ~inputs.y_true if metric.name == "FPR" else inputs.y_true
+
     def per_feature(info: FeatureInfo) -> Finding:
         split = _groups(ctx, info, settings)
         assert split is not None
@@ -190,16 +255,24 @@ def _rate_gap(ctx: RunContext, settings: TestSettings, slug: str, what: str) -> 
         metrics = _group_rates(info.name, rates, what, min_size)
         if isinstance(metrics, Finding):
             return metrics
+        codes = split.eval_codes[inputs.rows]
+        kept = [split.names.index(name) for name in rates]
+        rows = among & np.isin(codes, kept)
+        tested = independence_test(
+            codes[rows], inputs.y_pred[rows], ctx.rng(f"{metric.slug}_gap:{info.name}")
+        )
         return Finding(
             features=(info.name,),
             statistic=metrics["difference"],
             description=(
                 f"{what[0].upper()}{what[1:]} by {info.name!r} ranges from "
                 f"{metrics['lowest_rate']:.1%} ({metrics['lowest_group']!r}) to "
-                f"{metrics['highest_rate']:.1%} ({metrics['highest_group']!r})."
+                f"{metrics['highest_rate']:.1%} ({metrics['highest_group']!r}); "
+                f"{_sentence(tested, 'the groups differ')}."
             ),
-            metrics={**metrics, "metric": metric.name},
+            metrics={**metrics, "metric": metric.name, **_test_metrics(tested)},
             impact=1.0,
+            p_value=tested.p_value,
         )
 
     return _protected(ctx, per_feature)
@@ -263,6 +336,10 @@ def protected_feature_drift(ctx: RunContext, settings: TestSettings) -> list[Fin
             return Finding.skip(
                 (info.name,), f"Protected feature {info.name!r} has no values in ref or eval."
             )
+        evidence = shift_evidence(ctx.profile(info.name), stat, ctx.rng(f"protected:{info.name}"))
+        metrics: dict[str, JSONValue] = {"statistic_name": stat, stat: value}
+        if evidence is not None:
+            metrics["p_value_method"] = evidence.method
         return Finding(
             features=(info.name,),
             statistic=value,
@@ -270,7 +347,8 @@ def protected_feature_drift(ctx: RunContext, settings: TestSettings) -> list[Fin
                 f"{STATISTIC_NAMES[stat]} of protected feature {info.name!r} between ref and "
                 f"eval is {value:.3f}."
             ),
-            metrics={"statistic_name": stat, stat: value},
+            metrics=metrics,
+            p_value=None if evidence is None else evidence.p_value,
         )
 
     return _protected(ctx, per_feature)
@@ -312,6 +390,7 @@ def discrimination_by_proxy(ctx: RunContext, settings: TestSettings) -> list[Fin
             codes = discretize(ctx.ref[name])
             association = cramers_v(codes, protected)
             mi = mutual_information(codes, protected)
+            tested = independence_test(codes, protected, ctx.rng(f"proxy:{name}:{info.name}"))
             findings.append(
                 Finding(
                     features=(name, info.name),
@@ -325,8 +404,10 @@ def discrimination_by_proxy(ctx: RunContext, settings: TestSettings) -> list[Fin
                         "mutual_information": mi,
                         "normalized_mutual_information": mi / h_protected if h_protected else 0.0,
                         "protected_feature": info.name,
+                        **_test_metrics(tested),
                     },
                     impact=ctx.importance.of(name),
+                    p_value=tested.p_value,
                 )
             )
         return findings

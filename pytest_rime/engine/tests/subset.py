@@ -41,30 +41,37 @@ feature are the Bias and Fairness tests' job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from scipy import stats as scipy_stats
 
-from pytest_rime.engine.context import REGRESSION, RunContext, Which
+from pytest_rime.engine.context import MULTICLASS, REGRESSION, RunContext, Which
 from pytest_rime.engine.data import DATETIME, TEXT, FeatureInfo
 from pytest_rime.engine.metrics import (
     ACCURACY,
+    LOG_LOSS_EPSILON,
+    FloatArray,
     IntArray,
     Metric,
+    MetricInputs,
     all_metrics,
     dataset_metrics,
     metric_inputs,
     metric_names,
+    roc_auc,
     task_metrics,
 )
 from pytest_rime.engine.profile import numeric_values
 from pytest_rime.engine.registry import Finding, TestFunction, TestSettings, register_test
-from pytest_rime.engine.results import JSONValue
-from pytest_rime.engine.stats import quantile_edges
+from pytest_rime.engine.resampling import random_subset_sums, tail_p_value
+from pytest_rime.engine.results import JSONValue, Severity
+from pytest_rime.engine.stats import unsorted_quantile_edges
 
 CATEGORY = "Subset Performance"
 MISSING = "(missing)"
@@ -110,7 +117,7 @@ def _numeric_split(
     ref: pd.Series, cur: pd.Series, bins: int
 ) -> tuple[list[str], IntArray, IntArray]:
     ref_values, eval_values = numeric_values(ref), numeric_values(cur)
-    edges = quantile_edges(np.sort(ref_values[np.isfinite(ref_values)]), bins)
+    edges = unsorted_quantile_edges(ref_values[np.isfinite(ref_values)], bins)
     names = _bin_names(edges) if edges.size else ["all values"]
 
     def codes(values: np.ndarray) -> IntArray:
@@ -124,9 +131,16 @@ def _numeric_split(
 def _categorical_split(
     ref: pd.Series, cur: pd.Series, max_categories: int
 ) -> tuple[list[str], IntArray, IntArray]:
-    ref_values, eval_values = ref.astype(object), cur.astype(object)
+    if (
+        ref.dtype == cur.dtype
+        and ref.dtype != object
+        and not isinstance(ref.dtype, pd.CategoricalDtype)
+    ):
+        ref_values, eval_values = ref, cur  # same values and order as objects, hashed natively
+    else:
+        ref_values, eval_values = ref.astype(object), cur.astype(object)
     top = list(ref_values.value_counts(dropna=True).index[:max_categories])
-    index = pd.Index(top, dtype=object)
+    index = pd.Index(top, dtype=ref_values.dtype)
 
     def codes(values: pd.Series) -> IntArray:
         out = np.asarray(index.get_indexer(values), dtype=np.int64)
@@ -209,15 +223,13 @@ class _SubsetScores:
 def _subset_scores(ctx: RunContext, which: Which, split: SubsetSplit) -> list[_SubsetScores]:
     """Every task metric on every non-empty subset of ``split`` (computed once per run).
 
-    The rows are grouped by subset with one stable sort, so each subset is a slice (a view).
+    The rows are grouped by subset (:func:`_grouped_rows`), so each subset is a slice, in score
+    order for binary scores (its AUC needs no sort).
     """
 
     def compute() -> list[_SubsetScores]:
-        inputs = metric_inputs(ctx, which)
-        codes = (split.ref_codes if which == "ref" else split.eval_codes)[inputs.rows]
-        order = np.argsort(codes, kind="stable")
-        grouped = inputs.subset(order)
-        bounds = np.searchsorted(codes[order], np.arange(len(split.names) + 1))
+        within, bounds = _grouped_rows(ctx, which, split)
+        grouped = _score_sorted_inputs(ctx, which).subset(within)
         scores = []
         for index, name in enumerate(split.names):
             start, stop = int(bounds[index]), int(bounds[index + 1])
@@ -256,6 +268,413 @@ def subset_values(
     ]
 
 
+# ------------------------------------------------------------------------------ evidence
+REGRESSION_STRATA = 10
+"""Quantile bins of the target that the random subsets of a regression null match."""
+
+POOL_CAP = 2000
+"""Rows of one subset (ref and eval together) the degradation permutation test uses at most."""
+
+NULL_ROWS = 20_000
+"""Eval rows the random subsets of :func:`_subset_null` are drawn from at most.
+
+Above it they come from a random sample of this many rows, each subset's counts scaled down
+alike: the null of a smaller subset is wider, so the p-value is conservative."""
+
+_Values = Callable[[FloatArray, Mapping[str, int]], FloatArray]
+
+
+def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """``numerator / denominator``, NaN where the denominator is not positive."""
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def _column(name: str) -> Callable[[FloatArray, Mapping[str, int]], FloatArray]:
+    return lambda sums, cols: sums[..., cols[name]]
+
+
+def _classes(sums: FloatArray, cols: Mapping[str, int], part: str) -> FloatArray:
+    start = cols[f"{part}:0"]
+    return sums[..., start : start + cols["classes"]]
+
+
+def _macro(part: Callable[[FloatArray, FloatArray, FloatArray], FloatArray]) -> _Values:
+    """A macro metric over the classes present in the subset (as in the metrics module)."""
+
+    def value(sums: FloatArray, cols: Mapping[str, int]) -> FloatArray:
+        tp, predicted, actual = (_classes(sums, cols, p) for p in ("tp", "pred", "actual"))
+        per_class = np.nan_to_num(part(tp, predicted, actual), nan=0.0)
+        present = (predicted + actual) > 0
+        return _ratio(np.sum(per_class * present, axis=-1), np.sum(present, axis=-1))
+
+    return value
+
+
+def _mean_of(name: str) -> _Values:
+    return lambda sums, cols: _ratio(sums[..., cols[name]], sums[..., cols["one"]])
+
+
+_SUM_FORMS: Mapping[str, _Values] = {
+    "Accuracy": _mean_of("correct"),
+    "Log Loss": _mean_of("loss"),
+    "Multi-class Log Loss": _mean_of("loss"),
+    "Precision": lambda s, c: _ratio(_column("tp")(s, c), _column("pred")(s, c)),
+    "Recall": lambda s, c: _ratio(_column("tp")(s, c), _column("pos")(s, c)),
+    "F1": lambda s, c: _ratio(2 * s[..., c["tp"]], s[..., c["pos"]] + s[..., c["pred"]]),
+    "FPR": lambda s, c: _ratio(
+        s[..., c["pred"]] - s[..., c["tp"]], s[..., c["one"]] - s[..., c["pos"]]
+    ),
+    "FNR": lambda s, c: _ratio(s[..., c["pos"]] - s[..., c["tp"]], s[..., c["pos"]]),
+    "Macro Precision": _macro(lambda tp, predicted, _: _ratio(tp, predicted)),
+    "Macro Recall": _macro(lambda tp, _, actual: _ratio(tp, actual)),
+    "Macro F1": _macro(lambda tp, predicted, actual: _ratio(2 * tp, predicted + actual)),
+    "MAE": _mean_of("abs_error"),
+    "MSE": _mean_of("sq_error"),
+    "RMSE": lambda s, c: np.sqrt(_mean_of("sq_error")(s, c)),
+    "MAPE": lambda s, c: _ratio(s[..., c["pct_error"]], s[..., c["nonzero"]]),
+}
+"""Every metric that is a function of per-row sums over the subset (:func:`row_parts`)."""
+
+
+@dataclass(frozen=True)
+class RowParts:
+    """Per-row values whose sums over any subset give every metric of :data:`_SUM_FORMS`."""
+
+    values: FloatArray
+    columns: Mapping[str, int]
+
+    def metric(self, metric: Metric, sums: npt.ArrayLike) -> FloatArray | None:
+        """``metric`` from sums (..., columns) of the parts; ``None`` without a sum form."""
+        form = _SUM_FORMS.get(metric.name)
+        return None if form is None else form(np.asarray(sums, dtype=float), self.columns)
+
+
+def row_parts(inputs: MetricInputs, n_classes: int) -> RowParts:
+    """The per-row parts of ``inputs`` (see :class:`RowParts`).
+
+    Binary: correct, log loss, positive, predicted positive, true positive. Multi-class:
+    correct, log loss, and per class (``n_classes`` plus one for labels outside the classes)
+    actual, predicted and true positive indicators. Regression: absolute, squared and
+    percentage error, and whether the target is non-zero. Every task has ``one`` (the count).
+    """
+    parts: dict[str, npt.NDArray[Any]] = {"one": np.ones(inputs.size)}
+    if inputs.task == REGRESSION:
+        error = inputs.y_true - inputs.y_pred
+        nonzero = inputs.y_true != 0
+        parts["abs_error"] = np.abs(error)
+        parts["sq_error"] = error**2
+        parts["pct_error"] = np.divide(
+            np.abs(error), np.abs(inputs.y_true), out=np.zeros(inputs.size), where=nonzero
+        )
+        parts["nonzero"] = nonzero
+        return _stack(parts)
+    parts["correct"] = inputs.y_true == inputs.y_pred
+    parts["loss"] = _row_log_loss(inputs)
+    if inputs.task != MULTICLASS:
+        parts.update(pos=inputs.y_true, pred=inputs.y_pred, tp=inputs.y_true & inputs.y_pred)
+        return _stack(parts)
+    classes = n_classes + 1  # code -1 (a label outside the classes) becomes class 0
+    truth, predicted = inputs.y_true + 1, inputs.y_pred + 1
+    for name, codes in (("actual", truth), ("pred", predicted)):
+        for k in range(classes):
+            parts[f"{name}:{k}"] = codes == k
+    for k in range(classes):
+        parts[f"tp:{k}"] = (truth == k) & (predicted == k)
+    table = _stack(parts)
+    return RowParts(table.values, {**table.columns, "classes": classes})
+
+
+def _stack(parts: Mapping[str, npt.NDArray[Any]]) -> RowParts:
+    return RowParts(
+        np.column_stack([np.asarray(v, dtype=float) for v in parts.values()]),
+        {name: i for i, name in enumerate(parts)},
+    )
+
+
+def _row_log_loss(inputs: MetricInputs) -> FloatArray:
+    """Per-row cross-entropy (the mean is the log loss); zeros without probabilities."""
+    if inputs.scores is None:
+        return np.zeros(inputs.size)
+    if inputs.scores.ndim == 1:
+        p = np.clip(inputs.scores, LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON)
+        return np.asarray(-np.where(inputs.y_true, np.log(p), np.log1p(-p)), dtype=float)
+    p = np.clip(inputs.scores, LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON)
+    p = p / p.sum(axis=1, keepdims=True)
+    known = (inputs.y_true >= 0) & (inputs.y_true < p.shape[1])
+    true_p = np.full(inputs.size, LOG_LOSS_EPSILON)
+    true_p[known] = p[np.flatnonzero(known), inputs.y_true[known]]
+    return np.asarray(-np.log(true_p), dtype=float)
+
+
+def label_strata(inputs: MetricInputs) -> IntArray:
+    """Stratum of every row: its class, or its target's eval decile for regression."""
+    if inputs.task == REGRESSION:
+        edges = unsorted_quantile_edges(inputs.y_true, REGRESSION_STRATA)
+        raw = np.searchsorted(edges, inputs.y_true, side="right")
+    else:
+        raw = np.asarray(inputs.y_true, dtype=np.int64)
+    _, codes = np.unique(raw, return_inverse=True)
+    return np.asarray(codes, dtype=np.int64).ravel()
+
+
+def _auc_variance(inputs: MetricInputs) -> float | None:
+    """Hanley--McNeil variance of the (macro one-vs-rest) AUC of ``inputs``."""
+    if inputs.scores is None:
+        return None
+    if inputs.scores.ndim == 1:
+        pairs = [(inputs.y_true, inputs.scores)]
+    else:
+        pairs = [(inputs.y_true == k, inputs.scores[:, k]) for k in range(inputs.scores.shape[1])]
+    variances = []
+    for truth, scores in pairs:
+        auc = roc_auc(np.asarray(truth, dtype=bool), scores)
+        if auc is None:
+            continue
+        n_pos = int(np.sum(truth))
+        variances.append(_hanley_mcneil(auc, n_pos, truth.size - n_pos))
+    return float(np.sum(variances)) / len(variances) ** 2 if variances else None
+
+
+def _hanley_mcneil(auc: float, n_pos: int, n_neg: int) -> float:
+    """Hanley--McNeil variance of an AUC on ``n_pos`` positives and ``n_neg`` negatives."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    return float(
+        (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2))
+        / (n_pos * n_neg)
+    )
+
+
+def _normal_p(worse_by: float, variance: float | None) -> float | None:
+    """One-sided normal p-value of a metric ``worse_by`` this much, given its variance."""
+    if variance is None or not np.isfinite(worse_by):
+        return None
+    if variance <= 0:
+        return 1.0 if worse_by <= 0 else 0.0
+    return float(scipy_stats.norm.sf(worse_by / np.sqrt(variance)))
+
+
+def _badness(metric: Metric, values: npt.ArrayLike) -> FloatArray:
+    """Values oriented so that larger is worse."""
+    array = np.asarray(values, dtype=float)
+    return -array if metric.higher_is_better else array
+
+
+@dataclass(frozen=True)
+class _SubsetNull:
+    """Per-row parts of eval and, per (split key, subset name), sums over random subsets."""
+
+    parts: RowParts
+    sums: Mapping[tuple[str, str], FloatArray]
+
+
+def _subset_null(ctx: RunContext, params: Mapping[str, Any]) -> _SubsetNull:
+    """Random eval subsets matching every subset's size and label mix (computed once per run).
+
+    Every subset of every feature gets :data:`~pytest_rime.engine.resampling.NULL_DRAWS`
+    random subsets with as many rows of each stratum (:func:`label_strata`); one set of
+    permutations serves them all (from at most :data:`NULL_ROWS` rows).
+    """
+
+    def compute() -> _SubsetNull:
+        inputs = metric_inputs(ctx, "eval")
+        parts = row_parts(inputs, len(ctx.classes))
+        strata = label_strata(inputs)
+        n_strata = int(strata.max(initial=-1)) + 1
+        rng = ctx.rng("subset_null")
+        sample = np.arange(inputs.size)
+        if inputs.size > NULL_ROWS:
+            sample = np.sort(rng.choice(inputs.size, NULL_ROWS, replace=False))
+        available = np.bincount(strata[sample], minlength=n_strata)
+        scale = sample.size / max(1, inputs.size)
+        keys: list[tuple[str, str]] = []
+        counts: list[IntArray] = []
+        for split in split_features(ctx, params):
+            codes = split.eval_codes[inputs.rows]
+            table = np.bincount(
+                codes * n_strata + strata, minlength=len(split.names) * n_strata
+            ).reshape(len(split.names), n_strata)
+            for index, name in enumerate(split.names):
+                if table[index].any():
+                    keys.append((split.key, name))
+                    scaled = np.round(table[index] * scale).astype(np.int64)
+                    counts.append(np.minimum(np.maximum(scaled, table[index] > 0), available))
+        if not keys:
+            return _SubsetNull(parts, {})
+        unique, inverse = np.unique(np.stack(counts), axis=0, return_inverse=True)
+        sums = random_subset_sums(parts.values[sample], unique, rng, strata=strata[sample])
+        return _SubsetNull(
+            parts, {key: sums[:, int(i), :] for key, i in zip(keys, inverse.ravel(), strict=True)}
+        )
+
+    bins, categories = params["numeric_bins"], params["max_categories"]
+    return ctx.memo(f"subset_null:{bins}:{categories}", compute)
+
+
+def _score_order(ctx: RunContext, which: Which) -> IntArray | None:
+    """Positions of the metric inputs of ``which`` by ascending binary score (cached).
+
+    ``None`` without one-dimensional scores (multi-class, regression, labels only).
+    """
+
+    def compute() -> IntArray | None:
+        scores = metric_inputs(ctx, which).scores
+        if scores is None or scores.ndim != 1:
+            return None
+        return np.argsort(scores, kind="stable").astype(np.int64)
+
+    return ctx.memo(f"subset_score_order:{which}", compute)
+
+
+def _score_sorted_inputs(ctx: RunContext, which: Which) -> MetricInputs:
+    """The metric inputs of ``which`` in :func:`_score_order` (as given without binary scores)."""
+
+    def compute() -> MetricInputs:
+        base = _score_order(ctx, which)
+        inputs = metric_inputs(ctx, which)
+        return inputs if base is None else inputs.subset(base)
+
+    return ctx.memo(f"subset_score_sorted:{which}", compute)
+
+
+_Positions = npt.NDArray[np.signedinteger[Any]]
+
+
+def _grouped_rows(ctx: RunContext, which: Which, split: SubsetSplit) -> tuple[_Positions, IntArray]:
+    """Positions in :func:`_score_sorted_inputs` grouped by subset, and the group bounds.
+
+    Subset ``i`` is ``within[bounds[i]:bounds[i + 1]]``: a stable radix sort of the small
+    subset codes keeps the score order inside each subset. Held as int32 (4 bytes a row per
+    feature and side).
+    """
+
+    def compute() -> tuple[_Positions, IntArray]:
+        inputs = metric_inputs(ctx, which)
+        codes = (split.ref_codes if which == "ref" else split.eval_codes)[inputs.rows]
+        base = _score_order(ctx, which)
+        if base is not None:
+            codes = codes[base]
+        small = codes.astype(np.int16) if len(split.names) < np.iinfo(np.int16).max else codes
+        within = np.argsort(small, kind="stable")
+        bounds = np.searchsorted(small[within], np.arange(len(split.names) + 1))
+        positions = within.astype(np.int32) if within.size < np.iinfo(np.int32).max else within
+        return positions, bounds.astype(np.int64)
+
+    return ctx.memo(f"subset_grouped:{which}:{split.key}", compute)
+
+
+def _subset_rows(ctx: RunContext, which: Which, split: SubsetSplit, name: str) -> IntArray:
+    """Positions (in the metric inputs of ``which``) of the rows of subset ``name``.
+
+    In score order for binary scores (:func:`_grouped_rows`).
+    """
+    within, bounds = _grouped_rows(ctx, which, split)
+    index = split.names.index(name)
+    part = within[bounds[index] : bounds[index + 1]]
+    base = _score_order(ctx, which)
+    return np.asarray(part if base is None else base[part], dtype=np.int64)
+
+
+def subset_p_value(
+    ctx: RunContext,
+    params: Mapping[str, Any],
+    split: SubsetSplit,
+    metric: Metric,
+    value: SubsetValue,
+    overall: float,
+) -> float | None:
+    """P-value that a random eval subset with the same label mix does as badly as ``value``.
+
+    Sum-decomposable metrics read it off the random subsets of :func:`_subset_null`
+    (:func:`~pytest_rime.engine.resampling.tail_p_value`); ranking metrics (AUC) use the
+    normal approximation with the Hanley--McNeil variance of the subset's AUC, shrunk by the
+    finite-population factor ``1 - size / rows``. ``None`` when the metric is undefined.
+    """
+    if value.value is None:
+        return None
+    null = _subset_null(ctx, params)
+    metric_null = null.parts.metric(metric, null.sums[(split.key, value.name)])
+    if metric_null is not None:
+        return tail_p_value(_badness(metric, metric_null), float(_badness(metric, value.value)))
+    inputs = metric_inputs(ctx, "eval")
+    known = next(
+        (
+            scores
+            for scores in _subset_scores(ctx, "eval", split)
+            if scores.name == value.name and metric.name == "AUC" and "FPR" in scores.supports
+        ),
+        None,
+    )
+    variance: float | None
+    if known is not None:  # binary: the subset's AUC and class counts are already known
+        variance = _hanley_mcneil(value.value, known.supports["Recall"], known.supports["FPR"])
+    else:
+        variance = _auc_variance(inputs.subset(_subset_rows(ctx, "eval", split, value.name)))
+    shrink = 1 - value.size / inputs.size
+    worse_by = float(_badness(metric, value.value) - _badness(metric, overall))
+    return _normal_p(worse_by, None if variance is None else variance * shrink)
+
+
+def degradation_p_value(
+    ctx: RunContext, split: SubsetSplit, metric: Metric, drop: float, name: str
+) -> float | None:
+    """P-value of a subset's ref-to-eval ``drop`` of ``metric`` under exchangeable rows.
+
+    A permutation test: the subset's ref and eval rows are pooled (at most :data:`POOL_CAP`,
+    sampled from both sides in proportion, which only widens the null) and split at random
+    into parts of the ref and eval sizes, as sums over index matrices. Ranking metrics use
+    the normal approximation with the Hanley--McNeil variances of both AUCs.
+    """
+    ref_inputs, eval_inputs = metric_inputs(ctx, "ref"), metric_inputs(ctx, "eval")
+    ref_rows = _subset_rows(ctx, "ref", split, name)
+    eval_rows = _subset_rows(ctx, "eval", split, name)
+    if metric.name not in _SUM_FORMS:
+        variances = [
+            _auc_variance(i.subset(r))
+            for i, r in ((ref_inputs, ref_rows), (eval_inputs, eval_rows))
+        ]
+        known = [v for v in variances if v is not None]
+        return _normal_p(drop, sum(known) if len(known) == 2 else None)
+    rng = ctx.rng(f"subset_degradation:{split.key}:{name}")
+    pooled = ref_rows.size + eval_rows.size
+    if pooled > POOL_CAP:
+        keep = POOL_CAP / pooled
+        ref_rows = rng.choice(ref_rows, max(1, round(ref_rows.size * keep)), replace=False)
+        eval_rows = rng.choice(eval_rows, max(1, round(eval_rows.size * keep)), replace=False)
+    classes = len(ctx.classes)
+    ref_parts = row_parts(ref_inputs.subset(ref_rows), classes)
+    eval_parts = row_parts(eval_inputs.subset(eval_rows), classes)
+    values = np.vstack([ref_parts.values, eval_parts.values])
+    eval_sums = random_subset_sums(values, [eval_rows.size], rng)[:, 0, :]
+    eval_null = ref_parts.metric(metric, eval_sums)
+    ref_null = ref_parts.metric(metric, values.sum(axis=0) - eval_sums)
+    assert eval_null is not None and ref_null is not None  # the metric has a sum form
+    drops = np.vectorize(metric.degradation, otypes=[float])(ref_null, eval_null)
+    return tail_p_value(drops, drop)
+
+
+def bonferroni(p_value: float, tests: int) -> float:
+    """``p_value`` of the most extreme of ``tests`` comparisons, Bonferroni-corrected."""
+    return min(1.0, p_value * max(1, tests))
+
+
+T = TypeVar("T")
+
+
+def pick_worst(candidates: list[tuple[float, float, T]], alpha: float) -> tuple[float, float, T]:
+    """The candidate ``(gap, p, item)`` a case reports, with its p corrected for the choice.
+
+    The largest gap among the candidates whose Bonferroni-corrected p-value (over all
+    candidates) is below ``alpha``, else the largest gap of all: a large gap on a few noisy
+    rows does not hide a smaller one that is real.
+    """
+    tests = len(candidates)
+    corrected = [(gap, bonferroni(p, tests), item) for gap, p, item in candidates]
+    significant = [c for c in corrected if c[1] < alpha]
+    return max(significant or corrected, key=lambda c: c[0])
+
+
 def _too_small(feature: str, min_size: int, metric: Metric) -> Finding:
     return Finding.skip(
         (feature,),
@@ -265,38 +684,156 @@ def _too_small(feature: str, min_size: int, metric: Metric) -> Finding:
 
 
 def _gap_finding(
-    ctx: RunContext, split: SubsetSplit, metric: Metric, overall: float, min_size: int
+    ctx: RunContext, settings: TestSettings, split: SubsetSplit, metric: Metric, overall: float
 ) -> Finding:
+    min_size = int(settings.params["min_subset_size"])
     inputs = metric_inputs(ctx, "eval")
     values = subset_values(ctx, "eval", split, metric, min_size)
-    scored = [(metric.degradation(overall, v.value), v) for v in values if v.value is not None]
+    scored = []
+    for v in values:
+        p = subset_p_value(ctx, settings.params, split, metric, v, overall)
+        if v.value is not None and p is not None:
+            scored.append((metric.degradation(overall, v.value), p, v))
     if not scored:
         return _too_small(split.feature, min_size, metric)
-    gap, worst = max(scored, key=lambda pair: pair[0])
+    gap, p_value, worst = pick_worst(scored, ctx.config.significance_level)
     assert worst.value is not None
     share = worst.size / inputs.size
+    in_ref = {v.name: v.value for v in subset_values(ctx, "ref", split, metric, min_size)}
+    p_by_subset = {v.name: p for _, p, v in scored}
+    known = known_weakness(ctx, split, metric, worst, gap, in_ref.get(worst.name))
     return Finding(
         features=(split.feature,),
         statistic=gap,
         description=(
             f"{metric.name} on subset {worst.name!r} of feature {split.feature!r} is "
             f"{worst.value:.4g} vs {overall:.4g} on all eval rows ({worst.size} rows, "
-            f"{share:.1%} of eval)."
+            f"{share:.1%} of eval); random eval rows with the same "
+            f"{'target range' if ctx.model_task == REGRESSION else 'labels'} do as badly with "
+            f"p = {p_value:.2g} (corrected for {len(scored)} subsets)."
         ),
         metrics={
             "metric": metric.name,
             "overall_metric": overall,
             "worst_subset": worst.name,
             "worst_subset_metric": worst.value,
+            "worst_subset_ref_metric": in_ref.get(worst.name),
             "worst_subset_size": worst.size,
             "worst_subset_share": share,
             "gap": gap,
             "gap_kind": "relative" if metric.relative else "absolute",
             "min_subset_size": min_size,
-            "subsets": [v.to_dict() for v in values],
+            "p_value_method": _method(metric, "random subsets with the same label mix"),
+            "subsets": [{**v.to_dict(), "p_value": p_by_subset.get(v.name)} for v in values],
         },
         impact=subset_impact(metric, share),
+        severity_cap=None if known is None else Severity.MEDIUM,
+        cap_reason=known or "",
+        p_value=p_value,
     )
+
+
+def no_skill_comparison(subset: MetricInputs, ref: MetricInputs) -> tuple[float, float, bool]:
+    """Mean loss on ``subset`` of the model and of the no-skill model, and whether it is worse.
+
+    The no-skill model is one constant fitted to all of ``ref`` (its class shares as
+    probabilities, its majority class when the model gives labels only, or its median label);
+    the loss is the task's primary one (log loss, 0/1 error, or absolute error). The model
+    is worse when the mean of the paired per-row differences exceeds two standard errors. The
+    constant of the subset's own labels would be an oracle: on a subset that a feature ties to
+    a narrow range of the label it beats any model trained on all rows.
+    """
+    y, y_ref = subset.y_true, ref.y_true
+    if subset.task == REGRESSION:
+        model_loss = np.abs(y - subset.y_pred)
+        constant_loss = np.abs(y - np.median(y_ref))
+    elif subset.scores is not None:
+        model_loss = _row_log_loss(subset)
+        values, counts = np.unique(y_ref, return_counts=True)
+        shares = dict(zip(values.tolist(), (counts / y_ref.size).tolist(), strict=True))
+        constant = np.array([shares.get(label, 0.0) for label in y.tolist()])
+        constant_loss = -np.log(np.clip(constant, LOG_LOSS_EPSILON, 1.0))
+    else:
+        values, counts = np.unique(y_ref, return_counts=True)
+        model_loss = (subset.y_pred != y).astype(float)
+        constant_loss = (y != values[np.argmax(counts)]).astype(float)
+    difference = model_loss - constant_loss
+    spread = float(difference.std(ddof=1)) / np.sqrt(difference.size) if difference.size > 1 else 0
+    worse = float(difference.mean()) > 2 * spread
+    return float(model_loss.mean()), float(constant_loss.mean()), worse
+
+
+def promised_accuracy(subset: MetricInputs) -> tuple[float, float] | None:
+    """The accuracy of a classifier on ``subset`` and the lowest its probabilities promise.
+
+    A calibrated model is right on a row with probability equal to its confidence in its own
+    decision (the larger of ``p`` and ``1 - p``, or the top class probability), so its accuracy
+    on the subset is expected at the mean confidence, with the standard error of a sum of
+    independent Bernoulli trials. Returns ``(accuracy, mean confidence - 2 standard errors)``;
+    ``None`` for regression, label-only predictions or an empty subset.
+    """
+    if subset.scores is None or subset.size == 0 or subset.task == REGRESSION:
+        return None
+    scores = np.asarray(subset.scores, dtype=float)
+    confidence = np.maximum(scores, 1 - scores) if scores.ndim == 1 else scores.max(axis=1)
+    spread = float(np.sqrt(np.sum(confidence * (1 - confidence)))) / subset.size
+    accuracy = float(np.mean(subset.y_pred == subset.y_true))
+    return accuracy, float(confidence.mean()) - 2 * spread
+
+
+def known_weakness(
+    ctx: RunContext,
+    split: SubsetSplit,
+    metric: Metric,
+    worst: SubsetValue,
+    gap: float,
+    ref_value: float | None,
+) -> str | None:
+    """Why subset ``worst`` is a known, not material, weakness (``None``: it is material).
+
+    Harder, not mishandled: a classifier right on the subset as often as its own probabilities
+    promise (:func:`promised_accuracy`) is honest about rows that are uncertain by nature (the
+    high-balance card holders among whom the defaults are); its subset metrics are worse than
+    overall because the subset is, not because the model fails there.
+
+    Known: the same subset is at least half as far behind in ref (so the weakness is not new
+    in eval and was visible on the reference data) and the model is not significantly worse
+    there than the no-skill model in the task's primary loss (:func:`no_skill_comparison`;
+    scale-sensitive metrics such as MAPE on a subset of small labels would call any model
+    trained on all rows useless there). A model worse than knowing nothing on a subset is a
+    fault whatever ref shows.
+    """
+    subset = metric_inputs(ctx, "eval").subset(_subset_rows(ctx, "eval", split, worst.name))
+    promised = promised_accuracy(subset)
+    if promised is not None and promised[0] >= promised[1]:
+        return (
+            f"At most MEDIUM: on this subset the model is right as often as its own "
+            f"probabilities promise (accuracy {promised[0]:.4g}, promised {promised[1]:.4g} "
+            "less two standard errors): the subset is harder, not mishandled."
+        )
+    ref_overall = dataset_metrics(ctx, "ref").get(metric.name)
+    if ref_value is None or ref_overall is None or worst.value is None:
+        return None
+    ref_gap = metric.degradation(ref_overall, ref_value)
+    if not ref_gap >= gap / 2:
+        return None
+    if subset.size == 0:
+        return None
+    model_loss, constant_loss, worse = no_skill_comparison(subset, metric_inputs(ctx, "ref"))
+    if worse:
+        return None
+    return (
+        f"At most MEDIUM: the subset is as weak in ref ({metric.name} {ref_value:.4g} vs "
+        f"{ref_overall:.4g} overall), a known property of the model rather than new in eval, and "
+        f"the model is no worse there than the no-skill constant prediction (mean loss "
+        f"{model_loss:.4g} vs {constant_loss:.4g})."
+    )
+
+
+def _method(metric: Metric, resampled: str) -> str:
+    if metric.name in _SUM_FORMS:
+        return f"{resampled}, Bonferroni over the subsets"
+    return "normal approximation (Hanley-McNeil variance), Bonferroni over the subsets"
 
 
 def subset_metric_findings(
@@ -314,9 +851,8 @@ def subset_metric_findings(
                 f"(it needs {metric.requirement}).",
             )
         ]
-    min_size = int(settings.params["min_subset_size"])
     return [
-        _gap_finding(ctx, split, metric, overall, min_size)
+        _gap_finding(ctx, settings, split, metric, overall)
         for split in split_features(ctx, settings.params)
     ]
 
@@ -431,9 +967,18 @@ def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> l
         if not drops:
             findings.append(_too_small(split.feature, min_size, metric))
             continue
-        worst = max(drops, key=lambda d: d.drop)
+        scored = [
+            (d.drop, p, d)
+            for d in drops
+            if (p := degradation_p_value(ctx, split, metric, d.drop, d.name)) is not None
+        ]
+        if not scored:
+            findings.append(_too_small(split.feature, min_size, metric))
+            continue
+        _, p_value, worst = pick_worst(scored, ctx.config.significance_level)
         assert worst.ref.value is not None and worst.eval.value is not None
         share = worst.eval.size / eval_rows
+        p_by_subset = {d.name: p for _, p, d in scored}
         findings.append(
             Finding(
                 features=(split.feature,),
@@ -441,7 +986,9 @@ def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> l
                 description=(
                     f"{metric.name} on subset {worst.name!r} of feature {split.feature!r} went "
                     f"from {worst.ref.value:.4g} on ref to {worst.eval.value:.4g} on eval "
-                    f"({worst.eval.size} eval rows, {share:.1%} of eval)."
+                    f"({worst.eval.size} eval rows, {share:.1%} of eval); a random split of "
+                    f"the subset's rows does as badly with p = {p_value:.2g} (corrected for "
+                    f"{len(scored)} subsets)."
                 ),
                 metrics={
                     "metric": metric.name,
@@ -453,6 +1000,9 @@ def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> l
                     "degradation": worst.drop,
                     "degradation_kind": "relative" if metric.relative else "absolute",
                     "min_subset_size": min_size,
+                    "p_value_method": _method(
+                        metric, "permutation of the subset's ref and eval rows"
+                    ),
                     "subsets": [
                         {
                             "subset": d.name,
@@ -460,11 +1010,13 @@ def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> l
                             "eval_size": d.eval.size,
                             "ref_metric": d.ref.value,
                             "eval_metric": d.eval.value,
+                            "p_value": p_by_subset.get(d.name),
                         }
                         for d in drops
                     ],
                 },
                 impact=impact_of_share(share),
+                p_value=p_value,
             )
         )
     return findings

@@ -6,23 +6,38 @@ Each test draws a seeded sample of evaluation rows (``sample_size``, default
 only rows it actually changes), and predicts every corrupted copy of the test in one batched
 call (:func:`pytest_rime.engine.robustness.predict_edits`). One case per feature.
 
-- **statistic**: the share of corrupted rows whose decision changed (another predicted label;
-  for regression a move of more than :data:`~pytest_rime.engine.robustness.REGRESSION_TOLERANCE`
-  standard deviations of the sample's predictions; or a prediction that is not a number).
-- **impact / importance_score**: the same measured share, so a feature the model ignores is
-  PASS with severity NONE. Severity: the threshold level of the statistic, capped by the
-  impact (:mod:`pytest_rime.engine.severity`).
+- **statistic** (classification): the share of corrupted rows whose decision changed (another
+  predicted label, or a prediction that is not a number).
+- **statistic** (regression, with labels): the change of the mean absolute error on the
+  corrupted rows, paired on the same rows, relative to the error of a constant predictor
+  (``+0.3``: the error rose by 30% of the median predictor's error;
+  :func:`~pytest_rime.engine.robustness.paired_losses`): predictions that move but do not get
+  worse are no finding. Without labels, the share of predictions that moved by more
+  than :data:`~pytest_rime.engine.robustness.REGRESSION_TOLERANCE` standard deviations,
+  capped at MEDIUM.
+- **impact / importance_score**: the same measured value (clipped to 0..1), so a feature the
+  model ignores is PASS with severity NONE. Severity: the threshold level of the statistic,
+  capped by the impact (:mod:`pytest_rime.engine.severity`).
+- **evidence**: with labels, ``p_value`` is a one-sided paired test that the corruption made
+  the model's per-row loss worse (exact McNemar on 0/1 errors, Wilcoxon signed-rank on absolute
+  errors); MEDIUM and HIGH need it significant after the run's multiple-testing correction
+  (:mod:`pytest_rime.engine.evidence`).
 - **exposure**: a transformation is a what-if. When the evaluation data holds no value of the
   kind the test imitates in that feature (no nulls for Null Substitution, no out-of-range value
   for Out of Range Substitution, ... as the Abnormal Inputs detectors see it), the weakness is
   hypothetical and the case is capped at MEDIUM: it fails and warns, but does not break the
   default ``fail_on: high`` gate. When the data does hold such values, the case can be HIGH:
-  the model is brittle to something production already sends.
+  the model is brittle to something production already sends. The data holds such values when
+  at least 5% of eval rows do (the Abnormal Inputs medium threshold) and, for values outside
+  the reference range or beyond its outlier bounds, more than a random split of one dataset
+  would put there (:func:`exposed_features`): a small eval set always holds a value or two
+  beyond the reference extremes.
 - **model crash**: when the model raises on the corrupted rows of a feature, that case is a
   FAIL with statistic and impact 1.0 and the exception in its description (HIGH when
   exposed). The tests need a model; with precomputed predictions only they are SKIP.
 - **metrics**: rows corrupted, decisions changed, the mean absolute prediction change, and with
-  labels the model metrics on those rows before and after (``metric_changes``).
+  labels the model metrics on those rows before and after (``metric_changes``), the mean loss
+  before and after and the rows whose loss rose or fell (``rows_worse``, ``rows_better``).
 """
 
 from __future__ import annotations
@@ -31,7 +46,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.context import REGRESSION, RunContext
 from pytest_rime.engine.metrics import evaluate, prepare, task_metrics
 from pytest_rime.engine.perturb import (
     Substitution,
@@ -52,6 +67,8 @@ from pytest_rime.engine.robustness import (
     PerturbationSample,
     crash_finding,
     decision_changed,
+    judged_by_error,
+    paired_losses,
     perturbation_sample,
     predict_edits,
     row_changes,
@@ -125,18 +142,37 @@ def _measured_finding(
         changes = metric_changes(ctx, sample.labels.to_numpy()[edit.rows], base, predictions)
         metrics["metric_changes"] = changes
         description += _metric_sentence(changes)
-    return Finding(
+    finding = Finding(
         features=(edit.feature,),
         statistic=rate,
         impact=rate,
         description=description,
         metrics=metrics,
     )
+    losses = paired_losses(ctx, sample, edit.rows, base, predictions)
+    return judged_by_error(
+        finding, losses, ctx.model_task == REGRESSION, f"With {what} in {edit.feature!r}"
+    )
+
+
+def exposed_features(ctx: RunContext, abnormality: str) -> frozenset[str]:
+    """Features whose eval data exercises the weakness a what-if imitates.
+
+    The features whose eval rows hold values of ``abnormality`` in a material share and beyond
+    what a random split of one dataset puts there by chance
+    (:func:`~pytest_rime.engine.tests.abnormal_inputs.features_with`).
+    """
+    return features_with(ctx, abnormality)
 
 
 def _exposure_capped(ctx: RunContext, finding: Finding, abnormality: str, what: str) -> Finding:
-    """Cap ``finding`` at MEDIUM unless the eval data already holds such values in its feature."""
-    if finding.statistic is None or set(finding.features) & features_with(ctx, abnormality):
+    """Cap ``finding`` at MEDIUM unless the eval data already holds such values in its feature.
+
+    A cap the finding already has at MEDIUM or below stays (with its reason).
+    """
+    if finding.statistic is None or set(finding.features) & exposed_features(ctx, abnormality):
+        return finding
+    if finding.severity_cap is not None and finding.severity_cap.rank <= Severity.MEDIUM.rank:
         return finding
     reason = (
         f"Capped at MEDIUM: the evaluation data holds no {what} in this feature, so the "
@@ -208,8 +244,9 @@ def substitution_findings(
 def null_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each feature with missing values in sampled eval rows.
 
-    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
-    holds such values in the feature; a model crash counts as every decision changed.
+    Severity: share of changed decisions (regression: relative rise of the error), capped by
+    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
+    counts as every decision changed.
     """
     return substitution_findings(ctx, settings, nulls, "nulls", "nulls")
 
@@ -226,8 +263,9 @@ def null_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
 def out_of_range_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each numeric feature with values 10% of its range beyond its min or max.
 
-    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
-    holds such values in the feature; a model crash counts as every decision changed.
+    Severity: share of changed decisions (regression: relative rise of the error), capped by
+    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
+    counts as every decision changed.
     """
     return substitution_findings(
         ctx, settings, out_of_range, "values just outside the reference range", "out_of_range"
@@ -246,8 +284,9 @@ def out_of_range_substitution(ctx: RunContext, settings: TestSettings) -> list[F
 def numeric_outliers_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each numeric feature with extreme values: median +/- 10 x (q99 - q1).
 
-    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
-    holds such values in the feature; a model crash counts as every decision changed.
+    Severity: share of changed decisions (regression: relative rise of the error), capped by
+    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
+    counts as every decision changed.
     """
     return substitution_findings(
         ctx, settings, numeric_outliers, "extreme outliers", "numeric_outliers"
@@ -266,8 +305,9 @@ def numeric_outliers_substitution(ctx: RunContext, settings: TestSettings) -> li
 def unseen_categorical_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each categorical feature with a category absent from the reference data.
 
-    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
-    holds such values in the feature; a model crash counts as every decision changed.
+    Severity: share of changed decisions (regression: relative rise of the error), capped by
+    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
+    counts as every decision changed.
     """
     return substitution_findings(
         ctx, settings, unseen_category, "unseen categories", "unseen_categorical"
@@ -286,8 +326,9 @@ def unseen_categorical_substitution(ctx: RunContext, settings: TestSettings) -> 
 def empty_string_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Replaces each string feature with empty strings.
 
-    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
-    holds such values in the feature; a model crash counts as every decision changed.
+    Severity: share of changed decisions (regression: relative rise of the error), capped by
+    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
+    counts as every decision changed.
     """
     return substitution_findings(ctx, settings, empty_strings, "empty strings", "empty_string")
 
@@ -304,8 +345,9 @@ def empty_string_substitution(ctx: RunContext, settings: TestSettings) -> list[F
 def feature_type_change(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Gives each feature its values in another type: numbers as text, strings as codes.
 
-    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
-    holds such values in the feature; a model crash counts as every decision changed.
+    Severity: share of changed decisions (regression: relative rise of the error), capped by
+    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
+    counts as every decision changed.
     """
     return substitution_findings(ctx, settings, type_change, "values of another type", "type")
 
@@ -322,8 +364,9 @@ def feature_type_change(ctx: RunContext, settings: TestSettings) -> list[Finding
 def capitalization_change(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Upper-cases each string feature (lower-cases values already upper case).
 
-    Severity: share of changed decisions, capped by itself and at MEDIUM unless the eval data
-    holds such values in the feature; a model crash counts as every decision changed.
+    Severity: share of changed decisions (regression: relative rise of the error), capped by
+    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
+    counts as every decision changed.
     """
     return substitution_findings(
         ctx, settings, capitalization, "changed capitalization", "capitalization"
