@@ -8,7 +8,8 @@ Start a server in one terminal, then run this script in another:
 The script writes a small loan-approval data set and a model file into a temporary directory,
 uploads them, runs a stress test, reads its results, lists jobs with both status-filter
 spellings, builds a managed image (with no requirements, so it works offline) and creates a
-firewall on the run.
+firewall on the run. Run it again against the same server: it makes a new project and run,
+and reuses the image the first run built (image names are unique on a server).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pytest_rime import RIMEClient
+from pytest_rime.sdk import RIMEAlreadyExistsError
 
 MODEL = """
 import numpy as np
@@ -98,8 +100,12 @@ def main() -> None:
         )
         print(f"{len(jobs)} job(s) with status in {filters}")
 
-    builder = rime_client.create_managed_image("quickstart_image", [])
-    builder.get_status(verbose=True, wait_until_finish=True, poll_rate_sec=1.0)
+    try:
+        builder = rime_client.create_managed_image("quickstart_image", [])
+    except RIMEAlreadyExistsError:  # a previous run built it: image names are unique
+        print("image quickstart_image already exists; reusing it")
+    else:
+        builder.get_status(verbose=True, wait_until_finish=True, poll_rate_sec=1.0)
     images, _ = rime_client.list_managed_images()
     print("images:", [x["name"] for x in images])
 

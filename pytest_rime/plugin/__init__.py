@@ -11,6 +11,7 @@ from pytest_rime.plugin.plugin import (
     pytest_collect_file,
     pytest_configure,
     pytest_report_header,
+    pytest_runtest_makereport,
     pytest_runtest_setup,
     rime,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "pytest_collect_file",
     "pytest_configure",
     "pytest_report_header",
+    "pytest_runtest_makereport",
     "pytest_runtest_setup",
     "rime",
 ]

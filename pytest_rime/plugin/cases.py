@@ -17,8 +17,8 @@ from typing import Any
 SEVERITIES = ("NONE", "LOW", "MEDIUM", "HIGH")
 """Severities in ascending order."""
 
-STATUSES = ("PASS", "WARNING", "FAIL", "SKIP")
-"""Statuses of a test case."""
+STATUSES = ("PASS", "WARNING", "FAIL", "SKIP", "ERROR")
+"""Statuses of a test case (``ERROR``: the test's own code raised, an engine error)."""
 
 CATEGORIES = (
     "Data Cleanliness",
@@ -86,7 +86,7 @@ class CaseRecord:
         test_batch_type: Display name of the test, e.g. ``Feature Drift``.
         category: Display name of the category, e.g. ``Drift``.
         features: Features the case is about (empty for dataset-level cases).
-        status: ``PASS``, ``WARNING``, ``FAIL`` or ``SKIP``.
+        status: ``PASS``, ``WARNING``, ``FAIL``, ``SKIP`` or ``ERROR`` (an engine error).
         severity: ``NONE``, ``LOW``, ``MEDIUM`` or ``HIGH``.
         importance_score: Model impact of the case in 0..1.
         metrics: Measured values (observed statistic, threshold, counts, deltas).

@@ -10,6 +10,10 @@ Firewalls follow the stress tests: :class:`RimeFirewall` -> one :class:`RimeBin`
 job produced -> categories -> items, i.e.
 ``rime.yaml::<firewall>::<bin label>::<category>::<test_batch_type>[<features>]``, plus
 ``<firewall>::<bin label>::Monitoring::Monitored Metrics`` for the bin's firewall events.
+
+With a ``max_skipped`` limit, a run (or bin) also gets the item ``<run>::Skipped test cases``,
+which fails when more than that share of its cases were skipped. Items report the rime.yaml
+entry of their run as their location (skips, warnings).
 """
 
 from __future__ import annotations
@@ -24,11 +28,22 @@ import pytest
 
 from pytest_rime.plugin.bins import iso_time
 from pytest_rime.plugin.cases import CATEGORIES, CaseRecord, RunRecord, category_marker, ordered
-from pytest_rime.plugin.gate import DEFAULT_FAIL_ON, FailOnPolicy, IgnoreRules, Verdict, verdict
-from pytest_rime.plugin.render import failure_text
+from pytest_rime.plugin.gate import (
+    DEFAULT_FAIL_ON,
+    FailOnPolicy,
+    IgnoreRules,
+    Verdict,
+    percent,
+    skipped_over_limit,
+    verdict,
+)
+from pytest_rime.plugin.render import engine_error_text, failure_text, finding, group_reasons
 from pytest_rime.plugin.runner import RunFailed
 from pytest_rime.plugin.schema import FirewallSpec, StressTestSpec
 from pytest_rime.plugin.session import Backend, get_session
+
+SKIP_LIMIT_ITEM = "Skipped test cases"
+"""Name of the item that checks a run's (or bin's) share of skipped cases."""
 
 
 class RimeWarning(UserWarning):
@@ -39,12 +54,20 @@ class RimeGateFailure(Exception):
     """A test case's severity reached its ``fail_on`` gate."""
 
 
+class RimeEngineError(Exception):
+    """A test case is an engine error (the test's own code raised): it fails every gate."""
+
+
+class RimeSkipLimitExceeded(Exception):
+    """More of a run's test cases were skipped than its ``max_skipped`` allows."""
+
+
 def _error_text(excinfo: pytest.ExceptionInfo[BaseException]) -> str | None:
     return str(excinfo.value) if isinstance(excinfo.value, RunFailed) else None
 
 
 class RimeFile(pytest.File):
-    """A rime.yaml given by ``--rime-config`` or the ``rime_config`` ini key."""
+    """A rime.yaml given by ``--rime-config``, the ``rime_config`` ini key or as an argument."""
 
     def collect(self) -> Iterator[RimeRun | RimeFirewall]:
         """One collector per stress test, then one per firewall (each runs when collected)."""
@@ -67,25 +90,46 @@ class Gate:
         ignore: The spec's ignore list.
         default: The global gate (``--rime-fail-on``, ``defaults.fail_on``, ``high``).
         properties: Extra JUnit properties of every item (the firewall bin).
+        max_skipped: Largest share of skipped cases that passes (``None``: no limit).
+        line: 0-based line of the run's entry in the rime.yaml (items' location).
     """
 
     fail_on: FailOnPolicy
     ignore: IgnoreRules
     default: str
     properties: tuple[tuple[str, str], ...] = ()
+    max_skipped: float | None = None
+    line: int = 0
 
 
 def _global_default(config: pytest.Config, backend: Backend) -> str:
     return get_session(config).settings.fail_on or backend.defaults.fail_on or DEFAULT_FAIL_ON
 
 
-def _categories(parent: pytest.Collector, record: RunRecord, gate: Gate) -> Iterator[RimeCategory]:
-    """One collector per category of ``record``'s test cases, in report order."""
+def _max_skipped(config: pytest.Config, backend: Backend, own: float | None) -> float | None:
+    """The entry's ``max_skipped``, else ``--rime-max-skipped``, else ``defaults.max_skipped``."""
+    if own is not None:
+        return own
+    settings = get_session(config).settings
+    return (
+        settings.max_skipped if settings.max_skipped is not None else backend.defaults.max_skipped
+    )
+
+
+def _children(
+    parent: pytest.Collector, record: RunRecord, gate: Gate
+) -> Iterator[RimeCategory | RimeSkipLimit]:
+    """One collector per category of ``record``'s cases, then the ``max_skipped`` item.
+
+    The categories come in report order; the ``max_skipped`` item only when a limit applies.
+    """
     by_category: dict[str, list[tuple[str, CaseRecord]]] = {}
     for label, case in ordered(record.cases):
         by_category.setdefault(case.category, []).append((label, case))
     for category, cases in by_category.items():
         yield RimeCategory.from_parent(parent, name=category, cases=cases, record=record, gate=gate)
+    if gate.max_skipped is not None:
+        yield RimeSkipLimit.from_parent(parent, name=SKIP_LIMIT_ITEM, record=record, gate=gate)
 
 
 class RimeRun(pytest.Collector):
@@ -96,17 +140,27 @@ class RimeRun(pytest.Collector):
         self.spec = spec
         self.backend = backend
 
-    def collect(self) -> Iterator[RimeCategory]:
+    def collect(self) -> Iterator[RimeCategory | RimeSkipLimit]:
         """One collector per category of the run's test cases, in report order."""
         record = get_session(self.config).result_for(self.spec, self.backend)
-        gate = Gate(self.spec.fail_on, self.spec.ignore, _global_default(self.config, self.backend))
-        yield from _categories(self, record, gate)
+        gate = Gate(
+            self.spec.fail_on,
+            self.spec.ignore,
+            _global_default(self.config, self.backend),
+            max_skipped=_max_skipped(self.config, self.backend, self.spec.max_skipped),
+            line=self.spec.line or 0,
+        )
+        yield from _children(self, record, gate)
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: pytest.ExceptionInfo[BaseException]
     ) -> str | Any:
         """The run's failure as one message (plus the job's log tail), not a traceback."""
         return _error_text(excinfo) or super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Location: the run's entry in the rime.yaml."""
+        return self.path, self.spec.line or 0, self.name
 
 
 class RimeFirewall(pytest.Collector):
@@ -122,6 +176,7 @@ class RimeFirewall(pytest.Collector):
         """One collector per bin the firewall job produced, in time order."""
         record = get_session(self.config).firewall_result_for(self.spec, self.backend)
         default = _global_default(self.config, self.backend)
+        max_skipped = _max_skipped(self.config, self.backend, self.spec.max_skipped)
         for time_bin in sorted(record.bins, key=lambda b: b.start_secs):
             properties = (
                 ("firewall", record.name),
@@ -136,7 +191,14 @@ class RimeFirewall(pytest.Collector):
                 self,
                 name=time_bin.label,
                 record=time_bin.run_record(record),
-                gate=Gate(self.spec.fail_on, self.spec.ignore, default, properties),
+                gate=Gate(
+                    self.spec.fail_on,
+                    self.spec.ignore,
+                    default,
+                    properties,
+                    max_skipped=max_skipped,
+                    line=self.spec.line or 0,
+                ),
             )
 
     def repr_failure(  # type: ignore[override]
@@ -144,6 +206,10 @@ class RimeFirewall(pytest.Collector):
     ) -> str | Any:
         """The firewall's failure as one message (plus the job's log tail), not a traceback."""
         return _error_text(excinfo) or super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Location: the firewall's entry in the rime.yaml."""
+        return self.path, self.spec.line or 0, self.name
 
 
 class RimeBin(pytest.Collector):
@@ -154,9 +220,9 @@ class RimeBin(pytest.Collector):
         self.record = record
         self.gate = gate
 
-    def collect(self) -> Iterator[RimeCategory]:
+    def collect(self) -> Iterator[RimeCategory | RimeSkipLimit]:
         """One collector per category of the bin's cases (``Monitoring`` last)."""
-        yield from _categories(self, self.record, self.gate)
+        yield from _children(self, self.record, self.gate)
 
 
 class RimeCategory(pytest.Collector):
@@ -186,6 +252,7 @@ class RimeCategory(pytest.Collector):
                 fail_on=self.gate.fail_on.level_for(case, self.gate.default),
                 ignored=self.gate.ignore.reason(case),
                 properties=self.gate.properties,
+                line=self.gate.line,
             )
 
 
@@ -216,8 +283,22 @@ def ensure_category_marker(config: pytest.Config, category: str) -> str:
     return marker
 
 
+def skip_reason(case: CaseRecord, ignored: str | None) -> str:
+    """Why the item of a skipped case skips, on one line."""
+    if ignored:
+        return f"ignored by rime.yaml: {ignored}"
+    text = " ".join(case.description.split())
+    return text or "skipped by the stress test"
+
+
 class RimeItem(pytest.Item):
-    """One test case; passes, warns, fails or skips by the gate."""
+    """One test case; passes, fails, skips or errors by the gate.
+
+    A case below its gate passes; its finding is listed in the rime summary (and shown as a
+    :class:`RimeWarning` with ``-v`` or ``--rime-show-warnings``). A skipped case's report
+    points at the run's entry in the rime.yaml (:attr:`rime_location`, see
+    ``pytest_runtest_makereport`` in :mod:`.plugin`).
+    """
 
     def __init__(
         self,
@@ -227,6 +308,7 @@ class RimeItem(pytest.Item):
         fail_on: str,
         ignored: str | None,
         properties: tuple[tuple[str, str], ...] = (),
+        line: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -234,31 +316,45 @@ class RimeItem(pytest.Item):
         self.record = record
         self.fail_on = fail_on
         self.ignored = ignored
+        self.line = line
+        self.verdict = Verdict.SKIP if ignored else verdict(case, fail_on)
         self.add_marker("rime")
         self.add_marker(ensure_category_marker(self.config, case.category))
         self.user_properties.extend(case_properties(case, record, fail_on))
         self.user_properties.extend(properties)
+        self.user_properties.append(("gate", self.verdict.value))
+        if self.verdict is Verdict.SKIP:
+            self.skip_reason = skip_reason(case, ignored)
+            self.user_properties.append(("skip_reason", self.skip_reason))
+            self.user_properties.append(("ignored", "true" if ignored else "false"))
+
+    @property
+    def rime_location(self) -> tuple[str, int]:
+        """``(path, 1-based line)`` of the run's entry: where skips are reported."""
+        return str(self.path), self.line + 1
+
+    @property
+    def where(self) -> str:
+        """``rime.yaml:12``: the run's entry in the rime.yaml."""
+        return f"{self.path.name}:{self.line + 1}"
 
     def runtest(self) -> None:
         """Apply the gate to the case."""
-        if self.ignored:
-            self.user_properties.append(("gate", Verdict.SKIP.value))
-            pytest.skip(f"ignored by rime.yaml: {self.ignored}")
-        outcome = verdict(self.case, self.fail_on)
-        self.user_properties.append(("gate", outcome.value))
-        if outcome is Verdict.SKIP:
-            pytest.skip(self.case.description or "skipped by the stress test")
-        if outcome is Verdict.FAIL:
+        if self.verdict is Verdict.SKIP:
+            pytest.skip(self.skip_reason)
+        if self.verdict is Verdict.ERROR:
+            raise RimeEngineError(self.case.full_name)
+        if self.verdict is Verdict.FAIL:
             raise RimeGateFailure(self.case.full_name)
-        if outcome is Verdict.WARN:
-            # The first sentence only; the whole description is in --rime-report.
-            finding = self.case.description.split(". ", 1)[0].rstrip(".")
+        session = get_session(self.config)
+        if self.verdict is Verdict.WARN and session.settings.show_warnings:
             message = (
-                f"{self.case.full_name}: {self.case.status}, severity {self.case.severity} "
-                f"is below fail_on={self.fail_on}: {finding}."
+                f"{self.case.full_name}: {self.case.severity} finding, below "
+                f"fail_on={self.fail_on}: {finding(self.case)}"
             )
-            # Attributed to the rime.yaml (line 0: no source line is printed under it).
-            warnings.warn_explicit(RimeWarning(message), RimeWarning, str(self.path), 0)
+            # Attributed to the run's entry in the rime.yaml (pytest shows that line).
+            where = session.display(self.path)
+            warnings.warn_explicit(RimeWarning(message), RimeWarning, where, self.line + 1)
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
@@ -266,8 +362,79 @@ class RimeItem(pytest.Item):
         """The failing case: features, status, severity, measured values, threshold, link."""
         if isinstance(excinfo.value, RimeGateFailure):
             return failure_text(self.case, self.fail_on, self.record.link)
+        if isinstance(excinfo.value, RimeEngineError):
+            return engine_error_text(self.case, self.where, self.record.link)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        """Location shown in reports: the rime.yaml and the case's full name."""
-        return self.path, None, self.case.full_name
+        """Location shown in reports: the run's entry in the rime.yaml, the case's name."""
+        return self.path, self.line, self.case.full_name
+
+
+class RimeSkipLimit(pytest.Item):
+    """Fails when more of a run's (or bin's) cases were skipped than ``max_skipped`` allows.
+
+    Cases skipped by the rime.yaml's ``ignore`` list do not count: they were not meant to run.
+    """
+
+    def __init__(self, *, record: RunRecord, gate: Gate, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.record = record
+        self.line = gate.line
+        self.max_skipped = gate.max_skipped
+        self.skipped = [
+            c for c in record.cases if c.status == "SKIP" and gate.ignore.reason(c) is None
+        ]
+        self.total = len(record.cases)
+        self.exceeded = skipped_over_limit(len(self.skipped), self.total, self.max_skipped)
+        self.add_marker("rime")
+        self.run_name = record.cases[0].run_name if record.cases else record.name
+        self.user_properties.extend(
+            [
+                ("run_name", self.run_name),
+                ("skipped", str(len(self.skipped))),
+                ("total", str(self.total)),
+                ("max_skipped", f"{self.max_skipped:g}"),
+                ("skip_limit", "exceeded" if self.exceeded else "ok"),
+                ("test_run_id", record.test_run_id),
+                ("link", record.link),
+                *gate.properties,
+            ]
+        )
+
+    def message(self) -> str:
+        """``12 of 99 test cases (12.1%) were skipped, above max_skipped=10%``."""
+        share = len(self.skipped) / self.total if self.total else 0.0
+        limit = percent(self.max_skipped or 0.0)
+        relation = "above" if self.exceeded else "within"
+        return (
+            f"{len(self.skipped)} of {self.total} test cases ({percent(share)}) were skipped, "
+            f"{relation} max_skipped={limit}"
+        )
+
+    def runtest(self) -> None:
+        """Fail when the share of skipped cases is above the limit."""
+        if self.exceeded:
+            raise RimeSkipLimitExceeded(self.message())
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        """The share of skipped cases, the limit, and the reasons by category."""
+        if not isinstance(excinfo.value, RimeSkipLimitExceeded):
+            return super().repr_failure(excinfo, style=style)
+        lines = [f"{self.run_name}: {self.message()}"]
+        lines += ["  skipped (a case that was not tested is not a pass):"]
+        groups = group_reasons(
+            [(c.category, skip_reason(c, None), c.features) for c in self.skipped]
+        )
+        lines += [
+            f"    {category}: {count} x {reason}"
+            for category, reason, count in sorted(groups, key=lambda g: -g[2])
+        ]
+        lines.append("  (max_skipped in rime.yaml, or --rime-max-skipped)")
+        return "\n".join(lines)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Location: the run's entry in the rime.yaml."""
+        return self.path, self.line, self.nodeid.split("::", 1)[-1]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_rime.plugin.bins import BinRecord, FirewallRecord, bin_label
+from pytest_rime.plugin.localfiles import LocalNames
 from pytest_rime.plugin.runner import (
     JobProgress,
     RunFailed,
@@ -61,12 +63,14 @@ def project_firewall(client: RIMEClient, spec: FirewallSpec, reference_run_id: s
     return firewall
 
 
-def _incremental_config(client: RIMEClient, spec: FirewallSpec) -> dict[str, Any]:
-    local = "://" not in spec.eval_path
-    config: dict[str, Any] = {
-        "eval_path": client.upload_dataset_file(spec.eval_path) if local else spec.eval_path,
-        "timestamp_col": spec.timestamp_col,
-    }
+def _incremental_config(
+    client: RIMEClient, spec: FirewallSpec, names: LocalNames
+) -> dict[str, Any]:
+    eval_path = spec.eval_path
+    if "://" not in spec.eval_path:
+        eval_path = client.upload_dataset_file(spec.eval_path)
+        names.add(eval_path, Path(spec.eval_path))
+    config: dict[str, Any] = {"eval_path": eval_path, "timestamp_col": spec.timestamp_col}
     if spec.thresholds:
         config["monitoring_info"] = {
             "thresholds": {metric: list(levels) for metric, levels in spec.thresholds.items()}
@@ -84,7 +88,7 @@ def _bin_metrics(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def _bins_of_job(
-    client: RIMEClient, firewall: RIMEFirewall, name: str, job_id: str
+    client: RIMEClient, firewall: RIMEFirewall, name: str, job_id: str, names: LocalNames
 ) -> list[BinRecord]:
     bins = firewall.get_bins()
     events = firewall.get_events()
@@ -106,7 +110,9 @@ def _bins_of_job(
                     {f: json_simple(e[f]) for f in _EVENT_FIELDS}
                     for e in bin_events.to_dict("records")
                 ),
-                cases=case_records(f"{name}::{bin_label(start, end)}", run.get_test_cases_result()),
+                cases=case_records(
+                    f"{name}::{bin_label(start, end)}", run.get_test_cases_result(), names
+                ),
             )
         )
     return records
@@ -120,28 +126,37 @@ def run_firewall(
     timeout: float,
     poll_rate: float,
     on_progress: Callable[[JobProgress], None],
+    display_dir: Path | None = None,
 ) -> FirewallRecord:
     """Send the spec's data to its project's firewall and return the bins it produced.
+
+    ``display_dir``: messages show local files relative to this directory.
 
     Raises:
         RunFailed: The backend refused or failed the run (message says which and why).
     """
+    from pytest_rime.sdk import RIMEError
+
+    names = LocalNames(display_dir)
     firewall = project_firewall(client, spec, reference_run_id)
     reference = spec.reference
-    job = firewall.run_firewall_incremental_data(
-        _incremental_config(client, spec),
-        disable_firewall_events=False,
-        custom_image=reference.custom_image,
-        rime_managed_image=reference.rime_managed_image,
-        ram_request_megabytes=reference.ram_request_megabytes,
-        cpu_request_millicores=reference.cpu_request_millicores,
-    )
-    progress = wait_for_job(job, timeout, poll_rate, on_progress, what="firewall")
+    try:
+        job = firewall.run_firewall_incremental_data(
+            _incremental_config(client, spec, names),
+            disable_firewall_events=False,
+            custom_image=reference.custom_image,
+            rime_managed_image=reference.rime_managed_image,
+            ram_request_megabytes=reference.ram_request_megabytes,
+            cpu_request_millicores=reference.cpu_request_millicores,
+        )
+    except RIMEError as exc:  # e.g. the server rejected the data: name the user's file
+        raise RunFailed(names.localize(str(exc))) from None
+    progress = wait_for_job(job, timeout, poll_rate, on_progress, what="firewall", names=names)
     return FirewallRecord(
         name=spec.name,
         firewall_id=firewall.firewall_id,
         link=firewall.get_link(),
         job_id=job.job_id,
         progress=progress,
-        bins=tuple(_bins_of_job(client, firewall, spec.name, job.job_id)),
+        bins=tuple(_bins_of_job(client, firewall, spec.name, job.job_id, names)),
     )

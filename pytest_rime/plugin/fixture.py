@@ -21,6 +21,8 @@ from pytest_rime.plugin.gate import (
     FailOnPolicy,
     IgnoreRules,
     Verdict,
+    percent,
+    skipped_over_limit,
     verdict,
 )
 from pytest_rime.plugin.runner import RunFailed
@@ -51,11 +53,13 @@ class StressTestResult:
         fail_on: FailOnPolicy,
         default_fail_on: str,
         ignore: IgnoreRules | None = None,
+        max_skipped: float | None = None,
     ) -> None:
         self.record = record
         self._policy = fail_on
         self._default = default_fail_on
         self._ignore = ignore or IgnoreRules()
+        self._max_skipped = max_skipped
 
     @property
     def test_run_id(self) -> str:
@@ -82,7 +86,7 @@ class StressTestResult:
         return dict(self.record.summary)
 
     def _failing(self, fail_on: str | None) -> list[tuple[CaseRecord, str]]:
-        """Cases (not ignored) that reach their gate, with the level that applied."""
+        """Cases (not ignored) that reach their gate or are engine errors, with the level."""
         if fail_on is not None and fail_on not in FAIL_ON_LEVELS:
             levels = ", ".join(FAIL_ON_LEVELS)
             raise ValueError(f"fail_on: expected one of {levels}, got {fail_on!r}")
@@ -90,14 +94,18 @@ class StressTestResult:
         failing = []
         for case in self.record.cases:
             level = policy.level_for(case, self._default)
-            if self._ignore.reason(case) is None and verdict(case, level) is Verdict.FAIL:
+            if self._ignore.reason(case) is None and verdict(case, level) in (
+                Verdict.FAIL,
+                Verdict.ERROR,
+            ):
                 failing.append((case, level))
         return failing
 
     def failures(self, fail_on: str | None = None) -> pd.DataFrame:
         """Test cases whose severity reaches the gate (``fail_on`` overrides the run's gate).
 
-        Cases matching the stress test's ``ignore`` rules are left out.
+        Engine errors (status ``ERROR``) are failures whatever the gate; cases matching the
+        stress test's ``ignore`` rules are left out.
         """
         failing = {id(case) for case, _ in self._failing(fail_on)}
         cases = self.test_cases
@@ -124,18 +132,40 @@ class StressTestResult:
         frame.index.name = "feature"
         return frame.sort_values(["failing", "cases"], ascending=False, kind="stable")
 
+    @property
+    def skipped(self) -> list[CaseRecord]:
+        """Cases the stress test skipped (not those of the ``ignore`` rules)."""
+        return [
+            c for c in self.record.cases if c.status == "SKIP" and self._ignore.reason(c) is None
+        ]
+
     def assert_passing(self, fail_on: str | None = None) -> None:
-        """Fail with a readable message listing every case that reaches its gate."""
+        """Fail with a readable message listing every case that reaches its gate.
+
+        Engine errors fail too, and so does a share of skipped cases above ``max_skipped``.
+        """
         failing = self._failing(fail_on)
+        lines = []
         if failing:
-            lines = [
+            lines.append(
                 f"{len(failing)} of {len(self.record.cases)} test cases of {self.record.name!r} "
-                f"reached their fail_on gate (run {self.test_run_id}, {self.link}):"
-            ]
+                f"reached their fail_on gate or are engine errors "
+                f"(run {self.test_run_id}, {self.link}):"
+            )
             lines += [
-                f"  {case.full_name}: {case.severity} >= fail_on={level}: {case.description}"
+                f"  {case.full_name}: engine error: {case.description}"
+                if case.status == "ERROR"
+                else f"  {case.full_name}: {case.severity} >= fail_on={level}: {case.description}"
                 for case, level in sorted(failing, key=lambda f: -severity_rank(f[0].severity))
             ]
+        skipped, total = len(self.skipped), len(self.record.cases)
+        if skipped_over_limit(skipped, total, self._max_skipped):
+            lines.append(
+                f"{skipped} of {total} test cases of {self.record.name!r} were skipped "
+                f"({percent(skipped / total)}), above max_skipped="
+                f"{percent(self._max_skipped or 0.0)}"
+            )
+        if lines:
             raise AssertionError("\n".join(lines))
 
 
@@ -177,7 +207,12 @@ class RimeFixture:
         backend = session.default_backend()
         record = session.result_for(spec, backend)
         default = session.settings.fail_on or backend.defaults.fail_on or DEFAULT_FAIL_ON
-        return StressTestResult(record, spec.fail_on, default, spec.ignore)
+        max_skipped = spec.max_skipped
+        if max_skipped is None:
+            max_skipped = session.settings.max_skipped
+        if max_skipped is None:
+            max_skipped = backend.defaults.max_skipped
+        return StressTestResult(record, spec.fail_on, default, spec.ignore, max_skipped)
 
     def run_marker(self, item: pytest.Item) -> None:
         """Run the stress test of ``item``'s ``@pytest.mark.rime(config=...)``.

@@ -1,7 +1,9 @@
 """The quality gate: which ``fail_on`` level applies to a case, and what the case's item does.
 
 A case fails its item when its severity is at or above its ``fail_on`` level; a WARNING or
-FAIL case below the gate passes with a warning; a SKIP case (or an ignored one) is skipped.
+FAIL case below the gate passes (its finding is listed in the summary); a SKIP case (or an
+ignored one) is skipped; an ERROR case (the test's own code raised) fails its item as an
+engine error whatever the gate. ``max_skipped`` bounds the share of SKIP cases of a run.
 ``fail_on`` is resolved from the most specific setting: per test (display name or test id),
 per category, per stress test, then the global default (``--rime-fail-on``, else
 ``defaults.fail_on``, else ``high``).
@@ -33,6 +35,7 @@ class Verdict(enum.Enum):
     WARN = "warned"
     FAIL = "failed"
     SKIP = "skipped"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,9 @@ def is_at_or_above(severity: str, fail_on: str) -> bool:
 
 
 def verdict(case: CaseRecord, fail_on: str) -> Verdict:
-    """What the item of ``case`` does under the gate ``fail_on``."""
+    """What the item of ``case`` does under the gate ``fail_on`` (ERROR: always an error)."""
+    if case.status == "ERROR":
+        return Verdict.ERROR
     if case.status == "SKIP":
         return Verdict.SKIP
     if is_at_or_above(case.severity, fail_on):
@@ -92,3 +97,35 @@ def verdict(case: CaseRecord, fail_on: str) -> Verdict:
     if case.status in ("WARNING", "FAIL"):
         return Verdict.WARN
     return Verdict.PASS
+
+
+def parse_fraction(value: object) -> float:
+    """``max_skipped`` as a fraction of cases: ``0.1``, ``"0.1"`` or ``"10%"``.
+
+    Raises:
+        ValueError: Not a number in 0..1 (or a percentage in 0..100%).
+    """
+    if isinstance(value, bool):
+        raise ValueError(
+            f"expected a fraction of test cases in 0..1 or a percentage, got {value!r}"
+        )
+    text = str(value).strip() if isinstance(value, str | int | float) else ""
+    try:
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(
+            f"expected a fraction of test cases in 0..1 or a percentage, got {value!r}"
+        )
+    return number
+
+
+def percent(fraction: float) -> str:
+    """``0.125`` -> ``12.5%``."""
+    return f"{100 * fraction:.3g}%"
+
+
+def skipped_over_limit(skipped: int, total: int, max_skipped: float | None) -> bool:
+    """Whether ``skipped`` of ``total`` cases exceed ``max_skipped`` (``None``: no limit)."""
+    return max_skipped is not None and total > 0 and skipped / total > max_skipped

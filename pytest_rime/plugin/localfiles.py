@@ -4,12 +4,17 @@ Local data files (``data_info.ref_path`` ...) are uploaded with ``upload_dataset
 local model file is uploaded with the directory holding it (``upload_model_directory``,
 so a ``model.py`` can load artefacts beside it) and the path is pointed at the file inside
 the uploaded directory. Other paths (``rime://``, ``s3://`` ...) are left alone.
+
+:class:`LocalNames` remembers what each upload was, so messages from the server (a failed
+job's reason, a case's description) show the user's file names instead of
+``rime://uploads/<id>/...`` or the server's own path of the upload.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -88,18 +93,90 @@ def fingerprint(config: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_UPLOAD_URI = re.compile(r"^rime://uploads/([^/]+)(?:/(.*))?$")
+_PATH_END = ".,;:"
+
+
+class LocalNames:
+    """Maps the server's names of uploads back to the local files they came from.
+
+    Args:
+        display_dir: Local paths under this directory are shown relative to it.
+    """
+
+    def __init__(self, display_dir: Path | None = None) -> None:
+        self.display_dir = display_dir
+        self._roots: dict[str, Path] = {}
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, uri: str, local: Path) -> None:
+        """Remember that ``uri`` (an upload's ``rime://`` URI) holds ``local``."""
+        match = _UPLOAD_URI.match(uri.rstrip("/"))
+        if match is None:
+            return
+        upload_id, inner = match[1], match[2]
+        # A file upload's URI ends with the file's name; a directory's names the directory.
+        self._roots[upload_id] = local.parent if inner and local.is_file() else local
+        ids = "|".join(re.escape(i) for i in sorted(self._roots, key=len, reverse=True))
+        self._pattern = re.compile(
+            rf"(?:rime://|[^\s'\"(),=]*[/\\])?uploads[/\\]({ids})((?:[/\\][^\s'\"(),;]*)?)"
+        )
+
+    def display(self, path: Path) -> str:
+        """``path`` relative to :attr:`display_dir` when inside it, else as it is."""
+        if self.display_dir is not None and path.is_relative_to(self.display_dir):
+            return path.relative_to(self.display_dir).as_posix() or "."
+        return str(path)
+
+    def _local(self, match: re.Match[str]) -> str:
+        inner = match[2].strip("/\\")
+        tail = ""
+        while inner and inner[-1] in _PATH_END:  # punctuation after the path
+            inner, tail = inner[:-1], inner[-1] + tail
+        local = self._roots[match[1]]
+        return self.display(local / inner if inner else local) + tail
+
+    def localize(self, text: str) -> str:
+        """``text`` with every reference to a known upload replaced by the local name."""
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(self._local, text)
+
+    def localize_value(self, value: Any) -> Any:
+        """:meth:`localize` applied to the strings inside ``value`` (lists, mappings)."""
+        if isinstance(value, str):
+            return self.localize(value)
+        if isinstance(value, Mapping):
+            return {k: self.localize_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.localize_value(v) for v in value]
+        return value
+
+
 def upload_and_rewrite(
     config: Mapping[str, Any],
     upload_file: Callable[[Path], str],
     upload_directory: Callable[[Path], str],
+    names: LocalNames | None = None,
 ) -> dict[str, Any]:
-    """Upload the local files of ``config`` and return a copy pointing at ``rime://`` URIs."""
+    """Upload the local files of ``config`` and return a copy pointing at ``rime://`` URIs.
+
+    Args:
+        config: The test run config with absolute local paths.
+        upload_file: Uploads one data file, returns its URI.
+        upload_directory: Uploads a model directory, returns its URI.
+        names: Where to remember each upload's local file (for messages).
+    """
     uris: dict[tuple[str, str], str] = {}
     for section, key, path in local_references(config):
         if section == "model_info":
             directory, inner = model_upload(path)
             uri = upload_directory(directory)
+            if names is not None:
+                names.add(uri, directory)
             uris[(section, key)] = f"{uri.rstrip('/')}/{inner}" if inner else uri
         else:
             uris[(section, key)] = upload_file(path)
+            if names is not None:
+                names.add(uris[(section, key)], path)
     return _replaced(config, uris)

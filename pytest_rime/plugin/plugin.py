@@ -9,7 +9,7 @@ fixture or marker is used.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -83,7 +83,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> RimeFile | None:
-    """Collect the rime.yaml files named by ``--rime-config`` / ``rime_config``."""
+    """Collect the rime.yaml files named by ``--rime-config`` / ``rime_config``.
+
+    A YAML file given as an argument (``pytest rime.yaml``) is one of them when it has a
+    top-level ``stress_tests`` or ``firewalls`` key (see :func:`.settings.rime_file_args`).
+    """
     from pytest_rime.plugin.session import SESSION_KEY
 
     session = parent.config.stash.get(SESSION_KEY, None)
@@ -92,6 +96,16 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> RimeFile |
     from pytest_rime.plugin.collect import RimeFile
 
     return RimeFile.from_parent(parent, path=file_path)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A rime item's skip points at its run's entry in the rime.yaml, not at our source."""
+    report = yield
+    location = getattr(item, "rime_location", None)
+    if location is not None and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (location[0], location[1], report.longrepr[2])
+    return report
 
 
 def _rime_fixture(config: pytest.Config) -> RimeFixture:

@@ -78,3 +78,60 @@ def failure_text(case: CaseRecord, fail_on: str, link: str) -> str:
         label = f"  {name + ':':<{width + 1}}"
         lines.append(label.rstrip() + value if value.startswith("\n") else f"{label} {value}")
     return "\n".join(lines)
+
+
+def finding(case: CaseRecord) -> str:
+    """The first sentence of the case's description (the whole one is in --rime-report)."""
+    first = " ".join(case.description.split()).split(". ", 1)[0].rstrip(".")
+    return f"{first}." if first else f"{case.test_batch_type}."
+
+
+ENGINE_ERROR_PREFIX = "Engine error: the test raised "
+"""Start of the description of an ERROR case (set by the engine)."""
+
+
+def engine_error_text(case: CaseRecord, where: str, link: str) -> str:
+    """The report of an ERROR case: the test's own code raised (it fails every gate)."""
+    error = str(case.metrics.get("error") or "")
+    if not error:
+        error = case.description.removeprefix(ENGINE_ERROR_PREFIX).split(". The traceback")[0]
+    lines = [
+        f"{case.full_name}: engine error: the test itself raised {error or 'an exception'}",
+        "  This case was not tested, so it fails the gate whatever fail_on says; the",
+        "  traceback is in the job's log. Report it if the data and model look right.",
+        f"  where: {where}",
+        f"  link:  {link or '-'}",
+    ]
+    return "\n".join(lines)
+
+
+def generic_reason(reason: str, features: tuple[str, ...]) -> str:
+    """``reason`` with the case's own feature name replaced by ``<feature>``.
+
+    So the skips of one test on several features read as one reason when grouped.
+    """
+    for feature in features:
+        reason = reason.replace(f"'{feature}'", "'<feature>'")
+    return reason
+
+
+def group_reasons(
+    skips: list[tuple[str, str, tuple[str, ...]]],
+) -> list[tuple[str, str, int]]:
+    """``(category, reason, count)`` of ``(category, reason, features)`` skips.
+
+    Identical reasons (up to the feature named in them) are one group, whose reason ends
+    with the features it covers; groups keep the order of their first skip.
+    """
+    groups: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for category, reason, features in skips:
+        groups.setdefault((category, generic_reason(reason, features)), []).append(features)
+    out = []
+    for (category, reason), feature_lists in groups.items():
+        named = list(dict.fromkeys(f for features in feature_lists for f in features))
+        if "'<feature>'" in reason and len(named) == 1:  # one feature: the reason as it was
+            reason = reason.replace("'<feature>'", f"'{named[0]}'")
+        elif "'<feature>'" in reason:
+            reason = f"{reason} (features: {', '.join(named)})"
+        out.append((category, reason, len(feature_lists)))
+    return out

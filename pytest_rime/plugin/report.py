@@ -16,11 +16,16 @@ import pytest
 
 from pytest_rime.plugin.bins import MONITORING_TEST_ID
 from pytest_rime.plugin.cases import CATEGORIES, SEVERITIES, severity_rank
+from pytest_rime.plugin.gate import percent
+from pytest_rime.plugin.render import group_reasons
 
 DATASET = "(whole dataset)"
 """Feature group name of dataset-level cases."""
 
-GATES = ("failed", "warned", "passed", "skipped")
+GATES = ("failed", "error", "warned", "passed", "skipped")
+"""What a case's item did (``error``: an engine error, which fails the gate too)."""
+
+_GATE_WORDS = {"error": ("engine error", "engine errors")}
 
 _FIREWALL_PROPERTIES = ("firewall", "firewall_link", "bin", "bin_start", "bin_end")
 """Properties an item of a firewall bin carries beyond a stress test case's."""
@@ -50,16 +55,21 @@ class CaseOutcome:
     bin: str = ""
     bin_start: str = ""
     bin_end: str = ""
+    skip_reason: str = ""
+    ignored: bool = False
 
     @classmethod
     def from_report(cls, report: pytest.TestReport) -> CaseOutcome | None:
-        """The outcome carried by a call-phase report of a rime item (else ``None``)."""
+        """The outcome carried by the final report of a rime case item (else ``None``)."""
         props = {str(k): v for k, v in report.user_properties}
-        if "gate" not in props or "run_name" not in props:
+        if "gate" not in props or "test_batch_type" not in props:
             return None
+        gate = str(props["gate"])
+        if report.failed and gate != "error":
+            gate = "failed"
         return cls(
             nodeid=report.nodeid,
-            gate="failed" if report.failed else str(props["gate"]),
+            gate=gate,
             run_name=str(props["run_name"]),
             category=str(props["category"]),
             test_batch_type=str(props["test_batch_type"]),
@@ -73,6 +83,8 @@ class CaseOutcome:
             description=str(props["description"]),
             test_run_id=str(props["test_run_id"]),
             link=str(props["link"]),
+            skip_reason=str(props.get("skip_reason", "")),
+            ignored=str(props.get("ignored", "")) == "true",
             **{key: str(props.get(key, "")) for key in _FIREWALL_PROPERTIES},
         )
 
@@ -84,6 +96,44 @@ class CaseOutcome:
         return f"{self.test_batch_type}[{','.join(self.features)}]"
 
 
+@dataclass(frozen=True)
+class SkipLimit:
+    """The ``max_skipped`` check of a run or firewall bin.
+
+    Attributes:
+        run_name: The run (``<firewall>::<bin>`` for a bin).
+        skipped: Cases the stress test skipped (ignored ones not counted).
+        total: All cases of the run.
+        max_skipped: The limit, a fraction of ``total``.
+        exceeded: Whether ``skipped`` is above the limit (the check failed).
+    """
+
+    run_name: str
+    skipped: int
+    total: int
+    max_skipped: float
+    exceeded: bool
+
+    @classmethod
+    def from_report(cls, report: pytest.TestReport) -> SkipLimit | None:
+        """The check carried by the call-phase report of a skip-limit item (else ``None``)."""
+        props = {str(k): v for k, v in report.user_properties}
+        if "skip_limit" not in props:
+            return None
+        return cls(
+            run_name=str(props["run_name"]),
+            skipped=int(str(props["skipped"])),
+            total=int(str(props["total"])),
+            max_skipped=float(str(props["max_skipped"])),
+            exceeded=report.failed,
+        )
+
+    def text(self) -> str:
+        """``above max_skipped=10%: the gate fails`` or ``within max_skipped=10%``."""
+        limit = f"max_skipped={percent(self.max_skipped)}"
+        return f"above {limit}: the gate fails" if self.exceeded else f"within {limit}"
+
+
 def _worst(outcomes: Iterable[CaseOutcome]) -> str:
     return max((o.severity for o in outcomes), key=severity_rank, default=SEVERITIES[0])
 
@@ -92,9 +142,18 @@ def _counts(outcomes: Sequence[CaseOutcome]) -> dict[str, int]:
     return {gate: sum(o.gate == gate for o in outcomes) for gate in GATES}
 
 
+def _gate_text(gate: str, count: int) -> str:
+    singular, plural = _GATE_WORDS.get(gate, (gate, gate))
+    return f"{count} {singular if count == 1 else plural}"
+
+
 def _counts_text(outcomes: Sequence[CaseOutcome]) -> str:
     counts = _counts(outcomes)
-    return ", ".join(f"{counts[g]} {g}" for g in GATES if counts[g]) or "nothing ran"
+    return ", ".join(_gate_text(g, counts[g]) for g in GATES if counts[g]) or "nothing ran"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _by_run(outcomes: Iterable[CaseOutcome]) -> dict[str, list[CaseOutcome]]:
@@ -104,14 +163,17 @@ def _by_run(outcomes: Iterable[CaseOutcome]) -> dict[str, list[CaseOutcome]]:
     return runs
 
 
-def by_feature(outcomes: Iterable[CaseOutcome]) -> list[tuple[str, list[CaseOutcome]]]:
-    """Failed cases grouped by feature: worst severity first, then most failures.
+def by_feature(
+    outcomes: Iterable[CaseOutcome], gate: str = "failed"
+) -> list[tuple[str, list[CaseOutcome]]]:
+    """Cases of ``gate`` (failed, or warned: below the gate) grouped by feature.
 
-    Dataset-level cases (no feature) come last: they show a consequence, not a cause.
+    Worst severity first, then most cases. Dataset-level cases (no feature) come last: they
+    show a consequence, not a cause.
     """
     groups: dict[str, list[CaseOutcome]] = {}
     for outcome in outcomes:
-        if outcome.gate == "failed":
+        if outcome.gate == gate:
             for feature in outcome.features or (DATASET,):
                 groups.setdefault(feature, []).append(outcome)
     return sorted(
@@ -143,9 +205,70 @@ def stress_test_outcomes(outcomes: Iterable[CaseOutcome]) -> list[CaseOutcome]:
     return [o for o in outcomes if not o.firewall]
 
 
-def summary_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
-    """The terminal summary: per run its counts, failures by feature, then by category."""
+def skip_groups(outcomes: Iterable[CaseOutcome]) -> list[tuple[str, str, int]]:
+    """``(category, reason, count)`` of the skipped cases, identical reasons grouped.
+
+    Reasons that differ only by the feature they name are one group. In category order,
+    then most cases first.
+    """
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    groups = group_reasons(
+        [
+            (o.category, o.skip_reason or "skipped", o.features)
+            for o in outcomes
+            if o.gate == "skipped"
+        ]
+    )
+    return sorted(groups, key=lambda g: (order.get(g[0], len(order)), g[0], -g[2]))
+
+
+def _skipped_lines(run: Sequence[CaseOutcome], limit: SkipLimit | None) -> list[str]:
+    groups = skip_groups(run)
+    if not groups:
+        return []
+    ignored = sum(o.gate == "skipped" and o.ignored for o in run)
+    skipped = sum(count for _, _, count in groups) - ignored
+    head = f"  skipped: {skipped} of {len(run)} test cases ({percent(skipped / len(run))}"
+    head += f"; {ignored} more ignored by rime.yaml)" if ignored else ")"
+    lines = [head + (f", {limit.text()}" if limit else "") + ":"]
+    lines += [f"    {category}: {count} x {reason}" for category, reason, count in groups]
+    return lines
+
+
+def _engine_error_lines(run: Sequence[CaseOutcome]) -> list[str]:
+    errors = [o for o in run if o.gate == "error"]
+    if not errors:
+        return []
+    lines = ["  engine errors (the test itself raised; not tested, so the gate fails):"]
+    for outcome in errors:
+        error = str(outcome.metrics.get("error") or outcome.description)
+        lines.append(f"    {outcome.category}::{outcome.name}: {error}")
+    return lines
+
+
+def _below_gate_lines(run: Sequence[CaseOutcome]) -> list[str]:
+    features = by_feature(run, gate="warned")
+    if not features:
+        return []
+    lines = ["  below the gate by feature (passed; -v or --rime-show-warnings lists each):"]
+    for feature, warned in features:
+        lines.append(
+            f"    {feature}: {_plural(len(warned), 'finding')}, worst {_worst(warned)} "
+            f"({_tests_of(warned)})"
+        )
+    return lines
+
+
+def summary_lines(
+    outcomes: Sequence[CaseOutcome], limits: Mapping[str, SkipLimit] | None = None
+) -> list[str]:
+    """The terminal summary of each run.
+
+    Its counts, failures by feature, engine errors, findings below the gate by feature,
+    skipped cases by category and reason, then counts by category.
+    """
     lines: list[str] = []
+    limits = limits or {}
     for run_name, run in _by_run(stress_test_outcomes(outcomes)).items():
         lines.append(f"{run_name}: {len(run)} test cases: {_counts_text(run)}")
         lines.append(f"  run {run[0].test_run_id}  {run[0].link}".rstrip())
@@ -158,8 +281,14 @@ def summary_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
                     f"    {feature}: {len(failed)} failing {noun}, worst {_worst(failed)} "
                     f"({_tests_of(failed)})"
                 )
-        else:
+        elif not any(o.gate == "error" for o in run):
             lines.append("  no test case reached its fail_on gate")
+        lines += _engine_error_lines(run)
+        lines += _below_gate_lines(run)
+        lines += _skipped_lines(run, limits.get(run_name))
+        limit = limits.get(run_name)
+        if limit is not None and not any(o.gate == "skipped" for o in run):
+            lines.append(f"  skipped: none ({limit.text()})")
         lines.append("  by category:")
         for category, cases in by_category(run):
             gated = [c for c in cases if c.gate != "skipped"]
@@ -212,7 +341,7 @@ def bad_bins(bins: Mapping[str, Sequence[CaseOutcome]], firewall: str) -> list[B
     """The bins with a failing item (a case or an event at or above its gate), in time order."""
     bad: list[BadBin] = []
     for label, run in sorted(bins.items()):
-        failed = [o for o in run if o.gate == "failed"]
+        failed = [o for o in run if o.gate in ("failed", "error")]
         if failed:
             cases = [o for o in run if o.test_id != MONITORING_TEST_ID]
             features = tuple((f, _tests_of(group)) for f, group in by_feature(cases))
@@ -227,9 +356,15 @@ def _bad_bin_text(bad: BadBin) -> str:
     return f"{bad.bin}: " + "; ".join(parts)
 
 
-def firewall_summary_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
-    """Per firewall: its bins' counts and each bad bin with its worst severity and causes."""
+def firewall_summary_lines(
+    outcomes: Sequence[CaseOutcome], limits: Mapping[str, SkipLimit] | None = None
+) -> list[str]:
+    """Per firewall: its bins' counts, each bad bin with its worst severity and causes.
+
+    Then the bins above ``max_skipped`` and the skipped cases by category and reason.
+    """
     lines: list[str] = []
+    limits = limits or {}
     for name, bins in by_firewall(outcomes).items():
         every = [o for run in bins.values() for o in run]
         bad = bad_bins(bins, name)
@@ -240,11 +375,35 @@ def firewall_summary_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
             lines += [f"    {_bad_bin_text(b)}" for b in bad]
         else:
             lines.append("  no bin reached its fail_on gate")
+        over = [
+            label
+            for label in sorted(bins)
+            if (lim := limits.get(f"{name}::{label}")) and lim.exceeded
+        ]
+        if over:
+            lines.append(f"  bins above max_skipped: {', '.join(over)}")
+        lines += _skipped_lines(every, None)
     return lines
 
 
-def to_json(outcomes: Sequence[CaseOutcome]) -> str:
+def _skipped_json(run: Sequence[CaseOutcome], limit: SkipLimit | None) -> dict[str, Any]:
+    skipped = sum(o.gate == "skipped" and not o.ignored for o in run)
+    return {
+        "count": skipped,
+        "ignored": sum(o.gate == "skipped" and o.ignored for o in run),
+        "share": skipped / len(run) if run else 0.0,
+        "max_skipped": limit.max_skipped if limit else None,
+        "exceeded": limit.exceeded if limit else False,
+        "reasons": [
+            {"category": category, "reason": reason, "count": count}
+            for category, reason, count in skip_groups(run)
+        ],
+    }
+
+
+def to_json(outcomes: Sequence[CaseOutcome], limits: Mapping[str, SkipLimit] | None = None) -> str:
     """The results as JSON: runs and firewalls with their counts, and every case."""
+    limits = limits or {}
     runs = [
         {
             "run_name": name,
@@ -252,6 +411,15 @@ def to_json(outcomes: Sequence[CaseOutcome]) -> str:
             "link": run[0].link,
             "counts": _counts(run),
             "failing_features": {f: _worst(cases) for f, cases in by_feature(run)},
+            "below_gate_features": {
+                f: _worst(cases) for f, cases in by_feature(run, gate="warned")
+            },
+            "engine_errors": [
+                {"case": f"{o.category}::{o.name}", "error": o.metrics.get("error", "")}
+                for o in run
+                if o.gate == "error"
+            ],
+            "skipped": _skipped_json(run, limits.get(name)),
         }
         for name, run in _by_run(stress_test_outcomes(outcomes)).items()
     ]
@@ -266,6 +434,7 @@ def to_json(outcomes: Sequence[CaseOutcome]) -> str:
                     "bin_end": run[0].bin_end,
                     "test_run_id": run[0].test_run_id,
                     "counts": _counts(run),
+                    "skipped": _skipped_json(run, limits.get(f"{name}::{label}")),
                 }
                 for label, run in sorted(bins.items())
             ],
@@ -293,11 +462,17 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(outcomes: Sequence[CaseOutcome]) -> str:
+def to_markdown(
+    outcomes: Sequence[CaseOutcome], limits: Mapping[str, SkipLimit] | None = None
+) -> str:
     """The results as Markdown: runs and their problem cases, firewalls and their bad bins."""
+    limits = limits or {}
     lines = ["# RIME stress test results", ""]
     for name, run in _by_run(stress_test_outcomes(outcomes)).items():
         lines += [f"## {name}", "", f"{len(run)} test cases: {_counts_text(run)}."]
+        limit = limits.get(name)
+        if limit is not None:
+            lines += ["", f"Skipped test cases: {limit.skipped} of {limit.total}, {limit.text()}."]
         if run[0].link:
             lines += ["", f"Run [{run[0].test_run_id}]({run[0].link})"]
         features = by_feature(run)
@@ -306,13 +481,21 @@ def to_markdown(outcomes: Sequence[CaseOutcome]) -> str:
             lines += [
                 f"| {_md_cell(f)} | {_md_cell(_tests_of(c))} | {_worst(c)} |" for f, c in features
             ]
-        problems = [o for o in run if o.gate in ("failed", "warned")]
+        problems = [o for o in run if o.gate in ("failed", "error", "warned")]
         if problems:
             lines += ["", "| case | outcome | severity | description |", "|---|---|---|---|"]
             lines += [
-                f"| {_md_cell(f'{o.category} :: {o.name}')} | {o.gate} | {o.severity} | "
+                f"| {_md_cell(f'{o.category} :: {o.name}')} | "
+                f"{'engine error' if o.gate == 'error' else o.gate} | {o.severity} | "
                 f"{_md_cell(o.description)} |"
                 for o in problems
+            ]
+        skips = skip_groups(run)
+        if skips:
+            lines += ["", "| skipped in category | cases | why |", "|---|---|---|"]
+            lines += [
+                f"| {_md_cell(category)} | {count} | {_md_cell(reason)} |"
+                for category, reason, count in skips
             ]
         lines.append("")
     for name, bins in by_firewall(outcomes).items():
@@ -334,9 +517,12 @@ def to_markdown(outcomes: Sequence[CaseOutcome]) -> str:
     return "\n".join(lines)
 
 
-def write_report(path: Path, outcomes: Sequence[CaseOutcome]) -> None:
+def write_report(
+    path: Path, outcomes: Sequence[CaseOutcome], limits: Mapping[str, SkipLimit] | None = None
+) -> None:
     """Write JSON, or Markdown when ``path`` ends in ``.md``."""
-    text = to_markdown(outcomes) if path.suffix.lower() == ".md" else to_json(outcomes)
+    markdown = path.suffix.lower() == ".md"
+    text = to_markdown(outcomes, limits) if markdown else to_json(outcomes, limits)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
@@ -347,19 +533,23 @@ class ReportPlugin:
     def __init__(self, report_path: Path | None) -> None:
         self.report_path = report_path
         self.outcomes: list[CaseOutcome] = []
+        self.limits: dict[str, SkipLimit] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Keep the outcome of each rime item's call phase."""
-        if report.when == "call":
+        """Keep the outcome of each rime item's call phase (setup phase: skipped items)."""
+        if report.when == "call" or (report.when == "setup" and report.skipped):
             outcome = CaseOutcome.from_report(report)
             if outcome is not None:
                 self.outcomes.append(outcome)
+            limit = SkipLimit.from_report(report) if report.when == "call" else None
+            if limit is not None:
+                self.limits[limit.run_name] = limit
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The ``rime`` and ``rime firewalls`` sections of the terminal summary."""
         for title, lines in (
-            ("rime", summary_lines(self.outcomes)),
-            ("rime firewalls", firewall_summary_lines(self.outcomes)),
+            ("rime", summary_lines(self.outcomes, self.limits)),
+            ("rime firewalls", firewall_summary_lines(self.outcomes, self.limits)),
         ):
             if lines:
                 terminalreporter.section(title)
@@ -369,4 +559,4 @@ class ReportPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write ``--rime-report``."""
         if self.report_path is not None and self.outcomes:
-            write_report(self.report_path, self.outcomes)
+            write_report(self.report_path, self.outcomes, self.limits)

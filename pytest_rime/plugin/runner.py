@@ -7,14 +7,17 @@ backend failure into :class:`RunFailed`, whose message is what the user sees.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_rime.plugin.cases import CaseRecord, RunRecord
-from pytest_rime.plugin.localfiles import upload_and_rewrite
+from pytest_rime.plugin.localfiles import LocalNames, upload_and_rewrite
 from pytest_rime.plugin.schema import ProjectSpec, StressTestSpec
 
 if TYPE_CHECKING:
@@ -27,14 +30,30 @@ LOG_TAIL_BYTES = 4000
 
 _DONE_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 
+_INPUT_ERROR = re.compile(r"^(ModelError|DataError|ConfigError): ")
+"""A failed job's reason that is about the user's model, data or config: the reason says
+everything; the job's log (with the engine's traceback) is not shown."""
+
+
+def is_input_error(reason: str) -> bool:
+    """Whether a failed job's ``reason`` blames the model, data or config (not the engine)."""
+    return _INPUT_ERROR.match(reason) is not None
+
 
 class RunFailed(Exception):
-    """A stress test could not produce results (server unreachable, job failed, timeout)."""
+    """A stress test could not produce results (server unreachable, job failed, timeout).
 
-    def __init__(self, message: str, log_tail: str = "") -> None:
+    Attributes:
+        message: One line saying what failed and why.
+        log_tail: The end of the job's log (shown under the message when not empty).
+        repeated: The same failure was already raised in this session (it was shown).
+    """
+
+    def __init__(self, message: str, log_tail: str = "", *, repeated: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.log_tail = log_tail
+        self.repeated = repeated
 
     def __str__(self) -> str:
         if not self.log_tail.strip():
@@ -85,19 +104,26 @@ def json_simple(value: Any) -> Any:
     return str(value)
 
 
-def _start(client: RIMEClient, spec: StressTestSpec, project_id: str | None) -> RIMEStressTestJob:
+def _start(
+    client: RIMEClient, spec: StressTestSpec, project_id: str | None, names: LocalNames
+) -> RIMEStressTestJob:
+    from pytest_rime.sdk import RIMEError
+
     config = upload_and_rewrite(
-        spec.config, client.upload_dataset_file, client.upload_model_directory
+        spec.config, client.upload_dataset_file, client.upload_model_directory, names
     )
-    return client.start_stress_test(
-        config,
-        project_id=project_id,
-        custom_image=spec.custom_image,
-        rime_managed_image=spec.rime_managed_image,
-        ram_request_megabytes=spec.ram_request_megabytes,
-        cpu_request_millicores=spec.cpu_request_millicores,
-        data_type=spec.data_type,
-    )
+    try:
+        return client.start_stress_test(
+            config,
+            project_id=project_id,
+            custom_image=spec.custom_image,
+            rime_managed_image=spec.rime_managed_image,
+            ram_request_megabytes=spec.ram_request_megabytes,
+            cpu_request_millicores=spec.cpu_request_millicores,
+            data_type=spec.data_type,
+        )
+    except RIMEError as exc:  # e.g. the server rejected the config: name the user's files
+        raise RunFailed(names.localize(str(exc))) from None
 
 
 def wait_for_job(
@@ -106,12 +132,17 @@ def wait_for_job(
     poll_rate: float,
     on_progress: Callable[[JobProgress], None],
     what: str = "stress test",
+    names: LocalNames | None = None,
 ) -> str:
     """Poll ``job`` until it succeeded; its final progress text.
+
+    A job that failed on the user's model, data or config (``ModelError: ...``) is reported
+    by its reason alone; other failures come with the end of the job's log.
 
     Raises:
         RunFailed: The job failed, was cancelled or timed out (it is then cancelled).
     """
+    names = names or LocalNames()
     started = time.monotonic()
     while True:
         status = job.get_status()
@@ -121,16 +152,18 @@ def wait_for_job(
         if state == "SUCCEEDED":
             return str(status.get("progress") or "")
         if state in _DONE_STATES:
-            reason = status.get("error_message") or status.get("termination_reason") or "no reason"
-            raise RunFailed(
-                f"{what} job {job.job_id} {state}: {reason}", job.get_logs(LOG_TAIL_BYTES)
+            reason = str(
+                status.get("error_message") or status.get("termination_reason") or "no reason"
             )
+            reason = names.localize(reason.strip()).splitlines()[0]
+            log = "" if is_input_error(reason) else names.localize(job.get_logs(LOG_TAIL_BYTES))
+            raise RunFailed(f"{what} job {job.job_id} {state}: {reason}", log)
         if elapsed > timeout:
             job.cancel()
             raise RunFailed(
                 f"{what} job {job.job_id} did not finish within {timeout:g} s "
                 "(defaults.timeout); it was cancelled",
-                job.get_logs(LOG_TAIL_BYTES),
+                names.localize(job.get_logs(LOG_TAIL_BYTES)),
             )
         time.sleep(poll_rate)
 
@@ -143,28 +176,54 @@ def run_stress_test(
     timeout: float,
     poll_rate: float,
     on_progress: Callable[[JobProgress], None],
+    display_dir: Path | None = None,
 ) -> RunRecord:
     """Upload, start and wait for one stress test; return its results.
+
+    Args:
+        client: The SDK client of the server.
+        spec: The stress test.
+        project_id: Project to store the run in (``None``: the default project).
+        timeout: Seconds to wait for the job.
+        poll_rate: Seconds between status polls.
+        on_progress: Called with each observation of the job.
+        display_dir: Messages show local files relative to this directory.
 
     Raises:
         RunFailed: The backend refused or failed the run (message says which and why).
     """
-    job = _start(client, spec, project_id)
-    wait_for_job(job, timeout, poll_rate, on_progress)
+    names = LocalNames(display_dir)
+    job = _start(client, spec, project_id, names)
+    wait_for_job(job, timeout, poll_rate, on_progress, names=names)
     summary = job.get_test_run_result().to_dict("records")
     return RunRecord(
         name=spec.name,
         test_run_id=job.get_test_run_id(),
         job_id=job.job_id,
         link=job.get_link(),
-        cases=case_records(spec.name, job.get_test_cases_result()),
+        cases=case_records(spec.name, job.get_test_cases_result(), names),
         summary=json_simple(summary[0]) if summary else {},
     )
 
 
-def case_records(run_name: str, cases: pd.DataFrame) -> tuple[CaseRecord, ...]:
-    """The rows of a ``get_test_cases_result()`` frame as records of the run ``run_name``."""
-    return tuple(
+def case_records(
+    run_name: str, cases: pd.DataFrame, names: LocalNames | None = None
+) -> tuple[CaseRecord, ...]:
+    """The rows of a ``get_test_cases_result()`` frame as records of the run ``run_name``.
+
+    With ``names``, descriptions and metrics name the user's files, not the uploads.
+    """
+    records = (
         CaseRecord.from_row(run_name, {str(k): v for k, v in row.items()})
         for row in cases.to_dict("records")
+    )
+    if names is None:
+        return tuple(records)
+    return tuple(
+        dataclasses.replace(
+            record,
+            description=names.localize(record.description),
+            metrics=names.localize_value(dict(record.metrics)),
+        )
+        for record in records
     )

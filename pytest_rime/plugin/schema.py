@@ -10,14 +10,21 @@ test of the same file as its reference; it is checked once all stress tests are 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pytest_rime.plugin.gate import FAIL_ON_LEVELS, FailOnPolicy, IgnoreRules, name_key
+from pytest_rime.plugin.gate import (
+    FAIL_ON_LEVELS,
+    FailOnPolicy,
+    IgnoreRules,
+    name_key,
+    parse_fraction,
+)
 
 DATA_TYPES = ("tabular", "nlp", "images")
 DEFAULT_TIMEOUT_SECONDS = 3600.0
@@ -104,6 +111,7 @@ class Defaults:
     fail_on: str | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     poll_rate: float = DEFAULT_POLL_RATE_SECONDS
+    max_skipped: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,8 @@ class StressTestSpec:
         cpu_request_millicores: CPU request of the job.
         fail_on: Gate overrides for this stress test.
         ignore: Tests and features whose cases are skipped.
+        max_skipped: Largest share of SKIP cases (0..1) that passes (``None``: the default).
+        line: 0-based line of the entry in its rime.yaml (``None``: not from a rime.yaml).
     """
 
     name: str
@@ -133,6 +143,8 @@ class StressTestSpec:
     cpu_request_millicores: int | None = None
     fail_on: FailOnPolicy = field(default_factory=FailOnPolicy)
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
+    max_skipped: float | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +162,8 @@ class FirewallSpec:
         source: Where the spec was written, for messages (``rime.yaml: firewalls[0]``).
         fail_on: Gate overrides for the cases and events of the firewall's bins.
         ignore: Tests and features whose cases are skipped.
+        max_skipped: Largest share of SKIP cases (0..1) of a bin that passes.
+        line: 0-based line of the entry in its rime.yaml.
     """
 
     name: str
@@ -162,6 +176,8 @@ class FirewallSpec:
     thresholds: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
     fail_on: FailOnPolicy = field(default_factory=FailOnPolicy)
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
+    max_skipped: float | None = None
+    line: int | None = None
 
     @property
     def bin_size_seconds(self) -> int:
@@ -229,6 +245,13 @@ def _level(value: Any, where: _Where) -> str:
     return value.lower()
 
 
+def _fraction(value: Any, where: _Where) -> float:
+    try:
+        return parse_fraction(value)
+    except ValueError as exc:
+        raise where.error(str(exc)) from None
+
+
 def _names(value: Any, where: _Where) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise where.error(f"expected a list of names, got {value!r}")
@@ -277,9 +300,12 @@ def _project(value: Any, where: _Where) -> ProjectSpec:
 
 
 def _defaults(value: Any, where: _Where) -> Defaults:
-    section = _mapping(value, where, ("fail_on", "timeout", "poll_rate"))
+    section = _mapping(value, where, ("fail_on", "timeout", "poll_rate", "max_skipped"))
     fail_on = section.get("fail_on")
     return Defaults(
+        max_skipped=_fraction(section["max_skipped"], where.child("max_skipped"))
+        if "max_skipped" in section
+        else None,
         fail_on=None if fail_on is None else _level(fail_on, where.child("fail_on")),
         timeout=_positive_number(
             section.get("timeout", DEFAULT_TIMEOUT_SECONDS), where.child("timeout")
@@ -378,6 +404,7 @@ STRESS_TEST_KEYS = (
     "cpu_request_millicores",
     "fail_on",
     "ignore",
+    "max_skipped",
 )
 """Keys of one ``stress_tests`` entry (also the keyword arguments of ``rime.stress_test``)."""
 
@@ -429,6 +456,9 @@ def parse_stress_test(value: Any, where: _Where, base_dir: Path) -> StressTestSp
         ignore=_ignore(section["ignore"], where.child("ignore"))
         if "ignore" in section
         else IgnoreRules(),
+        max_skipped=_fraction(section["max_skipped"], where.child("max_skipped"))
+        if "max_skipped" in section
+        else None,
     )
 
 
@@ -457,6 +487,7 @@ FIREWALL_KEYS = (
     "thresholds",
     "fail_on",
     "ignore",
+    "max_skipped",
 )
 """Keys of one ``firewalls`` entry."""
 
@@ -538,6 +569,9 @@ def parse_firewall(
         ignore=_ignore(section["ignore"], where.child("ignore"))
         if "ignore" in section
         else IgnoreRules(),
+        max_skipped=_fraction(section["max_skipped"], where.child("max_skipped"))
+        if "max_skipped" in section
+        else None,
     )
 
 
@@ -587,11 +621,12 @@ _SECTIONS: Mapping[str, Callable[[Any, _Where, Path], Any]] = {
 _FILE_KEYS = (*_SECTIONS, "firewalls")
 
 
-def load_rime_file(path: Path) -> RimeFileSpec:
+def load_rime_file(path: Path, display: str | None = None) -> RimeFileSpec:
     """Read and check a ``rime.yaml``.
 
     Args:
         path: The file; relative paths inside it are resolved against its directory.
+        display: How messages name the file (default: ``path``), e.g. ``rime.yaml``.
 
     Returns:
         The parsed spec.
@@ -599,7 +634,7 @@ def load_rime_file(path: Path) -> RimeFileSpec:
     Raises:
         RimeConfigError: The file is missing, not YAML, or a key is unknown or wrong.
     """
-    where = _Where(str(path))
+    where = _Where(display or str(path))
     if not path.is_file():
         raise where.error("file not found (given by --rime-config or the rime_config ini key)")
     raw = _load_structured_file(path, where)
@@ -611,12 +646,14 @@ def load_rime_file(path: Path) -> RimeFileSpec:
         for key, parse in _SECTIONS.items()
         if key in section
     }
+    lines = entry_lines(path)
+    stress_tests = _with_lines(parsed["stress_tests"], lines.get("stress_tests", []))
     firewalls = (
         _firewalls(
             section["firewalls"],
             where.child("firewalls"),
             path.parent,
-            parsed["stress_tests"],
+            stress_tests,
             parsed.get("project"),
         )
         if "firewalls" in section
@@ -627,9 +664,39 @@ def load_rime_file(path: Path) -> RimeFileSpec:
         server=parsed.get("server", ServerSpec()),
         project=parsed.get("project"),
         defaults=parsed.get("defaults", Defaults()),
-        stress_tests=parsed["stress_tests"],
-        firewalls=firewalls,
+        stress_tests=stress_tests,
+        firewalls=_with_lines(firewalls, lines.get("firewalls", [])),
     )
+
+
+_S = TypeVar("_S", StressTestSpec, FirewallSpec)
+
+
+def _with_lines(specs: tuple[_S, ...], lines: list[int]) -> tuple[_S, ...]:
+    return tuple(
+        dataclasses.replace(spec, line=lines[i]) if i < len(lines) else spec
+        for i, spec in enumerate(specs)
+    )
+
+
+def entry_lines(path: Path) -> dict[str, list[int]]:
+    """0-based line of each entry of the top-level lists of a YAML file (``{}`` if unknown).
+
+    Items and reports point at the ``stress_tests`` / ``firewalls`` entry they come from.
+    """
+    import yaml
+
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    return {
+        str(key.value): [item.start_mark.line for item in value.value]
+        for key, value in root.value
+        if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.SequenceNode)
+    }
 
 
 def stress_test_from_call(

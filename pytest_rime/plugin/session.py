@@ -93,7 +93,7 @@ class RimeSession:
         self.files: dict[Path, RimeFileSpec] = {}
         for path in settings.config_paths:
             try:
-                self.files[path] = load_rime_file(path)
+                self.files[path] = load_rime_file(path, self.display(path))
             except RimeConfigError as exc:
                 raise pytest.UsageError(str(exc)) from None
         self._embedded: EmbeddedServer | None = None
@@ -102,6 +102,13 @@ class RimeSession:
         self._records: dict[str, RunRecord] = {}
         self._firewalls: dict[str, FirewallRecord] = {}
         self._failures: dict[str, RunFailed] = {}
+
+    def display(self, path: Path) -> str:
+        """``path`` as messages show it: relative to the invocation dir when inside it."""
+        try:
+            return path.relative_to(self.config.invocation_params.dir).as_posix()
+        except ValueError:
+            return str(path)
 
     @functools.cached_property
     def root(self) -> Path:
@@ -238,6 +245,7 @@ class RimeSession:
             timeout=backend.defaults.timeout,
             poll_rate=backend.defaults.poll_rate,
             on_progress=on_progress,
+            display_dir=self.config.invocation_params.dir,
         )
         self.progress.finished(record, time.monotonic() - started)
         return dataclasses.replace(record, session=self.token)
@@ -255,7 +263,8 @@ class RimeSession:
         with _named_failures(spec.source, spec.name, backend.defaults.timeout):
             key = self._cache_key(spec, backend)
         if key in self._failures:
-            raise self._failures[key]
+            failure = self._failures[key]
+            raise RunFailed(failure.message, failure.log_tail, repeated=True)
         if key not in self._records:
             try:
                 with _named_failures(spec.source, spec.name, backend.defaults.timeout):
@@ -284,9 +293,10 @@ class RimeSession:
         try:
             reference = self.result_for(spec.reference, backend)
         except RunFailed as exc:
-            raise RunFailed(  # the reference's own error shows the job's log
-                f"{spec.source} ({spec.name}): its reference failed: {exc.message}"
-            ) from None
+            # The reference's own error (shown once) has the reason and the job's log.
+            failed = f"its reference {spec.reference.name!r} failed"
+            why = f"{failed} (its error is above)" if exc.repeated else f"{failed}: {exc}"
+            raise RunFailed(f"{spec.source} ({spec.name}): {why}") from None
         with _named_failures(spec.source, spec.name, backend.defaults.timeout):
             key = self._firewall_cache_key(spec, backend, reference.test_run_id)
             if key not in self._firewalls:
@@ -374,6 +384,7 @@ class RimeSession:
             timeout=backend.defaults.timeout,
             poll_rate=backend.defaults.poll_rate,
             on_progress=on_progress,
+            display_dir=self.config.invocation_params.dir,
         )
         self.progress.firewall_finished(record, time.monotonic() - started)
         return dataclasses.replace(record, session=self.token)

@@ -32,7 +32,7 @@ def job_status_name(status: common_pb2.JobStatus.ValueType) -> str:
 
 
 def case_status_label(status: common_pb2.TestCaseStatus.ValueType) -> str:
-    """``"PASS"``, ``"WARNING"``, ``"FAIL"`` or ``"SKIP"``."""
+    """``"PASS"``, ``"WARNING"``, ``"FAIL"``, ``"SKIP"`` or ``"ERROR"`` (an engine error)."""
     return common_pb2.TestCaseStatus.Name(status).removeprefix("TEST_CASE_STATUS_")
 
 

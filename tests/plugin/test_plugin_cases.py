@@ -50,6 +50,8 @@ def test_enum_names_from_the_wire_are_accepted() -> None:
     }
     case = CaseRecord.from_row("r", row)
     assert (case.status, case.severity) == ("FAIL", "MEDIUM")
+    error = CaseRecord.from_row("r", row | {"status": "TEST_CASE_STATUS_ERROR"})
+    assert error.status == "ERROR"  # an engine error (the test itself raised)
     with pytest.raises(ValueError, match="severity"):
         CaseRecord.from_row("r", dict(row) | {"severity": "CRITICAL"})
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_rime.plugin.localfiles import fingerprint, upload_and_rewrite
+from pytest_rime.plugin.localfiles import LocalNames, fingerprint, upload_and_rewrite
 
 
 def make(tmp_path: Path) -> dict:
@@ -57,3 +57,28 @@ def test_upload_and_rewrite(tmp_path: Path) -> None:
     }
     assert rewritten["model_info"] == {"path": "rime://uploads/d/model.py"}
     assert config["data_info"]["ref_path"] == str(tmp_path / "ref.csv")  # input untouched
+
+
+def test_local_names_replace_upload_uris_and_server_paths(tmp_path: Path) -> None:
+    config = make(tmp_path)
+    names = LocalNames(tmp_path)
+    upload_and_rewrite(
+        config,
+        lambda path: f"rime://uploads/0a1b/{path.name}",
+        lambda path: "rime://uploads/9f8e",
+        names,
+    )
+    message = (
+        "DataError: data_info.label_col: rime://uploads/0a1b/ref.csv has no column 'y'. "
+        "ModelError: /srv/rime/uploads/9f8e/model.py: predict_df raised; "
+        "(rime://uploads/9f8e/model.py) and rime://uploads/ffff/other.csv"
+    )
+    assert names.localize(message) == (
+        "DataError: data_info.label_col: ref.csv has no column 'y'. "
+        "ModelError: model/model.py: predict_df raised; "
+        "(model/model.py) and rime://uploads/ffff/other.csv"  # not ours: left alone
+    )
+    assert names.localize_value({"error": ["rime://uploads/0a1b/ref.csv"]}) == {
+        "error": ["ref.csv"]
+    }
+    assert LocalNames().localize(message) == message  # nothing uploaded, nothing mapped

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pytest_rime.plugin.cases import CaseRecord
 from pytest_rime.plugin.progress import describe
-from pytest_rime.plugin.render import failure_text
-from pytest_rime.plugin.runner import JobProgress, RunFailed, job_state
+from pytest_rime.plugin.render import engine_error_text, failure_text, finding
+from pytest_rime.plugin.runner import JobProgress, RunFailed, is_input_error, job_state
 
 
 def test_progress_line() -> None:
@@ -40,3 +40,26 @@ def test_failure_text_shows_measured_values_and_thresholds() -> None:
     assert text.endswith("  link:        http://web/run")
     many = CaseRecord(**{**case.__dict__, "metrics": {f"m{i}": float(i) for i in range(5)}})
     assert "  measured:\n    m0=0\n    m1=1\n" in failure_text(many, "high", "")
+
+
+def test_engine_error_text_and_first_sentence() -> None:
+    case = CaseRecord(
+        run_name="T", test_id="drift.feature_drift", test_batch_type="Feature Drift",
+        category="Drift", features=(), status="ERROR", severity="NONE", importance_score=0.0,
+        metrics={"error": "ZeroDivisionError: division by zero"},
+        description="Engine error: the test raised ZeroDivisionError: division by zero. "
+        "The traceback is in the job log.",
+    )  # fmt: skip
+    text = engine_error_text(case, "rime.yaml:9", "http://web/run")
+    assert text.splitlines()[0] == (
+        "T::Drift::Feature Drift: engine error: the test itself raised "
+        "ZeroDivisionError: division by zero"
+    )
+    assert "  where: rime.yaml:9" in text and "fails the gate whatever fail_on says" in text
+    assert finding(case) == "Engine error: the test raised ZeroDivisionError: division by zero."
+
+
+def test_input_errors_are_told_apart_from_engine_failures() -> None:
+    assert is_input_error("ModelError: model.py: predict_df raised ZeroDivisionError")
+    assert is_input_error("DataError: eval.csv: no rows")
+    assert not is_input_error("KeyError: 'x'")

@@ -7,8 +7,10 @@ from pathlib import Path
 from pytest_rime.plugin.bins import MONITORING_TEST, MONITORING_TEST_ID
 from pytest_rime.plugin.report import (
     CaseOutcome,
+    SkipLimit,
     by_feature,
     firewall_summary_lines,
+    skip_groups,
     summary_lines,
     write_report,
 )
@@ -72,7 +74,13 @@ def test_summary_lines() -> None:
 def test_json_and_markdown_reports(tmp_path: Path) -> None:
     write_report(tmp_path / "r.json", OUTCOMES)
     data = json.loads((tmp_path / "r.json").read_text())
-    assert data["runs"][0]["counts"] == {"failed": 4, "warned": 1, "passed": 1, "skipped": 0}
+    assert data["runs"][0]["counts"] == {
+        "failed": 4,
+        "error": 0,
+        "warned": 1,
+        "passed": 1,
+        "skipped": 0,
+    }
     assert data["runs"][0]["failing_features"] == {
         "Age": "HIGH",
         "(whole dataset)": "HIGH",
@@ -128,3 +136,107 @@ def test_firewall_summary_names_only_the_bad_bins(tmp_path: Path) -> None:
     assert "## Firewall FW" in markdown
     assert "| 2024-05-02 | HIGH | num_drifting_features MEDIUM | Age |" in markdown
     assert firewall_summary_lines(OUTCOMES) == []
+
+
+def skipped(category: str, reason: str, *, ignored: bool = False) -> CaseOutcome:
+    base = outcome("skipped", f"Skipped {reason[:5]}", category, (), "NONE")
+    return replace(base, status="SKIP", skip_reason=reason, ignored=ignored)
+
+
+ERROR = replace(
+    outcome("error", "Feature Drift", "Drift", (), "NONE"),
+    status="ERROR",
+    metrics={"error": "ZeroDivisionError: division by zero"},
+    description="Engine error: the test raised ZeroDivisionError: division by zero.",
+)
+SKIPS = [
+    skipped("Bias and Fairness", "no protected features"),
+    skipped("Bias and Fairness", "no protected features"),
+    skipped("Abnormal Inputs", "no numeric feature"),
+    skipped("Data Cleanliness", "ignored by rime.yaml: test 'Duplicate Rows'", ignored=True),
+]
+MIXED = [
+    outcome("warned", "Feature Drift", "Drift", ("Fare",), "MEDIUM"),
+    outcome("warned", "Null Substitution", "Transformations", ("Fare",), "LOW"),
+    outcome("passed", "Accuracy", "Model Performance", (), "NONE"),
+    ERROR,
+    *SKIPS,
+]
+
+
+def test_skip_reasons_grouped_by_category_in_report_order() -> None:
+    assert skip_groups(SKIPS) == [
+        ("Data Cleanliness", "ignored by rime.yaml: test 'Duplicate Rows'", 1),
+        ("Abnormal Inputs", "no numeric feature", 1),
+        ("Bias and Fairness", "no protected features", 2),
+    ]
+
+
+def test_summary_shows_engine_errors_findings_below_the_gate_and_skips() -> None:
+    limit = SkipLimit("T", skipped=3, total=8, max_skipped=0.25, exceeded=True)
+    text = "\n".join(summary_lines(MIXED, {"T": limit}))
+    assert "T: 8 test cases: 1 engine error, 2 warned, 1 passed, 4 skipped" in text
+    assert "no test case reached its fail_on gate" not in text  # an engine error fails it
+    assert "    Drift::Feature Drift: ZeroDivisionError: division by zero" in text
+    assert "below the gate by feature (passed; -v or --rime-show-warnings lists each):" in text
+    assert "    Fare: 2 findings, worst MEDIUM (Feature Drift, Null Substitution)" in text
+    assert (
+        "  skipped: 3 of 8 test cases (37.5%; 1 more ignored by rime.yaml), "
+        "above max_skipped=25%: the gate fails:" in text
+    )
+    assert "    Bias and Fairness: 2 x no protected features" in text
+    assert "FAIL" not in text  # passing findings never read as failures
+
+
+def test_reports_carry_errors_skips_and_the_skip_limit(tmp_path: Path) -> None:
+    limit = SkipLimit("T", skipped=3, total=8, max_skipped=0.5, exceeded=False)
+    write_report(tmp_path / "r.json", MIXED, {"T": limit})
+    run = json.loads((tmp_path / "r.json").read_text())["runs"][0]
+    assert run["counts"]["error"] == 1 and run["counts"]["skipped"] == 4
+    assert run["engine_errors"] == [
+        {"case": "Drift::Feature Drift", "error": "ZeroDivisionError: division by zero"}
+    ]
+    assert run["below_gate_features"] == {"Fare": "MEDIUM"}
+    assert run["skipped"]["count"] == 3 and run["skipped"]["ignored"] == 1
+    assert run["skipped"]["max_skipped"] == 0.5 and not run["skipped"]["exceeded"]
+    assert {"category": "Bias and Fairness", "reason": "no protected features", "count": 2} in (
+        run["skipped"]["reasons"]
+    )
+    write_report(tmp_path / "r.md", MIXED, {"T": limit})
+    markdown = (tmp_path / "r.md").read_text()
+    assert "| Drift :: Feature Drift | engine error | NONE |" in markdown
+    assert "| Bias and Fairness | 2 | no protected features |" in markdown
+    assert "Skipped test cases: 3 of 8, within max_skipped=50%." in markdown
+
+
+def test_skips_differing_only_by_feature_are_one_reason() -> None:
+    per_feature = [
+        replace(skipped("Subset Performance", f"no subset of feature '{f}' has 50 rows"),
+                features=(f,))
+        for f in ("x1", "x2")
+    ]  # fmt: skip
+    assert skip_groups(per_feature) == [
+        (
+            "Subset Performance",
+            "no subset of feature '<feature>' has 50 rows (features: x1, x2)",
+            2,
+        )
+    ]
+
+
+def test_firewall_summary_names_bins_above_max_skipped() -> None:
+    bins = [
+        *FIREWALL_OUTCOMES,
+        replace(
+            bin_outcome("2024-05-01", "skipped", "Label Drift", (), "NONE"),
+            status="SKIP",
+            skip_reason="no label in the bin",
+        ),
+    ]
+    limits = {
+        "FW::2024-05-01": SkipLimit("FW::2024-05-01", 1, 3, 0.1, exceeded=True),
+        "FW::2024-05-02": SkipLimit("FW::2024-05-02", 0, 3, 0.1, exceeded=False),
+    }
+    text = "\n".join(firewall_summary_lines(bins, limits))
+    assert "  bins above max_skipped: 2024-05-01" in text
+    assert "    Drift: 1 x no label in the bin" in text

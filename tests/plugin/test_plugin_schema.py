@@ -240,3 +240,34 @@ def test_firewall_entry(project: Path) -> None:
     assert daily.source == f"{project / 'rime.yaml'}: firewalls[0]"
     assert (hourly.project.name, hourly.bin_size_seconds) == ("hourly", 3600)
     assert hourly.eval_path == "s3://bucket/prod.csv"
+
+
+def test_max_skipped_and_entry_lines(project: Path) -> None:
+    text = """\
+        defaults: {max_skipped: 10%}
+        stress_tests:
+          - name: A
+            config:
+              data_info: {label_col: y, ref_path: ref.csv, eval_path: eval.csv}
+            max_skipped: 0.25
+          - name: B
+            config:
+              data_info: {label_col: y, ref_path: ref.csv, eval_path: eval.csv}
+        firewalls:
+          - {name: F, reference: B, eval_path: eval.csv, timestamp_col: ts, max_skipped: 0}
+    """
+    spec = load_rime_file(write(project, text), "rime.yaml")
+    assert spec.defaults.max_skipped == pytest.approx(0.1)
+    first, second = spec.stress_tests
+    assert (first.max_skipped, second.max_skipped) == (0.25, None)
+    assert (first.line, second.line) == (2, 6)  # 0-based lines of the entries
+    assert spec.firewalls[0].line == 10 and spec.firewalls[0].max_skipped == 0.0
+    assert spec.firewalls[0].reference is second
+    assert first.source == "rime.yaml: stress_tests[0]"  # named as the user gave it
+    bad = text.replace("max_skipped: 0.25", "max_skipped: lots")
+    with pytest.raises(RimeConfigError) as info:
+        load_rime_file(write(project, bad), "rime.yaml")
+    assert str(info.value) == (
+        "rime.yaml: stress_tests[0].max_skipped: expected a fraction of test cases in 0..1 "
+        "or a percentage, got 'lots'"
+    )
