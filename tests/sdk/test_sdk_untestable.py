@@ -63,6 +63,18 @@ def test_a_model_returning_too_few_predictions_fails_the_job(
     )
 
 
+def test_a_model_returning_strings_fails_the_job(
+    client: RIMEClient, write_tabular_dataset: Callable[..., Any], tmp_path: Path
+) -> None:
+    dataset = write_tabular_dataset(tmp_path / "data")
+    words = "def predict_df(df):\n    return ['yes'] * len(df)\n"
+    status = _start(client, dataset, words, tmp_path)
+    assert status["status"] == "JOB_STATUS_FAILED", status
+    reason = status["error_message"]
+    assert reason.startswith("ModelError: model.py: predict_df returned values ('yes')"), reason
+    assert "\n" not in reason and "rime://" not in reason
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
