@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-HOURLY = 3600
-DAILY = 86400
-BIN_SIZES = {"hour": HOURLY, "day": DAILY}
-"""Bin size names accepted in ``monitoring_info.bin_size``, in seconds."""
+from pytest_rime.vocabulary import BIN_SIZES as BIN_SIZES  # re-exported
+from pytest_rime.vocabulary import BIN_SIZES_SECONDS
+from pytest_rime.vocabulary import DAILY as DAILY  # re-exported
+from pytest_rime.vocabulary import HOURLY as HOURLY  # re-exported
+
 _EPOCH = pd.Timestamp(0, tz="UTC")
 
 
@@ -56,7 +57,7 @@ def bin_size_seconds(value: str | int) -> int:
     """
     if isinstance(value, str) and value.lower() in BIN_SIZES:
         return BIN_SIZES[value.lower()]
-    if isinstance(value, int) and not isinstance(value, bool) and value in (HOURLY, DAILY):
+    if isinstance(value, int) and not isinstance(value, bool) and value in BIN_SIZES_SECONDS:
         return value
     raise ValueError(
         f"bin size {value!r} is not supported: use 'hour' or 'day' (3600 or 86400 seconds)"

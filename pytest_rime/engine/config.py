@@ -20,17 +20,14 @@ rejected before a job starts.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-MODEL_TASKS = ("Binary Classification", "Multi-class Classification", "Regression")
-"""Supported values of ``model_task``."""
-
-DATA_TYPES = ("tabular",)
-"""Supported values of ``data_type``."""
+from pytest_rime.vocabulary import BIN_SIZES, VocabularyError, parse_thresholds
+from pytest_rime.vocabulary import DATA_TYPES as DATA_TYPES  # re-exported
+from pytest_rime.vocabulary import MODEL_TASKS as MODEL_TASKS  # re-exported
 
 MONITORING_KEYS = ("timestamp_col", "bin_size", "thresholds")
 
@@ -44,16 +41,17 @@ significant case, while a material fault at a few hundred rows gives p-values fa
 """Keys of ``monitoring_info``."""
 
 
-class ConfigError(ValueError):
+class ConfigError(VocabularyError):
     """A config key is unknown, missing or of the wrong type.
 
     Attributes:
         key: Dotted path of the offending key, e.g. ``data_info.label_col``.
     """
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}" if key else message)
-        self.key = key
+    @classmethod
+    def from_vocabulary(cls, exc: VocabularyError) -> ConfigError:
+        """The :class:`ConfigError` of a vocabulary error (same key and message)."""
+        return cls(exc.key, exc.detail)
 
 
 @dataclass(frozen=True)
@@ -284,8 +282,6 @@ def _model_info(raw: Any) -> ModelInfo | None:
 
 
 def _bin_size(value: Any, path: str) -> str | int | None:
-    from pytest_rime.engine.binning import BIN_SIZES  # binning imports pandas: keep lazy
-
     if value is None:
         return None
     if isinstance(value, str) and value.lower() in BIN_SIZES:
@@ -322,17 +318,10 @@ def _monitoring_info(raw: Any) -> MonitoringInfo | None:
 
 
 def _thresholds(value: Any, path: str) -> tuple[float, float, float]:
-    if not isinstance(value, list | tuple) or len(value) != 3:
-        raise ConfigError(path, f"expected a list [low, medium, high] of 3 numbers, got {value!r}")
-    numbers: list[float] = []
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-            raise ConfigError(path, f"expected finite numbers, got {item!r}")
-        numbers.append(float(item))
-    low, medium, high = numbers
-    if not low <= medium <= high:
-        raise ConfigError(path, f"thresholds must be ascending [low, medium, high], got {value!r}")
-    return low, medium, high
+    try:
+        return parse_thresholds(value, path)
+    except VocabularyError as exc:
+        raise ConfigError.from_vocabulary(exc) from None
 
 
 def _param_matches(value: Any, default: Any) -> bool:

@@ -84,12 +84,8 @@ from pytest_rime.engine.run import (
     run_stress_test,
     settings_for,
 )
-
-FIREWALL_CATEGORIES = ("Abnormal Inputs", "Drift", "Model Performance", "Subset Performance")
-"""Categories of the registered tests a firewall runs on each bin."""
-
-DEFAULT_BIN_SIZE = "day"
-"""``monitoring_info.bin_size`` when the config gives none."""
+from pytest_rime.vocabulary import DEFAULT_BIN_SIZE as DEFAULT_BIN_SIZE  # re-exported
+from pytest_rime.vocabulary import FIREWALL_CATEGORIES as FIREWALL_CATEGORIES  # re-exported
 
 
 def _print(line: str) -> None:

@@ -79,6 +79,7 @@ from pytest_rime.engine.evidence import P_VALUE, P_VALUE_ADJUSTED, benjamini_hoc
 from pytest_rime.engine.metrics import Metric, all_metrics
 from pytest_rime.engine.results import JSONValue, RunResult, Severity, Status, json_safe
 from pytest_rime.engine.stats import PSI_EPSILON
+from pytest_rime.vocabulary import VocabularyError, parse_thresholds
 
 ABNORMALITY_RATE = "abnormality_rate"
 TEST_PASS_RATE = "test_pass_rate"
@@ -194,15 +195,13 @@ def _parse_threshold(raw: Any, higher_is_worse: bool, path: str) -> MetricThresh
     elif isinstance(raw, list | tuple) and len(raw) == 3:
         values = raw
     else:
-        raise ConfigError(path, f"expected a list [low, medium, high] of 3 numbers, got {raw!r}")
-    for item in values:
-        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-            raise ConfigError(path, f"expected finite numbers, got {item!r}")
-    low, medium, high = (float(v) for v in values)
-    ordered = low <= medium <= high if higher_is_worse else low >= medium >= high
-    if not ordered:
-        direction = "ascending" if higher_is_worse else "descending (lower values are worse)"
-        raise ConfigError(path, f"thresholds must be {direction}, got {list(values)!r}")
+        values = raw  # not three numbers: parse_thresholds names the problem
+    try:
+        low, medium, high = parse_thresholds(
+            values, path, order="ascending" if higher_is_worse else "descending"
+        )
+    except VocabularyError as exc:
+        raise ConfigError.from_vocabulary(exc) from None
     return MetricThreshold(low, medium, high, higher_is_worse)
 
 

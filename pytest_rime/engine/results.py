@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
 
+from pytest_rime import vocabulary
+
 JSONValue: TypeAlias = Any
 """A value that json.dumps accepts after :func:`json_safe`."""
 
@@ -48,17 +50,8 @@ class Severity(StrEnum):
 
 _SEVERITY_ORDER = (Severity.NONE, Severity.LOW, Severity.MEDIUM, Severity.HIGH)
 
-CATEGORIES = (
-    "Data Cleanliness",
-    "Abnormal Inputs",
-    "Drift",
-    "Model Performance",
-    "Subset Performance",
-    "Transformations",
-    "Attacks",
-    "Bias and Fairness",
-)
-"""Display names of the test categories, in report order."""
+CATEGORIES = vocabulary.CATEGORIES
+"""Display names of the test categories, in report order (see :mod:`pytest_rime.vocabulary`)."""
 
 
 def json_safe(value: JSONValue) -> JSONValue:

@@ -14,20 +14,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_rime.plugin.cases import CATEGORIES, CaseRecord, RunRecord, severity_rank
+from pytest_rime.plugin.cases import CaseRecord, RunRecord, severity_rank
+from pytest_rime.vocabulary import HOURLY
+from pytest_rime.vocabulary import MONITORING_CATEGORY as MONITORING_CATEGORY  # re-exported
 
-MONITORING_CATEGORY = CATEGORIES[-1]
 MONITORING_TEST = "Monitored Metrics"
 MONITORING_TEST_ID = "firewall.monitored_metrics"
 """Category, display name and id of the case standing for a bin's monitored metrics."""
-
-HOUR_SECONDS = 3600
 
 
 def bin_label(start_secs: int, end_secs: int) -> str:
     """``2024-05-03`` for a daily bin, ``2024-05-03 14:00`` for an hourly one (UTC)."""
     start = datetime.fromtimestamp(start_secs, UTC)
-    return start.strftime("%Y-%m-%d %H:%M" if end_secs - start_secs <= HOUR_SECONDS else "%Y-%m-%d")
+    return start.strftime("%Y-%m-%d %H:%M" if end_secs - start_secs <= HOURLY else "%Y-%m-%d")
 
 
 def iso_time(secs: int) -> str:

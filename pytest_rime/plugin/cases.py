@@ -14,23 +14,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_rime.vocabulary import REPORT_CATEGORIES
+
 SEVERITIES = ("NONE", "LOW", "MEDIUM", "HIGH")
 """Severities in ascending order."""
 
 STATUSES = ("PASS", "WARNING", "FAIL", "SKIP", "ERROR")
 """Statuses of a test case (``ERROR``: the test's own code raised, an engine error)."""
 
-CATEGORIES = (
-    "Data Cleanliness",
-    "Abnormal Inputs",
-    "Drift",
-    "Model Performance",
-    "Subset Performance",
-    "Transformations",
-    "Attacks",
-    "Bias and Fairness",
-    "Monitoring",
-)
+CATEGORIES = REPORT_CATEGORIES
 """Display names of the known categories, in report order (``Monitoring``: the monitored
 metrics and events of a firewall bin)."""
 

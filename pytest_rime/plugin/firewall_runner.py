@@ -24,6 +24,7 @@ from pytest_rime.plugin.runner import (
     wait_for_job,
 )
 from pytest_rime.plugin.schema import FirewallSpec
+from pytest_rime.vocabulary import DAILY, HOURLY
 
 if TYPE_CHECKING:
     from pytest_rime.sdk import RIMEClient, RIMEFirewall
@@ -33,7 +34,7 @@ _METRICS_PREFIX = "metrics."
 
 
 def _bins_text(seconds: int) -> str:
-    return {3600: "hourly bins", 86400: "daily bins"}.get(seconds, f"bins of {seconds} s")
+    return {HOURLY: "hourly bins", DAILY: "daily bins"}.get(seconds, f"bins of {seconds} s")
 
 
 def project_firewall(client: RIMEClient, spec: FirewallSpec, reference_run_id: str) -> RIMEFirewall:

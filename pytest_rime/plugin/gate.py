@@ -16,11 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pytest_rime.plugin.cases import CaseRecord, category_slug, severity_rank
-
-FAIL_ON_LEVELS = ("low", "medium", "high")
-"""Values accepted for ``fail_on``."""
-
-DEFAULT_FAIL_ON = "high"
+from pytest_rime.vocabulary import DEFAULT_FAIL_ON as DEFAULT_FAIL_ON  # re-exported
+from pytest_rime.vocabulary import FAIL_ON_LEVELS as FAIL_ON_LEVELS  # re-exported
 
 
 def name_key(name: str) -> str:

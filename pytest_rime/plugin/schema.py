@@ -25,8 +25,16 @@ from pytest_rime.plugin.gate import (
     name_key,
     parse_fraction,
 )
+from pytest_rime.vocabulary import BIN_SIZES as BIN_SIZES  # re-exported
+from pytest_rime.vocabulary import (
+    DEFAULT_BIN_SIZE,
+    KNOWN_DATA_TYPES,
+    VocabularyError,
+    parse_thresholds,
+)
 
-DATA_TYPES = ("tabular", "nlp", "images")
+DATA_TYPES = KNOWN_DATA_TYPES
+"""Values accepted for ``data_type`` (the server says which it supports)."""
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 DEFAULT_POLL_RATE_SECONDS = 1.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
@@ -39,9 +47,6 @@ LOCAL_PATH_KEYS = (
     ("model_info", "path"),
 )
 """Keys of a test run config that may name local files, uploaded before the run starts."""
-
-BIN_SIZES = {"hour": 3600, "day": 86400}
-"""Firewall bin sizes accepted in ``rime.yaml`` and their length in seconds."""
 
 
 class RimeConfigError(ValueError):
@@ -172,7 +177,7 @@ class FirewallSpec:
     eval_path: str
     timestamp_col: str
     source: str
-    bin_size: str = "day"
+    bin_size: str = DEFAULT_BIN_SIZE
     thresholds: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
     fail_on: FailOnPolicy = field(default_factory=FailOnPolicy)
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
@@ -493,7 +498,11 @@ FIREWALL_KEYS = (
 
 
 def _thresholds(value: Any, where: _Where) -> dict[str, tuple[float, float, float]]:
-    """``{metric: [low, medium, high]}``; metric names are checked by the server."""
+    """``{metric: [low, medium, high]}``; metric names are checked by the server.
+
+    Each list must be three finite numbers, ascending or descending: the server knows each
+    metric's bad direction and checks which of the two it must be.
+    """
     if not isinstance(value, Mapping):
         raise where.error(
             f"expected a mapping of monitored metric to [low, medium, high], got "
@@ -501,14 +510,13 @@ def _thresholds(value: Any, where: _Where) -> dict[str, tuple[float, float, floa
         )
     parsed: dict[str, tuple[float, float, float]] = {}
     for metric, levels in value.items():
-        numbers = levels if isinstance(levels, list) else []
-        if len(numbers) != 3 or not all(
-            isinstance(n, int | float) and not isinstance(n, bool) for n in numbers
-        ):
-            raise where.child(str(metric)).error(
-                f"expected a list [low, medium, high] of 3 numbers, got {levels!r}"
-            )
-        parsed[str(metric)] = (float(numbers[0]), float(numbers[1]), float(numbers[2]))
+        at = where.child(str(metric))
+        if not isinstance(levels, list):
+            raise at.error(f"expected a list [low, medium, high] of 3 numbers, got {levels!r}")
+        try:
+            parsed[str(metric)] = parse_thresholds(levels, at.key, order="monotonic")
+        except VocabularyError as exc:
+            raise at.error(exc.detail) from None
     return parsed
 
 
@@ -544,7 +552,7 @@ def parse_firewall(
         raise where.child("reference").error(
             f"no stress test named {reference!r} in this file (stress tests: {known})"
         )
-    bin_size = section.get("bin_size", "day")
+    bin_size = section.get("bin_size", DEFAULT_BIN_SIZE)
     if bin_size not in BIN_SIZES:
         raise where.child("bin_size").error(
             f"expected one of {', '.join(BIN_SIZES)}, got {bin_size!r}"

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pytest_rime.proto.v1 import common_pb2
+from pytest_rime.vocabulary import BIN_SIZES_SECONDS, KNOWN_DATA_TYPES
 
 _STATUS_BY_NAME = {
     "pending": common_pb2.JOB_STATUS_PENDING,
@@ -22,12 +23,10 @@ _STATUS_BY_NAME = {
 }
 
 _DATA_TYPE_BY_NAME = {
-    "tabular": common_pb2.DATA_TYPE_TABULAR,
-    "nlp": common_pb2.DATA_TYPE_NLP,
-    "images": common_pb2.DATA_TYPE_IMAGES,
+    name: common_pb2.DataType.Value(f"DATA_TYPE_{name.upper()}") for name in KNOWN_DATA_TYPES
 }
 
-FIREWALL_BIN_SIZES_SECONDS = (3600, 86400)
+FIREWALL_BIN_SIZES_SECONDS = BIN_SIZES_SECONDS
 """Firewall bin sizes the backend supports: hourly and daily."""
 
 

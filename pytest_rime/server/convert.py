@@ -67,6 +67,21 @@ def job_type_from_proto(value: common_pb2.JobType.ValueType) -> JobType:
         raise InvalidArgumentError(f"selected_types: {value} is not a job type") from exc
 
 
+def data_type_from_proto(value: common_pb2.DataType.ValueType) -> str:
+    """``DATA_TYPE_NLP`` -> ``'nlp'``; ``''`` for ``DATA_TYPE_UNSPECIFIED`` (not sent).
+
+    Whether the name is supported is the caller's check.
+
+    Raises:
+        InvalidArgumentError: A number that is no ``DataType`` member.
+    """
+    if value not in common_pb2.DataType.values():
+        raise InvalidArgumentError(f"data_type: {value} is not a data type")
+    if value == common_pb2.DATA_TYPE_UNSPECIFIED:
+        return ""
+    return common_pb2.DataType.Name(value).removeprefix("DATA_TYPE_").lower()
+
+
 def project_to_proto(project: Project) -> project_pb2.Project:
     """A stored project as a message."""
     return project_pb2.Project(

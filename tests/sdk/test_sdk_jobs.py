@@ -69,7 +69,9 @@ def test_stress_test_end_to_end(
     project = client.create_project(name="foo", description="bar")
     config = _uploaded_config(client, dataset)
 
-    job = client.start_stress_test(test_run_config=config, project_id=project.project_id)
+    job = client.start_stress_test(
+        test_run_config=config, project_id=project.project_id, data_type="tabular"
+    )
     status = job.get_status(verbose=True, wait_until_finish=True, poll_rate_sec=POLL_SECS)
 
     assert status["status"] == "JOB_STATUS_SUCCEEDED", job.get_logs()
@@ -231,6 +233,23 @@ def test_start_arguments_checked_before_sending(client: RIMEClient, tmp_path: Pa
     with pytest.raises(ValueError, match="ram_request_megabytes"):
         client.start_stress_test(config, ram_request_megabytes=-5)
     assert client.list_stress_test_jobs() == []  # nothing reached the server
+
+
+def test_unsupported_data_type_is_rejected_by_the_server_naming_the_supported_ones(
+    client: RIMEClient, write_tabular_dataset: Callable[..., Any], tmp_path: Path
+) -> None:
+    config = write_tabular_dataset(tmp_path / "data").config()
+    # The SDK accepts every data type the reference SDK names; the server says which it supports.
+    with pytest.raises(ValueError, match="data_type: 'nlp' is not supported") as info:
+        client.start_stress_test(config, data_type="nlp")
+    assert isinstance(info.value, RIMEInvalidArgumentError)
+    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "supported data types: tabular" in str(info.value)
+    monitored = {**config, "monitoring_info": {"timestamp_col": "ts", "bin_size": "day"}}
+    with pytest.raises(RIMEInvalidArgumentError, match="supported data types: tabular") as info:
+        client.start_firewall_from_reference(monitored, data_type="images")
+    assert "'images' is not supported" in str(info.value)
+    assert client.list_stress_test_jobs() == []  # no job was created
 
 
 def test_invalid_config_names_the_key(client: RIMEClient) -> None:

@@ -35,6 +35,8 @@ from pytest_rime.proto.v1 import (
     upload_pb2_grpc,
 )
 from pytest_rime.server.app import RunningServer
+from pytest_rime.server.errors import InvalidArgumentError
+from pytest_rime.server.servicers.model_testing import with_data_type
 
 RUNNING = (common_pb2.JOB_STATUS_RUNNING,)
 
@@ -90,6 +92,7 @@ def test_stress_test_on_uploaded_files_stores_results(
     )
     assert run.project_id == project.id
     assert run.job_id == job.id
+    assert run.data_type == common_pb2.DATA_TYPE_TABULAR  # the default when not sent
     assert run.num_inputs == expected.num_inputs
     assert run.summary_counts.total == expected.summary_counts["total"]
     assert run.summary_counts.fail == expected.summary_counts["fail"]
@@ -165,6 +168,17 @@ def test_malformed_config_is_rejected_before_a_job_exists(
             "/no/such/venv",
         ),
         ({"ram_request_megabytes": -1}, grpc.StatusCode.INVALID_ARGUMENT, "ram_request"),
+        (
+            {"data_type": common_pb2.DATA_TYPE_NLP},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "data_type: 'nlp' is not supported; supported data types: tabular",
+        ),
+        (
+            {"data_type": common_pb2.DATA_TYPE_IMAGES},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "data_type: 'images' is not supported; supported data types: tabular",
+        ),
+        ({"data_type": 42}, grpc.StatusCode.INVALID_ARGUMENT, "data_type: 42 is not a data type"),
     ],
 )
 def test_bad_job_requests_are_rejected(
@@ -180,6 +194,14 @@ def test_bad_job_requests_are_rejected(
         start_stress_test(rime_channel, config, **fields)
     assert info.value.code() == code
     assert words in details(info.value)
+
+
+def test_the_requested_data_type_goes_into_the_config_and_must_match_it() -> None:
+    config: dict[str, Any] = {"run_name": "x"}
+    assert with_data_type(config, "") is config  # unspecified: the config's own (or default)
+    assert with_data_type(config, "tabular") == {"run_name": "x", "data_type": "tabular"}
+    with pytest.raises(InvalidArgumentError, match=r"asks for 'nlp'.*data_type is 'tabular'"):
+        with_data_type({"data_type": "tabular"}, "nlp")
 
 
 def test_unknown_rime_reference_fails_the_job_with_a_clear_message(

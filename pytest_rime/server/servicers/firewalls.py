@@ -12,9 +12,7 @@ from pytest_rime.server.convert import (
 )
 from pytest_rime.server.errors import InvalidArgumentError
 from pytest_rime.server.servicers.context import Backend
-
-BIN_SIZES_SECONDS = (3600, 86400)
-"""Supported bin sizes: hourly and daily."""
+from pytest_rime.vocabulary import BIN_SIZES_SECONDS as BIN_SIZES_SECONDS  # re-exported
 
 
 class FirewallService(firewall_pb2_grpc.FirewallServiceServicer):

@@ -15,7 +15,12 @@ import grpc
 from pytest_rime.engine.config import ConfigError, validate_config
 from pytest_rime.engine.firewall import monitoring_settings
 from pytest_rime.proto.v1 import common_pb2, model_testing_pb2, model_testing_pb2_grpc
-from pytest_rime.server.convert import job_status_from_proto, job_to_proto, job_type_from_proto
+from pytest_rime.server.convert import (
+    data_type_from_proto,
+    job_status_from_proto,
+    job_to_proto,
+    job_type_from_proto,
+)
 from pytest_rime.server.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -26,6 +31,7 @@ from pytest_rime.server.incremental import parse_incremental_config
 from pytest_rime.server.records import ImageStatus, JobType
 from pytest_rime.server.servicers.context import Backend
 from pytest_rime.server.worker import DEFAULT_CPU_MILLICORES, DEFAULT_RAM_MB
+from pytest_rime.vocabulary import DATA_TYPES
 
 LOG_CHUNK_BYTES = 64 * 1024
 
@@ -48,6 +54,36 @@ def parse_config(config_json: str) -> dict[str, Any]:
     except ConfigError as exc:
         raise InvalidArgumentError(f"invalid test run config: {exc}") from exc
     return raw
+
+
+def check_data_type(value: common_pb2.DataType.ValueType) -> str:
+    """The request's ``data_type`` as a name (``''`` when unspecified), if supported.
+
+    Raises:
+        InvalidArgumentError: Not a supported data type; the message names the supported ones.
+    """
+    name = data_type_from_proto(value)
+    if name and name not in DATA_TYPES:
+        raise InvalidArgumentError(
+            f"data_type: {name!r} is not supported; supported data types: {', '.join(DATA_TYPES)}"
+        )
+    return name
+
+
+def with_data_type(config: dict[str, Any], data_type: str) -> dict[str, Any]:
+    """``config`` with the request's ``data_type`` (the config's own, or its default, if none).
+
+    Raises:
+        InvalidArgumentError: The config names a different ``data_type`` than the request.
+    """
+    if not data_type:
+        return config
+    if config.get("data_type", data_type) != data_type:
+        raise InvalidArgumentError(
+            f"data_type: the request asks for {data_type!r} but the test run config's "
+            f"data_type is {config['data_type']!r}"
+        )
+    return {**config, "data_type": data_type}
 
 
 def _positive_or_default(name: str, value: int, default: int) -> int:
@@ -112,8 +148,9 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
     def StartStressTest(
         self, request: model_testing_pb2.StartStressTestRequest, context: grpc.ServicerContext
     ) -> model_testing_pb2.StartStressTestResponse:
-        """Validate the config and queue a stress test job."""
-        config = parse_config(request.test_run_config_json)
+        """Validate the data type and config and queue a stress test job."""
+        data_type = check_data_type(request.data_type)
+        config = with_data_type(parse_config(request.test_run_config_json), data_type)
         project_id = self._backend.project_id(request.project_id)
         spec = self._job_spec(
             JobType.MODEL_STRESS_TEST,
@@ -136,10 +173,12 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
         """Queue one job: the stress test, the project's firewall on it, and its bins.
 
         Raises:
-            InvalidArgumentError: The config is invalid or names no timestamp column.
+            InvalidArgumentError: The data type is unsupported, or the config is invalid or
+                names no timestamp column.
             AlreadyExistsError: The project already has a firewall.
         """
-        config = parse_config(request.test_run_config_json)
+        data_type = check_data_type(request.data_type)
+        config = with_data_type(parse_config(request.test_run_config_json), data_type)
         try:
             monitoring_settings(validate_config(config))
         except ConfigError as exc:

@@ -1,0 +1,187 @@
+"""The shared vocabulary of pytest-rime: names and constants every layer agrees on.
+
+This module is stdlib-only and imports nothing from the package, so the engine, the plugin, the
+SDK and the server may all import it without cost or cycles. Every list of categories, bin sizes,
+data types, model tasks and fail-on levels lives here, as does the one parser of
+``[low, medium, high]`` threshold lists; a test (``tests/test_vocabulary.py``) fails if another
+module defines its own copy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+__all__ = [
+    "BIN_SIZES",
+    "BIN_SIZES_SECONDS",
+    "CATEGORIES",
+    "DAILY",
+    "DATA_TYPES",
+    "DEFAULT_BIN_SIZE",
+    "DEFAULT_FAIL_ON",
+    "FAIL_ON_LEVELS",
+    "FIREWALL_CATEGORIES",
+    "HOURLY",
+    "KNOWN_DATA_TYPES",
+    "MODEL_TASKS",
+    "MONITORING_CATEGORY",
+    "REPORT_CATEGORIES",
+    "ThresholdOrder",
+    "VocabularyError",
+    "bin_size_name",
+    "check_choice",
+    "join_key",
+    "parse_thresholds",
+]
+
+CATEGORIES: Final = (
+    "Data Cleanliness",
+    "Abnormal Inputs",
+    "Drift",
+    "Model Performance",
+    "Subset Performance",
+    "Transformations",
+    "Attacks",
+    "Bias and Fairness",
+)
+"""Display names of the stress-test categories, in report order."""
+
+MONITORING_CATEGORY: Final = "Monitoring"
+"""Category of the monitored metrics and events of a firewall bin."""
+
+REPORT_CATEGORIES: Final = (*CATEGORIES, MONITORING_CATEGORY)
+"""Every category a report may show, in report order (stress-test categories, then
+``Monitoring``)."""
+
+FIREWALL_CATEGORIES: Final = ("Abnormal Inputs", "Drift", "Model Performance", "Subset Performance")
+"""The stress-test categories a firewall runs on each bin."""
+
+HOURLY: Final = 3600
+"""Seconds in an hourly bin."""
+
+DAILY: Final = 86400
+"""Seconds in a daily bin."""
+
+BIN_SIZES: Final[Mapping[str, int]] = {"hour": HOURLY, "day": DAILY}
+"""Bin size names accepted in ``monitoring_info.bin_size``, in seconds."""
+
+BIN_SIZES_SECONDS: Final = (HOURLY, DAILY)
+"""Bin sizes accepted as seconds (``bin_size_seconds``)."""
+
+DEFAULT_BIN_SIZE: Final = "day"
+"""Bin size of a firewall when none is given."""
+
+DATA_TYPES: Final = ("tabular",)
+"""Supported values of ``data_type``."""
+
+KNOWN_DATA_TYPES: Final = ("tabular", "nlp", "images")
+"""Values of ``data_type`` named by the reference SDK (not all supported yet: see
+:data:`DATA_TYPES`)."""
+
+MODEL_TASKS: Final = ("Binary Classification", "Multi-class Classification", "Regression")
+"""Supported values of ``model_task``."""
+
+FAIL_ON_LEVELS: Final = ("low", "medium", "high")
+"""Values accepted for ``fail_on``, lowest first."""
+
+DEFAULT_FAIL_ON: Final = "high"
+"""``fail_on`` when none is given."""
+
+
+class VocabularyError(ValueError):
+    """A value is not in the vocabulary or is malformed.
+
+    Attributes:
+        key: Dotted path of the offending key, e.g. ``tests_config.drift.thresholds``
+            (empty when unknown).
+        detail: The message without the key prefix.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+        self.detail = message
+
+
+def join_key(parent: str, child: str | int) -> str:
+    """Return the dotted key of ``child`` under ``parent`` (``a.b``, or ``a[0]`` for an index)."""
+    if isinstance(child, int):
+        return f"{parent}[{child}]"
+    return f"{parent}.{child}" if parent else child
+
+
+def check_choice(value: Any, choices: tuple[str, ...], key: str) -> str:
+    """Return ``value`` if it is one of ``choices``.
+
+    Raises:
+        VocabularyError: ``value`` is not a string or not one of ``choices``; the message names
+            ``key`` and the accepted values.
+    """
+    if not isinstance(value, str) or value not in choices:
+        accepted = ", ".join(repr(c) for c in choices)
+        raise VocabularyError(key, f"expected one of {accepted}, got {value!r}")
+    return value
+
+
+def bin_size_name(seconds: int) -> str | None:
+    """Return ``"hour"`` or ``"day"`` for 3600 or 86400 seconds, ``None`` for any other size."""
+    for name, size in BIN_SIZES.items():
+        if size == seconds:
+            return name
+    return None
+
+
+ThresholdOrder = Literal["ascending", "descending", "monotonic"]
+"""How the three thresholds must be ordered: ascending (higher values are worse), descending
+(lower values are worse), or either of the two (the direction is not known yet)."""
+
+_ORDER_WORDS: Final[Mapping[str, str]] = {
+    "ascending": "ascending",
+    "descending": "descending (lower values are worse)",
+    "monotonic": "ascending or descending",
+}
+
+
+def parse_thresholds(
+    value: Any, key: str = "", *, order: ThresholdOrder = "ascending"
+) -> tuple[float, float, float]:
+    """Parse a ``[low, medium, high]`` threshold list.
+
+    Args:
+        value: A list or tuple of exactly three finite numbers (``bool`` is not a number here).
+        key: Dotted path of the value, named in the error (and kept as ``.key``).
+        order: ``"ascending"`` (the default: higher values are worse), ``"descending"`` (lower
+            values are worse) or ``"monotonic"`` (either; for when the direction is unknown).
+            Equal neighbours are allowed.
+
+    Returns:
+        The three thresholds as floats, in the order given.
+
+    Raises:
+        VocabularyError: ``value`` is not a list of three finite numbers in ``order``.
+    """
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise VocabularyError(
+            key, f"expected a list [low, medium, high] of 3 numbers, got {value!r}"
+        )
+    numbers: list[float] = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            raise VocabularyError(key, f"expected finite numbers, got {item!r}")
+        numbers.append(float(item))
+    low, medium, high = numbers
+    ascending = low <= medium <= high
+    descending = low >= medium >= high
+    ordered = {
+        "ascending": ascending,
+        "descending": descending,
+        "monotonic": ascending or descending,
+    }[order]
+    if not ordered:
+        raise VocabularyError(
+            key,
+            f"thresholds must be {_ORDER_WORDS[order]} [low, medium, high], got {list(value)!r}",
+        )
+    return low, medium, high
