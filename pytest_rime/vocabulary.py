@@ -30,8 +30,6 @@ __all__ = [
     "REPORT_CATEGORIES",
     "ThresholdOrder",
     "VocabularyError",
-    "bin_size_name",
-    "check_choice",
     "join_key",
     "parse_thresholds",
 ]
@@ -110,27 +108,6 @@ def join_key(parent: str, child: str | int) -> str:
     if isinstance(child, int):
         return f"{parent}[{child}]"
     return f"{parent}.{child}" if parent else child
-
-
-def check_choice(value: Any, choices: tuple[str, ...], key: str) -> str:
-    """Return ``value`` if it is one of ``choices``.
-
-    Raises:
-        VocabularyError: ``value`` is not a string or not one of ``choices``; the message names
-            ``key`` and the accepted values.
-    """
-    if not isinstance(value, str) or value not in choices:
-        accepted = ", ".join(repr(c) for c in choices)
-        raise VocabularyError(key, f"expected one of {accepted}, got {value!r}")
-    return value
-
-
-def bin_size_name(seconds: int) -> str | None:
-    """Return ``"hour"`` or ``"day"`` for 3600 or 86400 seconds, ``None`` for any other size."""
-    for name, size in BIN_SIZES.items():
-        if size == seconds:
-            return name
-    return None
 
 
 ThresholdOrder = Literal["ascending", "descending", "monotonic"]

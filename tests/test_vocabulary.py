@@ -215,20 +215,12 @@ def test_engine_and_plugin_threshold_errors_name_the_key() -> None:
     }
 
 
-def test_bin_size_helpers() -> None:
+def test_bin_sizes() -> None:
     assert vocabulary.BIN_SIZES == {"hour": 3600, "day": 86400}
-    assert vocabulary.bin_size_name(vocabulary.HOURLY) == "hour"
-    assert vocabulary.bin_size_name(vocabulary.DAILY) == "day"
-    assert vocabulary.bin_size_name(60) is None
     assert vocabulary.BIN_SIZES[vocabulary.DEFAULT_BIN_SIZE] == vocabulary.DAILY
 
 
-def test_check_choice_and_join_key() -> None:
-    assert vocabulary.check_choice("tabular", vocabulary.DATA_TYPES, "data_type") == "tabular"
-    with pytest.raises(VocabularyError) as info:
-        vocabulary.check_choice("nlp", vocabulary.DATA_TYPES, "data_type")
-    assert info.value.key == "data_type"
-    assert "'tabular'" in str(info.value)
+def test_join_key() -> None:
     assert vocabulary.join_key("", "a") == "a"
     assert vocabulary.join_key("a", "b") == "a.b"
     assert vocabulary.join_key("a", 0) == "a[0]"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from pytest_rime.vocabulary import BIN_SIZES, VocabularyError, parse_thresholds
+from pytest_rime.vocabulary import BIN_SIZES, VocabularyError, join_key, parse_thresholds
 from pytest_rime.vocabulary import DATA_TYPES as DATA_TYPES  # re-exported
 from pytest_rime.vocabulary import MODEL_TASKS as MODEL_TASKS  # re-exported
 
@@ -190,10 +190,6 @@ _DATA_LIST_KEYS = ("categorical_features", "protected_features", "features_not_i
 _DATA_KEYS = (*_DATA_STR_KEYS, *_DATA_LIST_KEYS, "nrows")
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 def _check_mapping(value: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(path, f"expected a mapping, got {type(value).__name__}")
@@ -207,7 +203,7 @@ def _check_keys(section: Mapping[str, Any], allowed: tuple[str, ...], path: str)
     for key in section:
         if key not in allowed:
             raise ConfigError(
-                _join(path, key), f"unknown key (expected one of {', '.join(allowed)})"
+                join_key(path, key), f"unknown key (expected one of {', '.join(allowed)})"
             )
 
 
@@ -220,14 +216,14 @@ def _opt_str(section: Mapping[str, Any], key: str, path: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise ConfigError(_join(path, key), f"expected a non-empty string, got {value!r}")
+        raise ConfigError(join_key(path, key), f"expected a non-empty string, got {value!r}")
     return value
 
 
 def _req_str(section: Mapping[str, Any], key: str, path: str) -> str:
     value = _opt_str(section, key, path)
     if value is None:
-        raise ConfigError(_join(path, key), "required key is missing")
+        raise ConfigError(join_key(path, key), "required key is missing")
     return value
 
 
@@ -240,10 +236,12 @@ def _str_list(section: Mapping[str, Any], key: str, path: str) -> tuple[str, ...
     if value is None:
         return ()
     if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise ConfigError(_join(path, key), f"expected a list of strings, got {_type_name(value)}")
+        raise ConfigError(
+            join_key(path, key), f"expected a list of strings, got {_type_name(value)}"
+        )
     for item in value:
         if not isinstance(item, str):
-            raise ConfigError(_join(path, key), f"expected a list of strings, got item {item!r}")
+            raise ConfigError(join_key(path, key), f"expected a list of strings, got item {item!r}")
     return tuple(value)
 
 
@@ -255,7 +253,7 @@ def _data_info(raw: Any) -> DataInfo:
     _check_keys(section, _DATA_KEYS, path)
     nrows = section.get("nrows")
     if nrows is not None and (not _is_int(nrows) or nrows <= 0):
-        raise ConfigError(_join(path, "nrows"), f"expected a positive integer, got {nrows!r}")
+        raise ConfigError(join_key(path, "nrows"), f"expected a positive integer, got {nrows!r}")
     strings = {key: _opt_str(section, key, path) for key in _DATA_STR_KEYS}
     lists = {key: _str_list(section, key, path) for key in _DATA_LIST_KEYS}
     return DataInfo(
@@ -312,8 +310,8 @@ def _monitoring_info(raw: Any) -> MonitoringInfo | None:
     _check_keys(section, MONITORING_KEYS, path)
     return MonitoringInfo(
         timestamp_col=_opt_str(section, "timestamp_col", path),
-        bin_size=_bin_size(section.get("bin_size"), _join(path, "bin_size")),
-        thresholds=_metric_thresholds(section.get("thresholds"), _join(path, "thresholds")),
+        bin_size=_bin_size(section.get("bin_size"), join_key(path, "bin_size")),
+        thresholds=_metric_thresholds(section.get("thresholds"), join_key(path, "thresholds")),
     )
 
 
@@ -346,16 +344,16 @@ def _test_override(test_id: str, raw: Any) -> TestOverride:
     _check_keys(section, allowed, path)
     enabled = section.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise ConfigError(_join(path, "enabled"), f"expected true or false, got {enabled!r}")
+        raise ConfigError(join_key(path, "enabled"), f"expected true or false, got {enabled!r}")
     thresholds = None
     if section.get("thresholds") is not None:
-        thresholds = _thresholds(section["thresholds"], _join(path, "thresholds"))
+        thresholds = _thresholds(section["thresholds"], join_key(path, "thresholds"))
     params: dict[str, Any] = {}
     for name, default in spec.params.items():
         if name not in section:
             continue
         value = section[name]
-        key = _join(path, name)
+        key = join_key(path, name)
         if not _param_matches(value, default):
             raise ConfigError(key, f"expected {_type_name(default)}, got {value!r}")
         choices = spec.param_choices.get(name)

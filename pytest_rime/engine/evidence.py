@@ -46,7 +46,8 @@ def benjamini_hochberg(p_values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return adjusted
 
 
-def _format_p(value: float) -> str:
+def format_p_value(value: float) -> str:
+    """A p-value for a sentence: two significant digits, scientific below 1e-4."""
     return f"{value:.2g}" if value >= 1e-4 else f"{value:.1e}"
 
 
@@ -54,7 +55,7 @@ def _with_evidence(case: TestCaseResult, adjusted: float, alpha: float, n: int) 
     raw = float(case.metrics[P_VALUE])
     metrics = {**case.metrics, P_VALUE_ADJUSTED: adjusted, "significance_level": alpha}
     evidence = (
-        f"p = {_format_p(raw)}, adjusted p = {_format_p(adjusted)} "
+        f"p = {format_p_value(raw)}, adjusted p = {format_p_value(adjusted)} "
         f"(Benjamini-Hochberg over {n} cases)"
     )
     severity = case.severity

@@ -75,10 +75,15 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_rime.engine.config import DEFAULT_SIGNIFICANCE_LEVEL, ConfigError
-from pytest_rime.engine.evidence import P_VALUE, P_VALUE_ADJUSTED, benjamini_hochberg
+from pytest_rime.engine.evidence import (
+    P_VALUE,
+    P_VALUE_ADJUSTED,
+    benjamini_hochberg,
+    format_p_value,
+)
 from pytest_rime.engine.metrics import Metric, all_metrics
 from pytest_rime.engine.results import JSONValue, RunResult, Severity, Status, json_safe
-from pytest_rime.engine.stats import PSI_EPSILON
+from pytest_rime.engine.stats import PSI_EPSILON, pearson_tables
 from pytest_rime.vocabulary import VocabularyError, parse_thresholds
 
 ABNORMALITY_RATE = "abnormality_rate"
@@ -300,13 +305,9 @@ class Evidence:
     def describe(self) -> str:
         """``p = 0.0012, adjusted p = 0.021 (1000 reference chunks)``."""
         return (
-            f"p = {_format_p(self.p_value)}, adjusted p = {_format_p(self.p_value_adjusted)} "
-            f"({self.draws} reference chunks)"
+            f"p = {format_p_value(self.p_value)}, "
+            f"adjusted p = {format_p_value(self.p_value_adjusted)} ({self.draws} reference chunks)"
         )
-
-
-def _format_p(value: float) -> str:
-    return f"{value:.2g}" if value >= 1e-4 else f"{value:.1e}"
 
 
 def empirical_p_value(observed: float, null: npt.ArrayLike, *, higher_is_worse: bool) -> float:
@@ -390,18 +391,12 @@ def cramers_v_rows(ref_counts: npt.ArrayLike, eval_counts: npt.ArrayLike) -> Flo
     ref = np.asarray(ref_counts, dtype=float)
     cur = np.asarray(eval_counts, dtype=float)
     columns = ref + cur
-    ref_total, cur_total = ref.sum(axis=1, keepdims=True), cur.sum(axis=1, keepdims=True)
-    total = ref_total + cur_total
+    ref_total, cur_total = ref.sum(axis=1), cur.sum(axis=1)
+    statistic = pearson_tables(np.stack([ref, cur], axis=-2))[0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        terms = [
-            np.where(columns > 0, (side - columns * side_total / total) ** 2, 0.0)
-            / np.where(columns > 0, columns * side_total / total, 1.0)
-            for side, side_total in ((ref, ref_total), (cur, cur_total))
-        ]
-        statistic = (terms[0] + terms[1]).sum(axis=1)
-        v = np.sqrt(statistic / total[:, 0])
+        v = np.sqrt(statistic / (ref_total + cur_total))
     single = np.count_nonzero(columns, axis=1) <= 1
-    empty = (ref_total[:, 0] == 0) | (cur_total[:, 0] == 0)
+    empty = (ref_total == 0) | (cur_total == 0)
     return np.where(empty, np.nan, np.where(single, 0.0, v))
 
 

@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as scipy_stats
 
+from pytest_rime.engine.stats import MIN_EXPECTED, pearson_tables
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -44,9 +46,6 @@ MAX_TAIL_SHAPE = 0.9
 
 CHUNK_ELEMENTS = 1 << 22
 """Elements of the gathered (draws, rows, values) block processed at once (32 MB of floats)."""
-
-MIN_EXPECTED = 5.0
-"""Smallest expected cell count for the chi-squared approximation of :func:`independence_test`."""
 
 PERMUTATION_DRAWS = 500
 """Draws of the permutation test of :func:`independence_test`."""
@@ -183,17 +182,6 @@ def _codes(values: npt.ArrayLike) -> IntArray:
     return np.asarray(inverse, dtype=np.int64).ravel()
 
 
-def _chi2_tables(tables: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Pearson statistic of (..., r, c) tables and their expected counts (zero margins drop)."""
-    total = tables.sum(axis=(-2, -1), keepdims=True)
-    expected = tables.sum(axis=-1, keepdims=True) * tables.sum(axis=-2, keepdims=True)
-    expected = np.divide(expected, total, out=np.zeros_like(expected), where=total > 0)
-    terms = np.divide(
-        (tables - expected) ** 2, expected, out=np.zeros_like(expected), where=expected > 0
-    )
-    return terms.sum(axis=(-2, -1)), expected
-
-
 def independence_test(
     groups: npt.ArrayLike,
     outcome: npt.ArrayLike,
@@ -228,7 +216,7 @@ def independence_test(
     cells = n_g * n_y
     flat = np.bincount(s * cells + g * n_y + y, minlength=n_s * cells).astype(float)
     tables = flat.reshape(n_s, n_g, n_y)
-    statistic, expected = _chi2_tables(tables)
+    statistic, expected = pearson_tables(tables)
     dofs = [
         max(0, int(np.count_nonzero(t.sum(axis=1)) - 1) * int(np.count_nonzero(t.sum(axis=0)) - 1))
         for t in tables
@@ -250,5 +238,5 @@ def independence_test(
         shuffled = rng.permuted(np.tile(g[members], (draws, 1)), axis=1)
         keys = np.arange(draws)[:, None] * cells + shuffled * n_y + y[members][None, :]
         permuted = np.bincount(keys.ravel(), minlength=draws * cells).astype(float)
-        null += _chi2_tables(permuted.reshape(draws, n_g, n_y))[0]
+        null += pearson_tables(permuted.reshape(draws, n_g, n_y))[0]
     return IndependenceTest(observed, dof, tail_p_value(null, observed), "permutation")

@@ -73,9 +73,22 @@ def chi_squared(ref_counts: npt.ArrayLike, eval_counts: npt.ArrayLike) -> tuple[
         return float("nan"), float("nan")
     if table.shape[1] == 1:
         return 0.0, 0.0
-    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / total
-    statistic = float(np.sum((table - expected) ** 2 / expected))
+    statistic = float(pearson_tables(table)[0])
     return statistic, float(np.sqrt(statistic / total))
+
+
+def pearson_tables(tables: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Pearson chi-squared of (..., r, c) tables and their expected counts.
+
+    Cells with an expected count of 0 (an empty row or column, or an empty table) add nothing.
+    """
+    total = tables.sum(axis=(-2, -1), keepdims=True)
+    expected = tables.sum(axis=-1, keepdims=True) * tables.sum(axis=-2, keepdims=True)
+    expected = np.divide(expected, total, out=np.zeros_like(expected), where=total > 0)
+    terms = np.divide(
+        (tables - expected) ** 2, expected, out=np.zeros_like(expected), where=expected > 0
+    )
+    return terms.sum(axis=(-2, -1)), expected
 
 
 def ks_statistic(ref_sorted: FloatArray, eval_sorted: FloatArray) -> float:
@@ -201,20 +214,6 @@ PERMUTATIONS = 2000
 :data:`MIN_EXPECTED` (samples of fewer than about ten rows)."""
 
 
-def _pearson_statistics(ref_counts: FloatArray, eval_counts: FloatArray) -> FloatArray:
-    """Pearson chi-squared of 2 x k tables given as rows of ``ref_counts`` and ``eval_counts``.
-
-    Both arrays are (draws, k) with the same column totals (all positive) and row totals.
-    """
-    columns = ref_counts + eval_counts
-    total = columns.sum(axis=-1, keepdims=True)
-    statistic = np.zeros(ref_counts.shape[:-1])
-    for observed in (ref_counts, eval_counts):
-        expected = observed.sum(axis=-1, keepdims=True) * columns / total
-        statistic += np.sum((observed - expected) ** 2 / expected, axis=-1)
-    return statistic
-
-
 def merge_sparse_columns(table: FloatArray, min_expected: float = MIN_EXPECTED) -> FloatArray:
     """Merge the columns of a 2 x k table until every expected count is at least ``min_expected``.
 
@@ -262,7 +261,7 @@ def homogeneity_p_value(
         return 1.0, "chi-squared"
     merged = merge_sparse_columns(table)
     if merged.shape[1] >= 2:
-        statistic = float(_pearson_statistics(merged[0], merged[1]))
+        statistic = float(pearson_tables(merged)[0])
         return float(scipy_stats.chi2.sf(statistic, merged.shape[1] - 1)), "chi-squared"
     return _permutation_p_value(table, rng), "permutation"
 
@@ -272,8 +271,8 @@ def _permutation_p_value(table: FloatArray, rng: np.random.Generator) -> float:
     eval_draws = rng.multivariate_hypergeometric(
         columns, int(table[1].sum()), size=PERMUTATIONS
     ).astype(float)
-    null = _pearson_statistics(columns - eval_draws, eval_draws)
-    observed = float(_pearson_statistics(table[0], table[1]))
+    null = pearson_tables(np.stack([columns - eval_draws, eval_draws], axis=-2))[0]
+    observed = float(pearson_tables(table)[0])
     exceed = int(np.count_nonzero(null >= observed * (1 - 1e-9)))
     return (1 + exceed) / (1 + PERMUTATIONS)
 

@@ -33,6 +33,7 @@ from pytest_rime.plugin.gate import (
     FailOnPolicy,
     IgnoreRules,
     Verdict,
+    counted_skips,
     percent,
     skipped_over_limit,
     verdict,
@@ -106,16 +107,6 @@ def _global_default(config: pytest.Config, backend: Backend) -> str:
     return get_session(config).settings.fail_on or backend.defaults.fail_on or DEFAULT_FAIL_ON
 
 
-def _max_skipped(config: pytest.Config, backend: Backend, own: float | None) -> float | None:
-    """The entry's ``max_skipped``, else ``--rime-max-skipped``, else ``defaults.max_skipped``."""
-    if own is not None:
-        return own
-    settings = get_session(config).settings
-    return (
-        settings.max_skipped if settings.max_skipped is not None else backend.defaults.max_skipped
-    )
-
-
 def _children(
     parent: pytest.Collector, record: RunRecord, gate: Gate
 ) -> Iterator[RimeCategory | RimeSkipLimit]:
@@ -147,7 +138,7 @@ class RimeRun(pytest.Collector):
             self.spec.fail_on,
             self.spec.ignore,
             _global_default(self.config, self.backend),
-            max_skipped=_max_skipped(self.config, self.backend, self.spec.max_skipped),
+            max_skipped=get_session(self.config).max_skipped(self.spec.max_skipped, self.backend),
             line=self.spec.line or 0,
         )
         yield from _children(self, record, gate)
@@ -176,7 +167,7 @@ class RimeFirewall(pytest.Collector):
         """One collector per bin the firewall job produced, in time order."""
         record = get_session(self.config).firewall_result_for(self.spec, self.backend)
         default = _global_default(self.config, self.backend)
-        max_skipped = _max_skipped(self.config, self.backend, self.spec.max_skipped)
+        max_skipped = get_session(self.config).max_skipped(self.spec.max_skipped, self.backend)
         for time_bin in sorted(record.bins, key=lambda b: b.start_secs):
             properties = (
                 ("firewall", record.name),
@@ -382,9 +373,7 @@ class RimeSkipLimit(pytest.Item):
         self.record = record
         self.line = gate.line
         self.max_skipped = gate.max_skipped
-        self.skipped = [
-            c for c in record.cases if c.status == "SKIP" and gate.ignore.reason(c) is None
-        ]
+        self.skipped = counted_skips(record.cases, gate.ignore)
         self.total = len(record.cases)
         self.exceeded = skipped_over_limit(len(self.skipped), self.total, self.max_skipped)
         self.add_marker("rime")

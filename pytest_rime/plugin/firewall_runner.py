@@ -21,6 +21,7 @@ from pytest_rime.plugin.runner import (
     case_records,
     find_or_create_project,
     json_simple,
+    refusals_as_run_failed,
     wait_for_job,
 )
 from pytest_rime.plugin.schema import FirewallSpec
@@ -136,12 +137,10 @@ def run_firewall(
     Raises:
         RunFailed: The backend refused or failed the run (message says which and why).
     """
-    from pytest_rime.sdk import RIMEError
-
     names = LocalNames(display_dir)
     firewall = project_firewall(client, spec, reference_run_id)
     reference = spec.reference
-    try:
+    with refusals_as_run_failed(names):
         job = firewall.run_firewall_incremental_data(
             _incremental_config(client, spec, names),
             disable_firewall_events=False,
@@ -150,8 +149,6 @@ def run_firewall(
             ram_request_megabytes=reference.ram_request_megabytes,
             cpu_request_millicores=reference.cpu_request_millicores,
         )
-    except RIMEError as exc:  # e.g. the server rejected the data: name the user's file
-        raise RunFailed(names.localize(str(exc))) from None
     progress = wait_for_job(job, timeout, poll_rate, on_progress, what="firewall", names=names)
     return FirewallRecord(
         name=spec.name,

@@ -21,6 +21,7 @@ from pytest_rime.plugin.gate import (
     FailOnPolicy,
     IgnoreRules,
     Verdict,
+    counted_skips,
     percent,
     skipped_over_limit,
     verdict,
@@ -135,9 +136,7 @@ class StressTestResult:
     @property
     def skipped(self) -> list[CaseRecord]:
         """Cases the stress test skipped (not those of the ``ignore`` rules)."""
-        return [
-            c for c in self.record.cases if c.status == "SKIP" and self._ignore.reason(c) is None
-        ]
+        return counted_skips(self.record.cases, self._ignore)
 
     def assert_passing(self, fail_on: str | None = None) -> None:
         """Fail with a readable message listing every case that reaches its gate.
@@ -207,11 +206,7 @@ class RimeFixture:
         backend = session.default_backend()
         record = session.result_for(spec, backend)
         default = session.settings.fail_on or backend.defaults.fail_on or DEFAULT_FAIL_ON
-        max_skipped = spec.max_skipped
-        if max_skipped is None:
-            max_skipped = session.settings.max_skipped
-        if max_skipped is None:
-            max_skipped = backend.defaults.max_skipped
+        max_skipped = session.max_skipped(spec.max_skipped, backend)
         return StressTestResult(record, spec.fail_on, default, spec.ignore, max_skipped)
 
     def run_marker(self, item: pytest.Item) -> None:

@@ -12,7 +12,7 @@ per category, per stress test, then the global default (``--rime-fail-on``, else
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pytest_rime.plugin.cases import CaseRecord, category_slug, severity_rank
@@ -121,6 +121,11 @@ def parse_fraction(value: object) -> float:
 def percent(fraction: float) -> str:
     """``0.125`` -> ``12.5%``."""
     return f"{100 * fraction:.3g}%"
+
+
+def counted_skips(cases: Iterable[CaseRecord], ignore: IgnoreRules) -> list[CaseRecord]:
+    """The SKIP cases ``max_skipped`` counts: those not skipped by the ``ignore`` rules."""
+    return [c for c in cases if c.status == "SKIP" and ignore.reason(c) is None]
 
 
 def skipped_over_limit(skipped: int, total: int, max_skipped: float | None) -> bool:

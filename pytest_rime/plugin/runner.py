@@ -11,7 +11,8 @@ import dataclasses
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,15 +105,28 @@ def json_simple(value: Any) -> Any:
     return str(value)
 
 
+@contextmanager
+def refusals_as_run_failed(names: LocalNames) -> Iterator[None]:
+    """Turn the backend refusing an SDK call into :class:`RunFailed` naming the user's files.
+
+    Raises:
+        RunFailed: The call raised a ``RIMEError`` (e.g. the server rejected the config).
+    """
+    from pytest_rime.sdk import RIMEError
+
+    try:
+        yield
+    except RIMEError as exc:
+        raise RunFailed(names.localize(str(exc))) from None
+
+
 def _start(
     client: RIMEClient, spec: StressTestSpec, project_id: str | None, names: LocalNames
 ) -> RIMEStressTestJob:
-    from pytest_rime.sdk import RIMEError
-
     config = upload_and_rewrite(
         spec.config, client.upload_dataset_file, client.upload_model_directory, names
     )
-    try:
+    with refusals_as_run_failed(names):
         return client.start_stress_test(
             config,
             project_id=project_id,
@@ -122,8 +136,6 @@ def _start(
             cpu_request_millicores=spec.cpu_request_millicores,
             data_type=spec.data_type,
         )
-    except RIMEError as exc:  # e.g. the server rejected the config: name the user's files
-        raise RunFailed(names.localize(str(exc))) from None
 
 
 def wait_for_job(

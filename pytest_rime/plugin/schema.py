@@ -30,6 +30,7 @@ from pytest_rime.vocabulary import (
     DEFAULT_BIN_SIZE,
     KNOWN_DATA_TYPES,
     VocabularyError,
+    join_key,
     parse_thresholds,
 )
 
@@ -71,9 +72,7 @@ class _Where:
     key: str = ""
 
     def child(self, key: str | int) -> _Where:
-        if isinstance(key, int):
-            return _Where(self.source, f"{self.key}[{key}]")
-        return _Where(self.source, f"{self.key}.{key}" if self.key else key)
+        return _Where(self.source, join_key(self.key, key))
 
     def error(self, message: str) -> RimeConfigError:
         return RimeConfigError(self.source, self.key, message)

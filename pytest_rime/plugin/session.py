@@ -180,6 +180,13 @@ class RimeSession:
             self._clients[server] = client
         return self._clients[server]
 
+    def max_skipped(self, own: float | None, backend: Backend) -> float | None:
+        """An entry's ``max_skipped``, else ``--rime-max-skipped``, else the file's default."""
+        for limit in (own, self.settings.max_skipped, backend.defaults.max_skipped):
+            if limit is not None:
+                return limit
+        return None
+
     def default_backend(self) -> Backend:
         """Backend of the ``rime`` fixture: the first configured file's, else embedded."""
         for spec in self.files.values():

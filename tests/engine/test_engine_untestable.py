@@ -78,6 +78,12 @@ def exactly(message: str) -> str:
     return f"^{re.escape(message)}$"
 
 
+def assert_run_fails(folder: Path, error: type[Exception], message: str, **options: Any) -> None:
+    """Running the project in ``folder`` raises ``error`` with exactly ``message``."""
+    with pytest.raises(error, match=exactly(message)):
+        run(folder, **options)
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -117,8 +123,7 @@ def test_a_model_that_cannot_predict_the_data_fails_the_run(
     tmp_path: Path, body: str, message: str
 ) -> None:
     write_project(tmp_path, f"import numpy as np\ndef predict_df(df):\n{body}")
-    with pytest.raises(ModelError, match=exactly(message)):
-        run(tmp_path)
+    assert_run_fails(tmp_path, ModelError, message)
 
 
 def test_strings_for_a_regression_name_the_task(tmp_path: Path) -> None:
@@ -126,41 +131,36 @@ def test_strings_for_a_regression_name_the_task(tmp_path: Path) -> None:
         tmp_path,
         "def predict_df(df):\n    return [['a', 'b', 'c'][i % 3] for i in range(len(df))]\n",
     )
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         ModelError,
-        match=exactly(
-            "model.py: predict_df returned strings ('a', 'b', 'c') for Regression, which needs "
-            "numbers (on ref.csv)"
-        ),
-    ):
-        run(tmp_path, model_task="Regression")
+        "model.py: predict_df returned strings ('a', 'b', 'c') for Regression, which needs "
+        "numbers (on ref.csv)",
+        model_task="Regression",
+    )
 
 
 def test_predict_dict_errors_and_eval_only_failures_name_their_function_and_file(
     tmp_path: Path,
 ) -> None:
     write_project(tmp_path, "def predict_dict(row):\n    return row['nope']\n")
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         ModelError,
-        match=exactly(
-            f"model.py: predict_dict raised KeyError: 'nope' (predicting the {REF_ROWS} rows of "
-            "ref.csv)"
-        ),
-    ):
-        run(tmp_path)
+        f"model.py: predict_dict raised KeyError: 'nope' (predicting the {REF_ROWS} rows of "
+        "ref.csv)",
+    )
     # The model serves ref but not eval (eval has x values it refuses).
     cur = tabular_frame(ROWS, 1).assign(x=lambda f: f["x"] + 100)
     refuses = "def predict_df(df):\n    assert (df['x'] < 50).all(), 'x too large'\n"
     refuses += "    return (df['x'] > 0).astype(float)\n"
     write_project(tmp_path, refuses, cur=cur)
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         ModelError,
-        match=exactly(
-            f"model.py: predict_df raised AssertionError: x too large (predicting the {ROWS} rows "
-            "of eval.csv)"
-        ),
-    ):
-        run(tmp_path)
+        f"model.py: predict_df raised AssertionError: x too large (predicting the {ROWS} rows "
+        "of eval.csv)",
+    )
 
 
 def test_a_joblib_estimator_quotes_scikit_learn_on_one_line(tmp_path: Path) -> None:
@@ -191,23 +191,21 @@ def test_precomputed_predictions_are_checked_too(tmp_path: Path) -> None:
     predictions = x_model(tabular_frame(ROWS, 1))
     predictions[[4, 7]] = [np.nan, np.inf]
     pd.DataFrame({"p": predictions}).to_csv(tmp_path / "eval_pred.csv", index=False)
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         ModelError,
-        match=exactly(
-            "eval_pred.csv: the eval predictions hold 2 missing or non-finite values (nan, inf) "
-            f"among {ROWS} values (on eval.csv)"
-        ),
-    ):
-        run(tmp_path, eval_pred_path="rime://uploads/d4/eval_pred.csv")
+        "eval_pred.csv: the eval predictions hold 2 missing or non-finite values (nan, inf) "
+        f"among {ROWS} values (on eval.csv)",
+        eval_pred_path="rime://uploads/d4/eval_pred.csv",
+    )
     pd.DataFrame({"p": predictions[3:]}).to_csv(tmp_path / "eval_pred.csv", index=False)
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         DataError,
-        match=exactly(
-            f"data_info.eval_pred_path: eval_pred.csv has {ROWS - 3} predictions for the "
-            f"{ROWS} rows of eval.csv"
-        ),
-    ):
-        run(tmp_path, eval_pred_path="rime://uploads/d4/eval_pred.csv")
+        f"data_info.eval_pred_path: eval_pred.csv has {ROWS - 3} predictions for the "
+        f"{ROWS} rows of eval.csv",
+        eval_pred_path="rime://uploads/d4/eval_pred.csv",
+    )
 
 
 def test_a_model_directory_upload_is_named_by_its_model_file(tmp_path: Path) -> None:
@@ -262,64 +260,57 @@ def test_a_file_with_a_header_and_no_rows_fails_the_run(tmp_path: Path, which: s
     key = "ref" if which == "ref" else "cur"
     frames[key] = header_only(frames[key])
     write_project(tmp_path, **frames)
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         DataError,
-        match=exactly(
-            f"data_info.{which}_path: {which}.csv has a header (6 columns) and no rows: there is "
-            "nothing to test"
-        ),
-    ):
-        run(tmp_path)
+        f"data_info.{which}_path: {which}.csv has a header (6 columns) and no rows: there is "
+        "nothing to test",
+    )
 
 
 def test_a_label_that_is_all_missing_fails_the_run(tmp_path: Path) -> None:
     write_project(tmp_path, cur=tabular_frame(ROWS, 1).assign(y=np.nan))
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         DataError,
-        match=exactly(
-            "data_info.label_col: every value of 'y' in eval.csv is missing: there is no label "
-            "to test the model against"
-        ),
-    ):
-        run(tmp_path)
+        "data_info.label_col: every value of 'y' in eval.csv is missing: there is no label "
+        "to test the model against",
+    )
 
 
 def test_three_classes_under_binary_classification_fail_the_run(tmp_path: Path) -> None:
     three = tabular_frame(ROWS, 1)
     three.loc[:9, "y"] = 2
     write_project(tmp_path, cur=three)
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         DataError,
-        match=exactly(
-            "data_info.label_col: 'y' in eval.csv has 3 classes (0, 1, 2) but model_task is "
-            "Binary Classification (two classes at most)"
-        ),
-    ):
-        run(tmp_path, model_task="Binary Classification")
+        "data_info.label_col: 'y' in eval.csv has 3 classes (0, 1, 2) but model_task is "
+        "Binary Classification (two classes at most)",
+        model_task="Binary Classification",
+    )
     # Two classes in each file, three together.
     write_project(tmp_path, cur=tabular_frame(ROWS, 1).assign(y=lambda f: f["y"] + 1))
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         DataError,
-        match=exactly(
-            "data_info.label_col: 'y' has 3 classes (0, 1, 2) over ref.csv and eval.csv but "
-            "model_task is Binary Classification (two classes at most)"
-        ),
-    ):
-        run(tmp_path, model_task="Binary Classification")
+        "data_info.label_col: 'y' has 3 classes (0, 1, 2) over ref.csv and eval.csv but "
+        "model_task is Binary Classification (two classes at most)",
+        model_task="Binary Classification",
+    )
 
 
 def test_a_non_numeric_label_under_regression_fails_the_run(tmp_path: Path) -> None:
     ref = tabular_frame(REF_ROWS, 0)
     ref["y"] = ref["y"].map({0: "low", 1: "high"})
     write_project(tmp_path, ref=ref)
-    with pytest.raises(
+    assert_run_fails(
+        tmp_path,
         DataError,
-        match=exactly(
-            "data_info.label_col: 'y' in ref.csv holds values that are not numbers ('high', "
-            "'low') but model_task is Regression"
-        ),
-    ):
-        run(tmp_path, model_task="Regression")
+        "data_info.label_col: 'y' in ref.csv holds values that are not numbers ('high', "
+        "'low') but model_task is Regression",
+        model_task="Regression",
+    )
 
 
 @pytest.mark.parametrize(
@@ -335,8 +326,7 @@ def test_a_listed_feature_missing_from_the_data_fails_the_run(
 ) -> None:
     cur = tabular_frame(ROWS, 1)
     write_project(tmp_path, cur=cur.drop(columns=drop_from_eval) if drop_from_eval else cur)
-    with pytest.raises(DataError, match=exactly(f"data_info.{key}: {message}")):
-        run(tmp_path, **{key: names})
+    assert_run_fails(tmp_path, DataError, f"data_info.{key}: {message}", **{key: names})
 
 
 # ------------------------------------------------------------------------------- the pieces

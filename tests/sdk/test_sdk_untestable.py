@@ -40,27 +40,31 @@ def _assert_failed_with(status: dict[str, Any], reason: str) -> None:
     assert "rime://" not in reason and "/blobs/" not in reason and "/uploads/" not in reason
 
 
-def test_a_model_that_raises_fails_the_job_quoting_the_error(
-    client: RIMEClient, write_tabular_dataset: Callable[..., Any], tmp_path: Path
+@pytest.mark.parametrize(
+    ("model_source", "reason"),
+    [
+        (
+            DIVIDES_BY_ZERO,
+            "ModelError: model.py: predict_df raised ZeroDivisionError: division by zero "
+            "(predicting the 200 rows of ref.csv)",
+        ),
+        (
+            "def predict_df(df):\n    return [0.5] * (len(df) - 3)\n",
+            "ModelError: model.py: predict_df returned shape (197,) for 200 rows (on ref.csv)",
+        ),
+    ],
+    ids=["raises", "too-few-predictions"],
+)
+def test_a_broken_model_fails_the_job_quoting_the_error(
+    client: RIMEClient,
+    write_tabular_dataset: Callable[..., Any],
+    tmp_path: Path,
+    model_source: str,
+    reason: str,
 ) -> None:
     dataset = write_tabular_dataset(tmp_path / "data")
-    status = _start(client, dataset, DIVIDES_BY_ZERO, tmp_path)
-    _assert_failed_with(
-        status,
-        "ModelError: model.py: predict_df raised ZeroDivisionError: division by zero "
-        "(predicting the 200 rows of ref.csv)",
-    )
-
-
-def test_a_model_returning_too_few_predictions_fails_the_job(
-    client: RIMEClient, write_tabular_dataset: Callable[..., Any], tmp_path: Path
-) -> None:
-    dataset = write_tabular_dataset(tmp_path / "data")
-    short = "def predict_df(df):\n    return [0.5] * (len(df) - 3)\n"
-    status = _start(client, dataset, short, tmp_path)
-    _assert_failed_with(
-        status, "ModelError: model.py: predict_df returned shape (197,) for 200 rows (on ref.csv)"
-    )
+    status = _start(client, dataset, model_source, tmp_path)
+    _assert_failed_with(status, reason)
 
 
 def test_a_model_returning_strings_fails_the_job(

@@ -49,7 +49,6 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from pytest_rime.engine.context import MULTICLASS, REGRESSION, RunContext, Which
 from pytest_rime.engine.data import DATETIME, TEXT, FeatureInfo
@@ -60,6 +59,8 @@ from pytest_rime.engine.metrics import (
     IntArray,
     Metric,
     MetricInputs,
+    _binary_row_losses,
+    _multiclass_row_losses,
     all_metrics,
     dataset_metrics,
     metric_inputs,
@@ -71,7 +72,7 @@ from pytest_rime.engine.profile import numeric_values
 from pytest_rime.engine.registry import Finding, TestFunction, TestSettings, register_test
 from pytest_rime.engine.resampling import random_subset_sums, tail_p_value
 from pytest_rime.engine.results import JSONValue, Severity
-from pytest_rime.engine.stats import unsorted_quantile_edges
+from pytest_rime.engine.stats import normal_p_value, unsorted_quantile_edges
 
 CATEGORY = "Subset Performance"
 MISSING = "(missing)"
@@ -398,14 +399,8 @@ def _row_log_loss(inputs: MetricInputs) -> FloatArray:
     if inputs.scores is None:
         return np.zeros(inputs.size)
     if inputs.scores.ndim == 1:
-        p = np.clip(inputs.scores, LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON)
-        return np.asarray(-np.where(inputs.y_true, np.log(p), np.log1p(-p)), dtype=float)
-    p = np.clip(inputs.scores, LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON)
-    p = p / p.sum(axis=1, keepdims=True)
-    known = (inputs.y_true >= 0) & (inputs.y_true < p.shape[1])
-    true_p = np.full(inputs.size, LOG_LOSS_EPSILON)
-    true_p[known] = p[np.flatnonzero(known), inputs.y_true[known]]
-    return np.asarray(-np.log(true_p), dtype=float)
+        return _binary_row_losses(inputs.y_true, inputs.scores)
+    return _multiclass_row_losses(inputs.y_true, inputs.scores)
 
 
 def label_strata(inputs: MetricInputs) -> IntArray:
@@ -450,9 +445,7 @@ def _normal_p(worse_by: float, variance: float | None) -> float | None:
     """One-sided normal p-value of a metric ``worse_by`` this much, given its variance."""
     if variance is None or not np.isfinite(worse_by):
         return None
-    if variance <= 0:
-        return 1.0 if worse_by <= 0 else 0.0
-    return float(scipy_stats.norm.sf(worse_by / np.sqrt(variance)))
+    return normal_p_value(worse_by, float(np.sqrt(max(variance, 0.0))))
 
 
 def _badness(metric: Metric, values: npt.ArrayLike) -> FloatArray:

@@ -30,8 +30,8 @@ call (:func:`pytest_rime.engine.robustness.predict_edits`). One case per feature
   the model is brittle to something production already sends. The data holds such values when
   at least 5% of eval rows do (the Abnormal Inputs medium threshold) and, for values outside
   the reference range or beyond its outlier bounds, more than a random split of one dataset
-  would put there (:func:`exposed_features`): a small eval set always holds a value or two
-  beyond the reference extremes.
+  would put there (:func:`~pytest_rime.engine.tests.abnormal_inputs.features_with`): a small
+  eval set always holds a value or two beyond the reference extremes.
 - **model crash**: when the model raises on the corrupted rows of a feature, that case is a
   FAIL with statistic and impact 1.0 and the exception in its description (HIGH when
   exposed). The tests need a model; with precomputed predictions only they are SKIP.
@@ -155,22 +155,12 @@ def _measured_finding(
     )
 
 
-def exposed_features(ctx: RunContext, abnormality: str) -> frozenset[str]:
-    """Features whose eval data exercises the weakness a what-if imitates.
-
-    The features whose eval rows hold values of ``abnormality`` in a material share and beyond
-    what a random split of one dataset puts there by chance
-    (:func:`~pytest_rime.engine.tests.abnormal_inputs.features_with`).
-    """
-    return features_with(ctx, abnormality)
-
-
 def _exposure_capped(ctx: RunContext, finding: Finding, abnormality: str, what: str) -> Finding:
     """Cap ``finding`` at MEDIUM unless the eval data already holds such values in its feature.
 
     A cap the finding already has at MEDIUM or below stays (with its reason).
     """
-    if finding.statistic is None or set(finding.features) & exposed_features(ctx, abnormality):
+    if finding.statistic is None or set(finding.features) & features_with(ctx, abnormality):
         return finding
     if finding.severity_cap is not None and finding.severity_cap.rank <= Severity.MEDIUM.rank:
         return finding
