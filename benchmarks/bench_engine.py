@@ -76,16 +76,18 @@ def model(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _context(ref: pd.DataFrame, cur: pd.DataFrame, *, with_model: bool) -> Any:
-    from pytest_rime.engine.config import validate_config
     from pytest_rime.engine.context import RunContext
+    from pytest_rime.engine.importance import compute_importance
     from pytest_rime.engine.model import ModelAdapter
+    from pytest_rime.engine.validation import validate_config
 
     data_info = {"ref_path": "ref", "eval_path": "eval"}
     if with_model:
         data_info["label_col"] = "y"
     config = validate_config({"run_name": "bench", "data_info": data_info})
     adapter = ModelAdapter(model, source="bench") if with_model else None
-    return RunContext(config, ref, cur, model=adapter), adapter
+    context = RunContext(config, ref, cur, model=adapter, importance=compute_importance)
+    return context, adapter
 
 
 def _run(ctx: Any, spec: Any, settings: Any) -> None:
@@ -99,7 +101,7 @@ def _run(ctx: Any, spec: Any, settings: Any) -> None:
 
 def stage_category(category: str, rows: int) -> Callable[[], int]:
     """One timed run of every test of ``category``; returns the predict call count."""
-    from pytest_rime.engine.registry import all_tests
+    from pytest_rime.engine.catalog import all_tests
 
     ref, cur = make_frames(rows)
     specs = [spec for spec in all_tests() if spec.category == category]
@@ -117,7 +119,8 @@ def stage_category(category: str, rows: int) -> Callable[[], int]:
 
 def stage_drift_engine(rows: int) -> Callable[[], int]:
     """Profiles of every feature + Feature Drift with PSI and with KS, no sampling."""
-    from pytest_rime.engine.registry import TestSettings, get_test
+    from pytest_rime.engine.catalog import get_test
+    from pytest_rime.engine.registry import TestSettings
 
     ref, cur = make_frames(rows, numeric_only=True)
     spec = get_test("drift.feature_drift")

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 __all__ = [
+    "BINARY",
     "BIN_SIZES",
     "BIN_SIZES_SECONDS",
     "CATEGORIES",
     "DAILY",
-    "DATA_TYPES",
     "DEFAULT_BIN_SIZE",
     "DEFAULT_FAIL_ON",
     "FAIL_ON_LEVELS",
@@ -27,7 +27,10 @@ __all__ = [
     "KNOWN_DATA_TYPES",
     "MODEL_TASKS",
     "MONITORING_CATEGORY",
+    "MULTICLASS",
+    "REGRESSION",
     "REPORT_CATEGORIES",
+    "TABULAR",
     "ThresholdOrder",
     "VocabularyError",
     "join_key",
@@ -71,14 +74,24 @@ BIN_SIZES_SECONDS: Final = (HOURLY, DAILY)
 DEFAULT_BIN_SIZE: Final = "day"
 """Bin size of a firewall when none is given."""
 
-DATA_TYPES: Final = ("tabular",)
-"""Supported values of ``data_type``."""
+TABULAR: Final = "tabular"
+"""The ``data_type`` of tables of features (the default)."""
 
-KNOWN_DATA_TYPES: Final = ("tabular", "nlp", "images")
-"""Values of ``data_type`` named by the reference SDK (not all supported yet: see
-:data:`DATA_TYPES`)."""
+KNOWN_DATA_TYPES: Final = (TABULAR, "nlp", "images")
+"""Values of ``data_type`` named by the reference SDK. Which of them a server runs is up to the
+engine's registered data types (``pytest_rime.engine.catalog.supported_data_types``); the
+server answers INVALID_ARGUMENT naming them for the others."""
 
-MODEL_TASKS: Final = ("Binary Classification", "Multi-class Classification", "Regression")
+BINARY: Final = "Binary Classification"
+"""``model_task`` of a two-class classifier."""
+
+MULTICLASS: Final = "Multi-class Classification"
+"""``model_task`` of a classifier over more than two classes."""
+
+REGRESSION: Final = "Regression"
+"""``model_task`` of a model predicting a number."""
+
+MODEL_TASKS: Final = (BINARY, MULTICLASS, REGRESSION)
 """Supported values of ``model_task``."""
 
 FAIL_ON_LEVELS: Final = ("low", "medium", "high")

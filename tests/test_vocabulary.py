@@ -23,7 +23,6 @@ LISTS: dict[str, frozenset[Any]] = {
         "CATEGORIES",
         "REPORT_CATEGORIES",
         "FIREWALL_CATEGORIES",
-        "DATA_TYPES",
         "KNOWN_DATA_TYPES",
         "MODEL_TASKS",
         "FAIL_ON_LEVELS",
@@ -121,23 +120,27 @@ def test_vocabulary_is_stdlib_only() -> None:
 
 
 def test_layers_share_the_vocabulary() -> None:
-    from pytest_rime.engine import binning, config, firewall, results
+    from pytest_rime.engine import binning, catalog, errors, firewall, results
     from pytest_rime.plugin import cases, gate, schema
     from pytest_rime.sdk import arguments
 
     assert results.CATEGORIES is vocabulary.CATEGORIES
     assert cases.CATEGORIES is vocabulary.REPORT_CATEGORIES
     assert cases.CATEGORIES[: len(vocabulary.CATEGORIES)] == vocabulary.CATEGORIES
-    assert config.MODEL_TASKS is vocabulary.MODEL_TASKS
-    assert config.DATA_TYPES is vocabulary.DATA_TYPES
     assert schema.DATA_TYPES is vocabulary.KNOWN_DATA_TYPES
     assert binning.BIN_SIZES is vocabulary.BIN_SIZES is schema.BIN_SIZES
     assert arguments.FIREWALL_BIN_SIZES_SECONDS is vocabulary.BIN_SIZES_SECONDS
     assert gate.FAIL_ON_LEVELS is vocabulary.FAIL_ON_LEVELS
     assert firewall.FIREWALL_CATEGORIES is vocabulary.FIREWALL_CATEGORIES
     assert set(vocabulary.FIREWALL_CATEGORIES) <= set(vocabulary.CATEGORIES)
-    assert set(vocabulary.DATA_TYPES) <= set(vocabulary.KNOWN_DATA_TYPES)
-    assert issubclass(config.ConfigError, VocabularyError)
+    assert vocabulary.MODEL_TASKS == (
+        vocabulary.BINARY,
+        vocabulary.MULTICLASS,
+        vocabulary.REGRESSION,
+    )
+    assert catalog.supported_data_types()[0] == vocabulary.TABULAR
+    assert set(catalog.supported_data_types()) <= set(vocabulary.KNOWN_DATA_TYPES)
+    assert issubclass(errors.ConfigError, VocabularyError)
 
 
 @pytest.mark.parametrize(
@@ -196,7 +199,8 @@ def test_parse_thresholds_orders() -> None:
 
 
 def test_engine_and_plugin_threshold_errors_name_the_key() -> None:
-    from pytest_rime.engine.config import ConfigError, _thresholds
+    from pytest_rime.engine.errors import ConfigError
+    from pytest_rime.engine.validation import _thresholds
     from pytest_rime.plugin.schema import RimeConfigError, _Where
     from pytest_rime.plugin.schema import _thresholds as plugin_thresholds
 

@@ -14,20 +14,21 @@ A :class:`RunContext` holds
   ``ctx.predicted_labels(which)``; ``ctx.predict(frame)`` runs the model on any frame (e.g. a
   transformed copy) and returns the same normal form; ``has_model`` / ``has_predictions``;
 - ``ctx.profile(name)``: cached :class:`~pytest_rime.engine.profile.FeatureProfile`;
-- ``ctx.importance``: cached :class:`~pytest_rime.engine.importance.Importance` (model
-  importance per feature in 0..1, or a label-dependence fallback without a model);
+- ``ctx.importance``: the :class:`~pytest_rime.engine.importance.Importance` of every feature
+  (model importance in 0..1, or a label-dependence fallback without a model), computed once by
+  the ``importance`` function the context is built with (the run passes
+  :func:`~pytest_rime.engine.importance.compute_importance`; a firewall bin, the reference's);
 - ``ctx.row_losses(which)`` / ``ctx.baseline_loss()``: per-row model loss (0/1 error for
   classification, absolute error for regression) and the loss of a constant predictor;
 - checks that run before any test (:func:`pytest_rime.engine.run.load_context` calls them):
   :func:`check_data` (rows, listed features, a label that is not all missing),
   ``ctx.check_labels()`` (labels fit the model task) and ``ctx.check_predictions()`` (one
   finite prediction per row in a form the task takes, :func:`prediction_problem`); a model that
-  raises on ref or eval raises :class:`~pytest_rime.engine.model.ModelError` quoting the error;
+  raises on ref or eval raises :class:`~pytest_rime.engine.errors.ModelError` quoting the error;
 - ``ctx.memo(key, compute)``: a run-wide cache for anything else tests want to share;
 - ``ctx.rng(name)``: a numpy Generator seeded from ``random_seed`` and ``name``.
 
-Model metrics for the run summary: :func:`pytest_rime.engine.run.run_stress_test` calls
-``pytest_rime.engine.metrics.model_perf(ctx) -> Sequence[ModelPerf]`` when that function exists.
+Model metrics of a run over its context are in :mod:`pytest_rime.engine.performance`.
 """
 
 from __future__ import annotations
@@ -42,27 +43,23 @@ import pandas as pd
 
 from pytest_rime.engine.config import TestRunConfig
 from pytest_rime.engine.data import (
-    DataError,
     FeatureInfo,
     display_name,
     infer_feature_types,
     require_columns,
     require_rows,
 )
-from pytest_rime.engine.model import ModelAdapter, ModelError, error_text
+from pytest_rime.engine.errors import DataError, ModelError
+from pytest_rime.engine.model import ModelAdapter, error_text
 from pytest_rime.engine.profile import FeatureProfile, compute_profile
+from pytest_rime.engine.tasks import infer_model_task
+from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION
 
 if TYPE_CHECKING:
     from pytest_rime.engine.importance import Importance
 
 Which = Literal["ref", "eval"]
 T = TypeVar("T")
-
-BINARY = "Binary Classification"
-MULTICLASS = "Multi-class Classification"
-REGRESSION = "Regression"
-MAX_CLASSES = 20
-"""An integer or string label with more distinct values than this is regression."""
 
 
 def _sorted_unique(values: pd.Series) -> np.ndarray:
@@ -71,36 +68,6 @@ def _sorted_unique(values: pd.Series) -> np.ndarray:
         return np.asarray(sorted(unique))
     except TypeError:  # mixed types: order by text
         return np.asarray(sorted(unique, key=str), dtype=object)
-
-
-def infer_model_task(labels: pd.Series | None, raw_predictions: np.ndarray | None) -> str | None:
-    """The model task inferred from the labels, else from the raw predictions.
-
-    Labels: 2 classes -> binary; whole numbers or strings with at most :data:`MAX_CLASSES`
-    classes -> multi-class; other numbers -> regression. Predictions: a matrix with more than
-    two columns -> multi-class; values in 0..1 -> binary; other numbers -> regression.
-    ``None`` when there are neither labels nor predictions.
-    """
-    if labels is not None and labels.notna().any():
-        values = labels.dropna()
-        n_classes = values.nunique()
-        if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
-            return REGRESSION
-        if n_classes <= 2:
-            return BINARY
-        numeric = pd.api.types.is_numeric_dtype(values)
-        return MULTICLASS if n_classes <= MAX_CLASSES or not numeric else REGRESSION
-    if raw_predictions is not None and raw_predictions.size:
-        if raw_predictions.ndim == 2 and raw_predictions.shape[1] > 2:
-            return MULTICLASS
-        if raw_predictions.ndim == 2 or (
-            np.issubdtype(raw_predictions.dtype, np.number)
-            and np.nanmin(raw_predictions) >= 0
-            and np.nanmax(raw_predictions) <= 1
-        ):
-            return BINARY
-        return REGRESSION if np.issubdtype(raw_predictions.dtype, np.number) else MULTICLASS
-    return None
 
 
 EXAMPLES = 3
@@ -264,6 +231,8 @@ class RunContext:
             ``ref_pred_path``), used instead of calling the model.
         eval_predictions: Same for ``eval``.
         log: One line of human log per call.
+        importance: Computes the features' importance from the context, once, when a test
+            first asks for ``ctx.importance``.
     """
 
     def __init__(
@@ -276,6 +245,7 @@ class RunContext:
         ref_predictions: np.ndarray | None = None,
         eval_predictions: np.ndarray | None = None,
         log: Callable[[str], None] | None = None,
+        importance: Callable[[RunContext], Importance],
     ) -> None:
         info = config.data_info
         self.config = config
@@ -284,6 +254,7 @@ class RunContext:
         self.eval = eval
         self.model = model
         self.log = log or (lambda _line: None)
+        self._importance = importance
         self.label_col = info.label_col
         special = {c for c in (info.label_col, info.pred_col, info.timestamp_col) if c}
         if config.monitoring_info is not None and config.monitoring_info.timestamp_col:
@@ -576,10 +547,8 @@ class RunContext:
 
     @property
     def importance(self) -> Importance:
-        """Cached importance of every feature (0..1) and the method used."""
-        from pytest_rime.engine.importance import compute_importance
-
-        return self.memo("importance", lambda: compute_importance(self))
+        """The importance of every feature (0..1) and the method used, computed once."""
+        return self.memo("importance", lambda: self._importance(self))
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once per run under ``key``; later calls return the cached value."""

@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from pytest_rime.engine.errors import DataError
+
 Resolver = Callable[[str], str]
 """Maps a ``rime://`` URI to a local path."""
 
@@ -38,10 +40,6 @@ _TEXT_MEAN_LENGTH = 40
 _DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 _COMPRESSIONS = (".gz", ".bz2", ".zip", ".xz", ".zst")
 RIME_SCHEME = "rime://"
-
-
-class DataError(ValueError):
-    """A data file cannot be read or lacks a column the config names."""
 
 
 @dataclass(frozen=True)

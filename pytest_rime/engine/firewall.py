@@ -33,11 +33,13 @@ import pandas as pd
 
 from pytest_rime.engine.binning import Binning, TimeBin, split_into_bins
 from pytest_rime.engine.binning import bin_size_seconds as parse_bin_size
-from pytest_rime.engine.config import ConfigError, MonitoringInfo, TestRunConfig, validate_config
+from pytest_rime.engine.codec import JSONRecord
+from pytest_rime.engine.config import MonitoringInfo, TestRunConfig
 from pytest_rime.engine.context import RunContext
-from pytest_rime.engine.data import DataError, Resolver, read_table
-from pytest_rime.engine.metrics import MetricInputs, metric_inputs, task_metrics
-from pytest_rime.engine.model import ModelError
+from pytest_rime.engine.data import Resolver, read_table
+from pytest_rime.engine.drift_statistics import SAMPLES, get_statistic
+from pytest_rime.engine.errors import ConfigError, DataError, ModelError
+from pytest_rime.engine.metrics import MetricInputs, task_metrics
 from pytest_rime.engine.monitoring import (
     ABNORMALITY_RATE,
     FEATURE_DRIFT_PREFIX,
@@ -52,18 +54,15 @@ from pytest_rime.engine.monitoring import (
     NullTarget,
     adjust,
     bin_events,
-    cramers_v_rows,
     draw_chunks,
-    js_distance_rows,
-    ks_rows,
     measure_bin,
     null_p_values,
-    psi_rows,
     resolve_thresholds,
     target_draws,
     with_replacement,
     worst_severity,
 )
+from pytest_rime.engine.performance import metric_inputs
 from pytest_rime.engine.profile import FeatureProfile, numeric_values
 from pytest_rime.engine.registry import TestSpec
 from pytest_rime.engine.results import (
@@ -72,18 +71,19 @@ from pytest_rime.engine.results import (
     Severity,
     Status,
     count_statuses,
-    json_safe,
 )
 from pytest_rime.engine.run import (
     Log,
     Progress,
+    context_metadata,
     enabled_tests,
     load_context,
-    model_perf,
     run_batches,
+    run_result,
     run_stress_test,
     settings_for,
 )
+from pytest_rime.engine.validation import validate_config
 from pytest_rime.vocabulary import DEFAULT_BIN_SIZE as DEFAULT_BIN_SIZE  # re-exported
 from pytest_rime.vocabulary import FIREWALL_CATEGORIES as FIREWALL_CATEGORIES  # re-exported
 
@@ -99,7 +99,7 @@ def firewall_tests(config: TestRunConfig) -> tuple[TestSpec, ...]:
 
 # --------------------------------------------------------------------------- result types
 @dataclass(frozen=True)
-class BinSummary:
+class BinSummary(JSONRecord):
     """One bin at a glance: its time span, rows, monitored metrics and alert level.
 
     Attributes:
@@ -125,62 +125,18 @@ class BinSummary:
     severity: Severity
     summary_counts: Mapping[str, int]
 
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "bin_start_secs": self.bin_start_secs,
-            "bin_end_secs": self.bin_end_secs,
-            "label": self.label,
-            "num_rows": self.num_rows,
-            "metrics": json_safe(dict(self.metrics)),
-            "drifting_features": list(self.drifting_features),
-            "severity": self.severity.value,
-            "summary_counts": dict(self.summary_counts),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> BinSummary:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            bin_start_secs=int(data["bin_start_secs"]),
-            bin_end_secs=int(data["bin_end_secs"]),
-            label=data["label"],
-            num_rows=int(data["num_rows"]),
-            metrics=dict(data["metrics"]),
-            drifting_features=tuple(data["drifting_features"]),
-            severity=Severity(data["severity"]),
-            summary_counts=dict(data["summary_counts"]),
-        )
-
 
 @dataclass(frozen=True)
-class FirewallBin:
+class FirewallBin(JSONRecord):
     """Everything one bin produced: summary, events (empty when disabled) and the test run."""
 
     summary: BinSummary
     events: tuple[FirewallEvent, ...]
     result: RunResult
 
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "summary": self.summary.to_dict(),
-            "events": [event.to_dict() for event in self.events],
-            "result": self.result.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> FirewallBin:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            summary=BinSummary.from_dict(data["summary"]),
-            events=tuple(FirewallEvent.from_dict(e) for e in data["events"]),
-            result=RunResult.from_dict(data["result"]),
-        )
-
 
 @dataclass(frozen=True)
-class FirewallRunResult:
+class FirewallRunResult(JSONRecord):
     """A firewall run over the bins of one evaluation file.
 
     Attributes:
@@ -220,62 +176,13 @@ class FirewallRunResult:
         """Summary of every bin, in bin order."""
         return [time_bin.summary for time_bin in self.bins]
 
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "run_name": self.run_name,
-            "eval_path": self.eval_path,
-            "timestamp_col": self.timestamp_col,
-            "bin_size_seconds": self.bin_size_seconds,
-            "num_rows": self.num_rows,
-            "num_unparsed_rows": self.num_unparsed_rows,
-            "unparsed_examples": list(self.unparsed_examples),
-            "events_enabled": self.events_enabled,
-            "thresholds": {name: t.to_dict() for name, t in self.thresholds.items()},
-            "bins": [time_bin.to_dict() for time_bin in self.bins],
-            "duration_millis": self.duration_millis,
-            "metadata": json_safe(dict(self.metadata)),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> FirewallRunResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            run_name=data["run_name"],
-            eval_path=data["eval_path"],
-            timestamp_col=data["timestamp_col"],
-            bin_size_seconds=int(data["bin_size_seconds"]),
-            num_rows=int(data["num_rows"]),
-            num_unparsed_rows=int(data["num_unparsed_rows"]),
-            unparsed_examples=tuple(data["unparsed_examples"]),
-            events_enabled=bool(data["events_enabled"]),
-            thresholds={
-                name: MetricThreshold.from_dict(t) for name, t in data["thresholds"].items()
-            },
-            bins=tuple(FirewallBin.from_dict(b) for b in data["bins"]),
-            duration_millis=int(data["duration_millis"]),
-            metadata=dict(data["metadata"]),
-        )
-
 
 @dataclass(frozen=True)
-class FirewallFromReferenceResult:
+class FirewallFromReferenceResult(JSONRecord):
     """The stress test of a config and the firewall run on its evaluation data's bins."""
 
     stress_test: RunResult
     firewall: FirewallRunResult
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {"stress_test": self.stress_test.to_dict(), "firewall": self.firewall.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> FirewallFromReferenceResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            stress_test=RunResult.from_dict(data["stress_test"]),
-            firewall=FirewallRunResult.from_dict(data["firewall"]),
-        )
 
 
 # --------------------------------------------------------------------------- running bins
@@ -360,15 +267,8 @@ def _prepare(
     eval_predictions = (
         base.eval[pred_col].to_numpy() if pred_col and pred_col in base.eval.columns else None
     )
-    importance = base.importance
     metadata = {k: v for k, v in metadata.items() if not k.startswith("eval_")}
-    metadata.update(
-        model_task_inferred=base.model_task_inferred,
-        feature_types={name: f.type for name, f in base.features.items()},
-        importance_method=importance.method,
-        feature_importance=dict(importance.scores),
-        model_source=base.model.source if base.model is not None else None,
-    )
+    metadata.update(context_metadata(base))
     log(
         f"{len(binning.bins)} bins of {size} s from {len(base.eval)} rows of {eval_path} "
         f"by {timestamp_col!r}"
@@ -390,7 +290,7 @@ def _bin_context(prepared: _PreparedFirewall, rows: np.ndarray) -> RunContext:
     """A context over the bin's rows sharing the reference, model and importance."""
     base = prepared.base
     eval_predictions = prepared.eval_predictions
-    ctx = RunContext(
+    return RunContext(
         prepared.config,
         base.ref,
         base.eval.iloc[rows].reset_index(drop=True),
@@ -398,9 +298,8 @@ def _bin_context(prepared: _PreparedFirewall, rows: np.ndarray) -> RunContext:
         ref_predictions=prepared.ref_predictions,
         eval_predictions=eval_predictions[rows] if eval_predictions is not None else None,
         log=base.log,
+        importance=lambda _bin: base.importance,
     )
-    ctx.memo("importance", lambda: base.importance)
-    return ctx
 
 
 def _metric_supports(ctx: RunContext) -> dict[str, int] | None:
@@ -459,8 +358,8 @@ def _null_pool(prepared: _PreparedFirewall, specs: tuple[TestSpec, ...], log: Lo
             model=base.model,
             ref_predictions=predictions[kept] if predictions is not None else None,
             eval_predictions=predictions[held_out] if predictions is not None else None,
+            importance=lambda _fold: base.importance,
         )
-        ctx.memo("importance", lambda: base.importance)
         for spec in abnormal_specs:
             try:
                 findings = spec.func(ctx, settings_for(prepared.config, spec))
@@ -480,18 +379,19 @@ def _feature_codes(
 ) -> tuple[np.ndarray, int] | None:
     """What a feature's drift statistic compares, for each pool row (cached in ``pool``).
 
-    ``ks``: the pool's finite values sorted, and each row's position among them (-1: no value);
-    otherwise each row's category or reference-quantile bin (-1: no value) and their number,
-    as in :func:`pytest_rime.engine.tests.drift.distribution_shift`.
+    A statistic comparing samples: the pool's finite values sorted, and each row's position
+    among them (-1: no value); one comparing counts: each row's category or reference-quantile
+    bin (-1: no value) and their number, as in
+    :attr:`pytest_rime.engine.drift_statistics.Comparison.counts`.
     """
     name = profile.info.name
-    kind = "ks" if statistic == "ks" else "counts"
+    kind = get_statistic(statistic).compares
     key = (name, kind)
     if key in pool.codes:
         return pool.codes[key]
     column = ref[name].iloc[pool.rows]
     codes: np.ndarray
-    if kind == "ks":
+    if kind == SAMPLES:
         if profile.numeric is None:
             return None
         values = numeric_values(column)
@@ -500,7 +400,7 @@ def _feature_codes(
         codes = np.full(len(values), -1, dtype=np.int64)
         codes[order[finite]] = np.arange(int(finite.sum()))
         found = (codes, int(finite.sum()))
-        pool.codes[(name, "ks.sorted")] = (values[order][finite], 0)
+        pool.codes[(name, "samples.sorted")] = (values[order][finite], 0)
     elif profile.ref_counts is not None:
         keys: Any = numeric_values(column) if profile.numeric is not None else column
         categories = pd.Index(profile.ref_counts.index)
@@ -518,25 +418,21 @@ def _feature_codes(
     return found
 
 
-_COUNT_STATISTICS = {"psi": psi_rows, "chi2": cramers_v_rows, "js": js_distance_rows}
-"""Row-wise form of each counts-based drift statistic of the Feature Drift test."""
-
-
 def _feature_null(
     pool: _NullPool, ref: pd.DataFrame, profile: FeatureProfile, statistic: str, size: int
 ) -> NullStatistic | None:
     """A feature's drift statistic between each reference chunk and the rest of the pool."""
+    rows_statistic = get_statistic(statistic).rows
+    if rows_statistic is None:
+        return None
     codes = _feature_codes(pool, ref, profile, statistic)
     if codes is None:
         return None
     positions, width = codes
     rest = not with_replacement(len(pool.rows), size)
-    if statistic == "ks":
-        pool_sorted = pool.codes[(profile.info.name, "ks.sorted")][0]
-        return lambda chunks: ks_rows(pool_sorted, positions[chunks], rest=rest)
-    rows_statistic = _COUNT_STATISTICS.get(statistic)
-    if rows_statistic is None:
-        return None
+    if get_statistic(statistic).compares == SAMPLES:
+        pool_sorted = pool.codes[(profile.info.name, "samples.sorted")][0]
+        return lambda chunks: rows_statistic(pool_sorted, positions[chunks], rest=rest)
     valid = positions[positions >= 0]
     pool_counts = np.bincount(valid, minlength=width)
 
@@ -681,15 +577,14 @@ def _run_bin(
     cfg = prepared.config
     ctx = _bin_context(prepared, time_bin.rows)
     batches, num_failing_inputs = run_batches(ctx, specs, cfg, log)
-    result = RunResult(
+    result = run_result(
+        ctx,
+        cfg,
         run_name=f"{cfg.run_name} {time_bin.label}",
-        model_task=ctx.model_task,
-        data_type=cfg.data_type,
-        num_inputs=len(ctx.eval),
-        num_failing_inputs=num_failing_inputs,
-        duration_millis=int((time.perf_counter() - started) * 1000),
         batches=batches,
-        model_perf=model_perf(ctx, log),
+        num_failing_inputs=num_failing_inputs,
+        started=started,
+        log=log,
         metadata={
             **prepared.reference_metadata,
             "firewall_bin": True,

@@ -24,7 +24,8 @@ Conventions:
 
 :func:`prepare` turns labels and predictions of a task into :class:`MetricInputs` (rows with a
 missing label or prediction are dropped); :func:`compute_metrics` returns every metric of the
-task; :func:`task_metrics` lists them; :func:`model_perf` fills ``RunResult.model_perf``.
+task; :func:`task_metrics` lists them. The metrics of a run's context (cached per run, and
+``RunResult.model_perf``) are in :mod:`pytest_rime.engine.performance`.
 
 For significance tests every :class:`Metric` says how two values of it are compared: a
 proportion (Accuracy, Precision, Recall, FPR, FNR) gives its ``rate_counts`` for an exact test;
@@ -36,18 +37,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION
-from pytest_rime.engine.model import ModelError
-from pytest_rime.engine.results import JSONValue, ModelPerf
-
-if TYPE_CHECKING:
-    from pytest_rime.engine.context import RunContext, Which
+from pytest_rime.engine.codec import JSONRecord
+from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -159,7 +156,7 @@ def log_loss(y_true: BoolArray, scores: FloatArray) -> float | None:
 
 
 @dataclass(frozen=True)
-class ReliabilityBin:
+class ReliabilityBin(JSONRecord):
     """One non-empty probability bin of a reliability table."""
 
     lower: float
@@ -167,16 +164,6 @@ class ReliabilityBin:
     count: int
     mean_predicted: float
     fraction_positive: float
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "lower": self.lower,
-            "upper": self.upper,
-            "count": self.count,
-            "mean_predicted": self.mean_predicted,
-            "fraction_positive": self.fraction_positive,
-        }
 
 
 def _calibration_bins(scores: FloatArray, bins: int) -> tuple[FloatArray, IntArray]:
@@ -1100,39 +1087,3 @@ def compute_metrics(
 ) -> dict[str, float | None]:
     """Every metric of ``task`` for one dataset (arguments as in :func:`prepare`)."""
     return evaluate(prepare(task, labels, predictions, classes=classes, threshold=threshold))
-
-
-# ----------------------------------------------------------------------- run integration
-def metric_inputs(ctx: RunContext, which: Which) -> MetricInputs:
-    """Labels and predictions of ``ref`` or ``eval`` of a run, prepared once and cached.
-
-    Raises:
-        KeyError: The frame has no label column.
-        ModelError: There is no model and no precomputed predictions.
-    """
-
-    def compute() -> MetricInputs:
-        labels = ctx.labels(which).to_numpy()
-        classes = list(ctx.classes) if ctx.classes.size else None
-        return prepare(ctx.model_task, labels, ctx.predictions(which), classes=classes)
-
-    return ctx.memo(f"metrics.inputs:{which}", compute)
-
-
-def dataset_metrics(ctx: RunContext, which: Which) -> dict[str, float | None]:
-    """Every metric of the run's task on ``ref`` or ``eval`` (computed once)."""
-    return ctx.memo(f"metrics.values:{which}", lambda: evaluate(metric_inputs(ctx, which)))
-
-
-def model_perf(ctx: RunContext) -> list[ModelPerf]:
-    """Reference and evaluation value of every metric of the task (``None`` when unknown)."""
-    values: dict[str, dict[str, float | None]] = {}
-    for which in ("ref", "eval"):
-        try:
-            values[which] = dataset_metrics(ctx, which)
-        except (KeyError, ModelError):  # no labels or no predictions on that side
-            values[which] = {}
-    return [
-        ModelPerf(metric.name, values["ref"].get(metric.name), values["eval"].get(metric.name))
-        for metric in task_metrics(ctx.model_task)
-    ]

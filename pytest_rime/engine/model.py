@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pytest_rime.engine.data import Resolver, display_name, resolve_path
+from pytest_rime.engine.errors import ModelError
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
@@ -44,10 +45,6 @@ def error_text(error: BaseException) -> str:
     if len(message) > MAX_ERROR_CHARS:
         message = message[: MAX_ERROR_CHARS - 3].rstrip() + "..."
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
-class ModelError(ValueError):
-    """The model cannot be loaded or does not expose a supported predict function."""
 
 
 class ModelAdapter:

@@ -41,7 +41,8 @@ Evidence (NannyML's idea: thresholds read against the reference's own spread). O
 value beyond its threshold is not enough. Every monitored metric that can be recomputed on
 reference rows is recomputed on many random chunks of the reference of the bin's size
 (:func:`draw_chunks`, seeded per bin, shared by all metrics): each feature's drift statistic
-between the chunk and the rest of the reference (:func:`psi_rows` and its siblings), the
+between the chunk and the rest of the reference (the row-wise twin of each statistic in
+:mod:`pytest_rime.engine.drift_statistics`), the
 abnormality rate of the chunk (its rows flagged out of fold, see
 :mod:`pytest_rime.engine.firewall`), each model metric on chunks of the labelled rows (with the
 bin's own rows in the pool: a permutation test). A metric's p-value is the share of chunks at
@@ -74,7 +75,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pytest_rime.engine.config import DEFAULT_SIGNIFICANCE_LEVEL, ConfigError
+from pytest_rime.engine.codec import JSONRecord, JSONValue
+from pytest_rime.engine.config import DEFAULT_SIGNIFICANCE_LEVEL
+from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.evidence import (
     P_VALUE,
     P_VALUE_ADJUSTED,
@@ -82,8 +85,7 @@ from pytest_rime.engine.evidence import (
     format_p_value,
 )
 from pytest_rime.engine.metrics import Metric, all_metrics
-from pytest_rime.engine.results import JSONValue, RunResult, Severity, Status, json_safe
-from pytest_rime.engine.stats import PSI_EPSILON, pearson_tables
+from pytest_rime.engine.results import RunResult, Severity, Status
 from pytest_rime.vocabulary import VocabularyError, parse_thresholds
 
 ABNORMALITY_RATE = "abnormality_rate"
@@ -103,7 +105,7 @@ _LEVELS = (Severity.LOW, Severity.MEDIUM, Severity.HIGH)
 
 
 @dataclass(frozen=True)
-class MetricThreshold:
+class MetricThreshold(JSONRecord):
     """Three levels of one monitored metric, in its bad direction.
 
     Attributes:
@@ -128,25 +130,6 @@ class MetricThreshold:
             if (value >= bound) if self.higher_is_worse else (value <= bound):
                 reached = severity, bound
         return reached
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "low": self.low,
-            "medium": self.medium,
-            "high": self.high,
-            "higher_is_worse": self.higher_is_worse,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> MetricThreshold:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            float(data["low"]),
-            float(data["medium"]),
-            float(data["high"]),
-            bool(data["higher_is_worse"]),
-        )
 
 
 DEFAULT_THRESHOLDS: Mapping[str, MetricThreshold] = MappingProxyType(
@@ -211,7 +194,7 @@ def _parse_threshold(raw: Any, higher_is_worse: bool, path: str) -> MetricThresh
 
 
 @dataclass(frozen=True)
-class FirewallEvent:
+class FirewallEvent(JSONRecord):
     """A monitored metric of one bin crossed its threshold.
 
     The engine has no firewall: the server gives each event its id when it stores it.
@@ -235,37 +218,6 @@ class FirewallEvent:
     severity: Severity
     description: str
     features: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "bin_start_secs": self.bin_start_secs,
-            "bin_end_secs": self.bin_end_secs,
-            "metric": self.metric,
-            "value": json_safe(float(self.value)),
-            "threshold": json_safe(float(self.threshold)),
-            "severity": self.severity.value,
-            "description": self.description,
-            "features": list(self.features),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> FirewallEvent:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            bin_start_secs=int(data["bin_start_secs"]),
-            bin_end_secs=int(data["bin_end_secs"]),
-            metric=data["metric"],
-            value=_float(data["value"]),
-            threshold=_float(data["threshold"]),
-            severity=Severity(data["severity"]),
-            description=data["description"],
-            features=tuple(data["features"]),
-        )
-
-
-def _float(value: JSONValue) -> float:
-    return float("nan") if value is None else float(value)
 
 
 # ------------------------------------------------------------ evidence: the null spread
@@ -353,81 +305,6 @@ def chunk_counts(codes: IntArray, chunks: IntArray, categories: int) -> IntArray
     flat = (np.arange(draws)[:, None] * categories + values)[valid]
     counts = np.bincount(flat, minlength=draws * categories).reshape(draws, categories)
     return counts.astype(np.int64)
-
-
-def _row_proportions(counts: npt.ArrayLike) -> FloatArray:
-    values = np.asarray(counts, dtype=float)
-    totals = values.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        proportions: FloatArray = np.where(totals > 0, values / totals, np.nan)
-    return proportions
-
-
-def psi_rows(ref_counts: npt.ArrayLike, eval_counts: npt.ArrayLike) -> FloatArray:
-    """:func:`pytest_rime.engine.stats.psi` of each row pair of two count matrices."""
-    ref = np.maximum(_row_proportions(ref_counts), PSI_EPSILON)
-    cur = np.maximum(_row_proportions(eval_counts), PSI_EPSILON)
-    result: FloatArray = np.sum((cur - ref) * np.log(cur / ref), axis=1)
-    return result
-
-
-def js_distance_rows(ref_counts: npt.ArrayLike, eval_counts: npt.ArrayLike) -> FloatArray:
-    """:func:`pytest_rime.engine.stats.js_distance` of each row pair of two count matrices."""
-    ref, cur = _row_proportions(ref_counts), _row_proportions(eval_counts)
-    mid = (ref + cur) / 2
-
-    def kl(p: FloatArray) -> FloatArray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            terms = np.where(p > 0, p * np.log2(p / mid), 0.0)
-        return np.asarray(terms.sum(axis=1), dtype=float)
-
-    divergence = np.maximum((kl(ref) + kl(cur)) / 2, 0.0)
-    undefined = np.isnan(ref).any(axis=1) | np.isnan(cur).any(axis=1)
-    return np.where(undefined, np.nan, np.sqrt(divergence))
-
-
-def cramers_v_rows(ref_counts: npt.ArrayLike, eval_counts: npt.ArrayLike) -> FloatArray:
-    """Cramér's V of :func:`pytest_rime.engine.stats.chi_squared` for each row pair."""
-    ref = np.asarray(ref_counts, dtype=float)
-    cur = np.asarray(eval_counts, dtype=float)
-    columns = ref + cur
-    ref_total, cur_total = ref.sum(axis=1), cur.sum(axis=1)
-    statistic = pearson_tables(np.stack([ref, cur], axis=-2))[0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = np.sqrt(statistic / (ref_total + cur_total))
-    single = np.count_nonzero(columns, axis=1) <= 1
-    empty = (ref_total == 0) | (cur_total == 0)
-    return np.where(empty, np.nan, np.where(single, 0.0, v))
-
-
-def ks_rows(pool_sorted: FloatArray, chunks: IntArray, *, rest: bool) -> FloatArray:
-    """Two-sample KS statistic of each chunk against the pool (``rest``: the pool minus it).
-
-    Args:
-        pool_sorted: The pool's values, sorted.
-        chunks: ``(draws, size)`` positions in ``pool_sorted``; negative positions (rows without
-            a value) are left out of their chunk.
-        rest: Compare each chunk with the rest of the pool (chunks without repeats) instead of
-            the whole pool.
-    """
-    draws = chunks.shape[0]
-    pool = pool_sorted.size
-    if pool == 0:
-        return np.full(draws, np.nan)
-    valid = chunks >= 0
-    member = np.zeros((draws, pool), dtype=np.int64)
-    np.add.at(member, (np.nonzero(valid)[0], chunks[valid]), 1)
-    sizes = valid.sum(axis=1).astype(float)[:, None]
-    others = pool - sizes if rest else np.full_like(sizes, pool)
-    last_of_ties = np.append(pool_sorted[1:] != pool_sorted[:-1], True)
-    in_chunk = np.cumsum(member, axis=1)[:, last_of_ties]
-    in_pool = (np.flatnonzero(last_of_ties) + 1).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        chunk_cdf = in_chunk / sizes
-        other_cdf = (in_pool - in_chunk) / others if rest else in_pool / others
-        distance = np.max(np.abs(chunk_cdf - other_cdf), axis=1)
-    undefined = (sizes[:, 0] == 0) | (others[:, 0] <= 0)
-    return np.where(undefined, np.nan, distance)
 
 
 @dataclass(frozen=True)
@@ -790,3 +667,7 @@ def bin_events(
 def worst_severity(events: Iterable[FirewallEvent]) -> Severity:
     """The highest severity of ``events`` (NONE when there are none)."""
     return Severity.worst(event.severity for event in events)
+
+
+def _float(value: JSONValue) -> float:
+    return float("nan") if value is None else float(value)

@@ -1,6 +1,6 @@
 """Per-feature profiles of ref vs eval, computed once per run and shared by every test.
 
-A profile keeps only summaries (quantiles, bin counts, value counts, KS statistic), not copies
+A profile keeps only summaries (quantiles, bin counts, value counts), not copies
 of the data, so memory stays near the size of the frames themselves. Numeric values are read
 with ``pd.to_numeric(errors="coerce")``: a value that is not a number counts as missing here
 (the "Must be ..." tests report it).
@@ -18,7 +18,6 @@ from pytest_rime.engine.stats import (
     FloatArray,
     IntArray,
     bin_counts,
-    ks_statistic,
     quantile_edges,
     sorted_quantiles,
 )
@@ -35,13 +34,12 @@ QUANTILES = (0.0, 0.001, 0.01, 0.25, 0.5, 0.75, 0.99, 0.999, 1.0)
 
 @dataclass(frozen=True)
 class NumericSummary:
-    """Numeric view of one feature: reference quantiles, PSI bins and the KS statistic."""
+    """Numeric view of one feature: reference quantiles and PSI bins."""
 
     quantiles: dict[float, float]
     edges: FloatArray
     ref_bins: IntArray
     eval_bins: IntArray
-    ks: float
     ref_count: int
     ref_distinct: int
 
@@ -118,7 +116,6 @@ def _numeric_summary(ref: pd.Series, cur: pd.Series | None) -> NumericSummary:
         edges=edges,
         ref_bins=bin_counts(ref_sorted, edges),
         eval_bins=bin_counts(eval_sorted, edges),
-        ks=ks_statistic(ref_sorted, eval_sorted),
         ref_count=int(ref_sorted.size),
         ref_distinct=int(np.count_nonzero(np.diff(ref_sorted))) + 1 if ref_sorted.size else 0,
     )

@@ -36,13 +36,13 @@ Contract of a test function ``fn(ctx, settings) -> Iterable[Finding]``:
 
 Flags: ``needs_model`` (calls the model on new inputs: SKIP when the run has only precomputed
 predictions), ``needs_predictions`` (model or precomputed predictions), ``needs_labels``
-(label column in both ref and eval). The package :mod:`pytest_rime.engine.tests` imports every
-category module, so :func:`all_tests` sees all of them.
+(label column in both ref and eval). A test serves the data types in ``data_types`` (default
+``("tabular",)``). :mod:`pytest_rime.engine.catalog` imports every module under
+:mod:`pytest_rime.engine.tests`, so a new test module needs no edit elsewhere.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_rime.engine.results import CATEGORIES, JSONValue, Severity
+from pytest_rime.vocabulary import KNOWN_DATA_TYPES, TABULAR
 
 if TYPE_CHECKING:
     from pytest_rime.engine.context import RunContext
@@ -136,6 +137,7 @@ class TestSpec:
     param_choices: Mapping[str, tuple[Any, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    data_types: tuple[str, ...] = (TABULAR,)
 
     @property
     def category_slug(self) -> str:
@@ -158,6 +160,7 @@ def register_test(
     needs_labels: bool = False,
     params: Mapping[str, Any] | None = None,
     param_choices: Mapping[str, tuple[Any, ...]] | None = None,
+    data_types: tuple[str, ...] = (TABULAR,),
 ) -> Callable[[TestFunction], TestFunction]:
     """Decorator registering a test function under ``test_id``.
 
@@ -172,6 +175,8 @@ def register_test(
         needs_labels: The test needs the label column in ref and eval.
         params: Test-specific ``tests_config`` parameters and their defaults.
         param_choices: Allowed values of some parameters.
+        data_types: The ``data_type`` values the test serves (the run loop runs it only on
+            those); each one of :data:`pytest_rime.vocabulary.KNOWN_DATA_TYPES`.
 
     Returns:
         The decorator; it returns the function unchanged.
@@ -185,6 +190,11 @@ def register_test(
         raise ValueError(f"{test_id}: id must start with {CATEGORY_SLUGS[category]!r}.")
     if not thresholds[0] <= thresholds[1] <= thresholds[2]:
         raise ValueError(f"{test_id}: thresholds must be ascending (low, medium, high)")
+    unknown = [name for name in data_types if name not in KNOWN_DATA_TYPES]
+    if not data_types or unknown:
+        raise ValueError(
+            f"{test_id}: data_types must be some of {KNOWN_DATA_TYPES}, got {data_types}"
+        )
 
     def decorate(func: TestFunction) -> TestFunction:
         if test_id in _REGISTRY:
@@ -201,31 +211,17 @@ def register_test(
             needs_labels=needs_labels,
             params=MappingProxyType(dict(params or {})),
             param_choices=MappingProxyType(dict(param_choices or {})),
+            data_types=tuple(data_types),
         )
         return func
 
     return decorate
 
 
-def _load_test_modules() -> None:
-    importlib.import_module("pytest_rime.engine.tests")
+def registered_tests() -> tuple[TestSpec, ...]:
+    """The tests registered so far, in registration order.
 
-
-def all_tests() -> tuple[TestSpec, ...]:
-    """Every registered test, by category (results.CATEGORIES order), then registration order."""
-    _load_test_modules()
-    order = {category: index for index, category in enumerate(CATEGORIES)}
-    return tuple(sorted(_REGISTRY.values(), key=lambda spec: order[spec.category]))
-
-
-def get_test(test_id: str) -> TestSpec:
-    """The registered test ``test_id``.
-
-    Raises:
-        KeyError: No test has that id.
+    Only the modules imported so far have registered theirs: ask
+    :func:`pytest_rime.engine.catalog.all_tests` for every test of the engine.
     """
-    _load_test_modules()
-    try:
-        return _REGISTRY[test_id]
-    except KeyError:
-        raise KeyError(f"unknown test id {test_id!r}") from None
+    return tuple(_REGISTRY.values())

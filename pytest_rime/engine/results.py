@@ -7,16 +7,14 @@ know nothing of gRPC or pytest and round-trip through JSON with :meth:`RunResult
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeAlias
 
 from pytest_rime import vocabulary
-
-JSONValue: TypeAlias = Any
-"""A value that json.dumps accepts after :func:`json_safe`."""
+from pytest_rime.engine.codec import JSONRecord
+from pytest_rime.engine.codec import JSONValue as JSONValue  # re-exported
+from pytest_rime.engine.codec import json_safe as json_safe  # re-exported
 
 
 class Status(StrEnum):
@@ -54,21 +52,8 @@ CATEGORIES = vocabulary.CATEGORIES
 """Display names of the test categories, in report order (see :mod:`pytest_rime.vocabulary`)."""
 
 
-def json_safe(value: JSONValue) -> JSONValue:
-    """Return ``value`` with numpy scalars made Python and non-finite floats made ``None``."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @dataclass(frozen=True)
-class TestCaseResult:
+class TestCaseResult(JSONRecord):
     """One test case: one test applied to one feature (or feature set, or the whole dataset)."""
 
     __test__ = False  # not a pytest test class
@@ -82,35 +67,6 @@ class TestCaseResult:
     importance_score: float
     metrics: Mapping[str, JSONValue]
     description: str
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "test_id": self.test_id,
-            "test_batch_type": self.test_batch_type,
-            "category": self.category,
-            "features": list(self.features),
-            "status": self.status.value,
-            "severity": self.severity.value,
-            "importance_score": json_safe(float(self.importance_score)) or 0.0,
-            "metrics": json_safe(dict(self.metrics)),
-            "description": self.description,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> TestCaseResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            test_id=data["test_id"],
-            test_batch_type=data["test_batch_type"],
-            category=data["category"],
-            features=tuple(data["features"]),
-            status=Status(data["status"]),
-            severity=Severity(data["severity"]),
-            importance_score=float(data["importance_score"] or 0.0),
-            metrics=dict(data["metrics"]),
-            description=data["description"],
-        )
 
 
 def count_statuses(cases: Iterable[TestCaseResult]) -> dict[str, int]:
@@ -131,7 +87,7 @@ def count_severities(cases: Iterable[TestCaseResult]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class TestBatchResult:
+class TestBatchResult(JSONRecord):
     """All cases of one test (one registry entry) in a run."""
 
     __test__ = False
@@ -153,32 +109,9 @@ class TestBatchResult:
         """Worst severity among the batch's cases."""
         return Severity.worst(c.severity for c in self.cases)
 
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "test_id": self.test_id,
-            "test_batch_type": self.test_batch_type,
-            "category": self.category,
-            "description": self.description,
-            "duration_millis": int(self.duration_millis),
-            "cases": [c.to_dict() for c in self.cases],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> TestBatchResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            test_id=data["test_id"],
-            test_batch_type=data["test_batch_type"],
-            category=data["category"],
-            description=data["description"],
-            duration_millis=int(data["duration_millis"]),
-            cases=tuple(TestCaseResult.from_dict(c) for c in data["cases"]),
-        )
-
 
 @dataclass(frozen=True)
-class ModelPerf:
+class ModelPerf(JSONRecord):
     """One model metric on the reference and the evaluation set (None when not computable)."""
 
     name: str
@@ -187,7 +120,7 @@ class ModelPerf:
 
 
 @dataclass(frozen=True)
-class RunResult:
+class RunResult(JSONRecord):
     """Everything a finished test run produced."""
 
     run_name: str
@@ -214,41 +147,3 @@ class RunResult:
     def severity_counts(self) -> dict[str, int]:
         """Severity counts over all cases."""
         return count_severities(self.test_cases)
-
-    def to_dict(self) -> dict[str, JSONValue]:
-        """JSON-ready form."""
-        return {
-            "run_name": self.run_name,
-            "model_task": self.model_task,
-            "data_type": self.data_type,
-            "num_inputs": int(self.num_inputs),
-            "num_failing_inputs": int(self.num_failing_inputs),
-            "duration_millis": int(self.duration_millis),
-            "batches": [b.to_dict() for b in self.batches],
-            "model_perf": [
-                {
-                    "name": p.name,
-                    "ref_metric": json_safe(p.ref_metric),
-                    "eval_metric": json_safe(p.eval_metric),
-                }
-                for p in self.model_perf
-            ],
-            "metadata": json_safe(dict(self.metadata)),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, JSONValue]) -> RunResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            run_name=data["run_name"],
-            model_task=data["model_task"],
-            data_type=data["data_type"],
-            num_inputs=int(data["num_inputs"]),
-            num_failing_inputs=int(data["num_failing_inputs"]),
-            duration_millis=int(data["duration_millis"]),
-            batches=tuple(TestBatchResult.from_dict(b) for b in data["batches"]),
-            model_perf=tuple(
-                ModelPerf(p["name"], p["ref_metric"], p["eval_metric"]) for p in data["model_perf"]
-            ),
-            metadata=dict(data["metadata"]),
-        )

@@ -38,10 +38,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pytest_rime.engine.context import MULTICLASS, REGRESSION
 from pytest_rime.engine.model import error_text
 from pytest_rime.engine.registry import Finding
 from pytest_rime.engine.results import JSONValue, Severity
+from pytest_rime.vocabulary import MULTICLASS, REGRESSION
 
 if TYPE_CHECKING:
     from pytest_rime.engine.context import RunContext

@@ -1,5 +1,7 @@
 """Run a stress test: load data and model, run every enabled registered test, collect results.
 
+The data and the model are loaded by the run's data type (:mod:`pytest_rime.engine.datatypes`),
+and the tests are those of the catalog serving that data type.
 :func:`run_stress_test` is the engine's entry point (docs/internals.md, "Engine API"). A test
 that raises does not stop the run: it gives one ERROR case (an engine error, which fails the
 gate) with the error in the description, and the traceback goes to the log -- except a
@@ -11,7 +13,6 @@ memory).
 
 from __future__ import annotations
 
-import importlib
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -19,21 +20,17 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from pytest_rime.engine.config import TestRunConfig, validate_config
+from pytest_rime.engine.catalog import all_tests, data_type
+from pytest_rime.engine.config import TestRunConfig
 from pytest_rime.engine.context import RunContext, check_data
-from pytest_rime.engine.data import (
-    DataError,
-    Resolver,
-    display_name,
-    read_predictions,
-    read_table,
-    sample_positions,
-)
+from pytest_rime.engine.data import Resolver, display_name
+from pytest_rime.engine.errors import DataError
 from pytest_rime.engine.evidence import apply_evidence
-from pytest_rime.engine.model import ModelAdapter, error_text, load_model
-from pytest_rime.engine.registry import TestSettings, TestSpec, all_tests
+from pytest_rime.engine.importance import compute_importance
+from pytest_rime.engine.model import ModelAdapter, error_text
+from pytest_rime.engine.performance import model_perf as context_model_perf
+from pytest_rime.engine.registry import TestSettings, TestSpec
 from pytest_rime.engine.results import (
     JSONValue,
     ModelPerf,
@@ -43,6 +40,7 @@ from pytest_rime.engine.results import (
     TestCaseResult,
 )
 from pytest_rime.engine.severity import error_cases, skip_cases, to_case
+from pytest_rime.engine.validation import validate_config
 
 Log = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -65,37 +63,10 @@ def settings_for(config: TestRunConfig, spec: TestSpec) -> TestSettings:
 
 
 def enabled_tests(config: TestRunConfig) -> tuple[TestSpec, ...]:
-    """Registered tests not disabled in ``tests_config``, in registry order."""
-    return tuple(spec for spec in all_tests() if config.override(spec.test_id).enabled)
-
-
-def _load_frame(
-    path: str,
-    name: str,
-    resolver: Resolver | None,
-    nrows: int | None,
-    seed: int,
-    pred_path: str | None,
-    pred_col: str | None,
-) -> tuple[pd.DataFrame, np.ndarray | None, int]:
-    frame = read_table(path, resolver)
-    frame.columns = [str(column) for column in frame.columns]
-    predictions = None
-    if pred_path is not None:
-        predictions = read_predictions(pred_path, resolver, pred_col)
-        if len(predictions) != len(frame):
-            raise DataError(
-                f"data_info.{name}_pred_path: {display_name(pred_path)} has "
-                f"{len(predictions)} predictions for the {len(frame)} rows of {display_name(path)}"
-            )
-    elif pred_col is not None and pred_col in frame.columns:
-        predictions = frame[pred_col].to_numpy()
-    total = len(frame)
-    positions = sample_positions(total, nrows, seed)
-    if positions is not None:
-        frame = frame.iloc[positions]
-        predictions = predictions[positions] if predictions is not None else None
-    return frame, predictions, total
+    """Registered tests of the config's data type not disabled in ``tests_config``."""
+    return tuple(
+        spec for spec in all_tests(config.data_type) if config.override(spec.test_id).enabled
+    )
 
 
 def load_context(
@@ -120,15 +91,14 @@ def load_context(
             is not one finite prediction per row of the form the model task implies.
     """
     info = config.data_info
-    seed = config.random_seed
-    ref, ref_preds, ref_total = _load_frame(
-        info.ref_path, "ref", resolver, info.nrows, seed, info.ref_pred_path, info.pred_col
+    kind = data_type(config.data_type)
+    data = kind.load_data(config, resolver, log)
+    ref, cur, ref_preds, eval_preds = (
+        data.ref,
+        data.eval,
+        data.ref_predictions,
+        data.eval_predictions,
     )
-    log(f"read {ref_total} reference rows from {display_name(info.ref_path)}")
-    cur, eval_preds, eval_total = _load_frame(
-        info.eval_path, "eval", resolver, info.nrows, seed + 1, info.eval_pred_path, info.pred_col
-    )
-    log(f"read {eval_total} evaluation rows from {display_name(info.eval_path)}")
     if info.label_col is not None and info.label_col not in ref.columns:
         raise DataError(
             f"data_info.label_col: {display_name(info.ref_path)} has no column {info.label_col!r}"
@@ -142,7 +112,7 @@ def load_context(
     check_data(config, ref, cur)
     model: ModelAdapter | None = None
     if config.model_info is not None:
-        model = load_model(config.model_info.path, resolver)
+        model = kind.load_model(config.model_info.path, resolver)
         log(f"loaded model {model.name}")
     elif ref_preds is None and eval_preds is None:
         log("no model and no predictions: model-dependent tests are skipped")
@@ -154,19 +124,11 @@ def load_context(
         ref_predictions=ref_preds,
         eval_predictions=eval_preds,
         log=log,
+        importance=compute_importance,
     )
     ctx.check_labels()
     ctx.check_predictions()
-    metadata: dict[str, JSONValue] = {
-        "random_seed": seed,
-        "nrows": info.nrows,
-        "ref_rows_total": ref_total,
-        "eval_rows_total": eval_total,
-        "ref_rows": len(ref),
-        "eval_rows": len(cur),
-        "sampled": len(ref) < ref_total or len(cur) < eval_total,
-    }
-    return ctx, metadata
+    return ctx, dict(data.metadata)
 
 
 def _missing_requirement(ctx: RunContext, spec: TestSpec) -> str | None:
@@ -214,23 +176,14 @@ def run_test(
 
 
 def model_perf(ctx: RunContext, log: Log) -> tuple[ModelPerf, ...]:
-    """Model metrics of ``ctx`` (``pytest_rime.engine.metrics.model_perf``); ``()`` on failure.
+    """Model metrics of ``ctx``; ``()`` on failure.
+
+    See :func:`pytest_rime.engine.performance.model_perf`.
 
     A failure other than :class:`MemoryError` is logged with its traceback.
     """
     try:
-        metrics = importlib.import_module("pytest_rime.engine.metrics")
-    except ModuleNotFoundError as exc:
-        if exc.name == "pytest_rime.engine.metrics":
-            return ()
-        raise
-    compute: Callable[[RunContext], Sequence[ModelPerf]] | None = getattr(
-        metrics, "model_perf", None
-    )
-    if compute is None:
-        return ()
-    try:
-        return tuple(compute(ctx))
+        return tuple(context_model_perf(ctx))
     except MemoryError:
         raise
     except Exception:
@@ -313,25 +266,58 @@ def run_stress_test(
     cfg = validate_config(config)
     ctx, metadata = load_context(cfg, resolver=resolver, log=emit)
     batches, num_failing_inputs = run_batches(ctx, enabled_tests(cfg), cfg, emit, progress)
-    perf = model_perf(ctx, emit)
-    importance = ctx.importance
     metadata.update(
-        model_task_inferred=ctx.model_task_inferred,
-        feature_types={name: f.type for name, f in ctx.features.items()},
+        context_metadata(ctx),
         features_not_in_model=list(cfg.data_info.features_not_in_model),
-        importance_method=importance.method,
-        feature_importance=dict(importance.scores),
-        model_source=ctx.model.source if ctx.model is not None else None,
         predict_calls=ctx.model.n_calls if ctx.model is not None else 0,
     )
-    return RunResult(
+    return run_result(
+        ctx,
+        cfg,
         run_name=cfg.run_name,
+        batches=batches,
+        num_failing_inputs=num_failing_inputs,
+        started=started,
+        metadata=metadata,
+        log=emit,
+    )
+
+
+def context_metadata(ctx: RunContext) -> dict[str, JSONValue]:
+    """What the results' metadata says of a run's context (task, features, importance)."""
+    importance = ctx.importance
+    return {
+        "model_task_inferred": ctx.model_task_inferred,
+        "feature_types": {name: f.type for name, f in ctx.features.items()},
+        "importance_method": importance.method,
+        "feature_importance": dict(importance.scores),
+        "model_source": ctx.model.source if ctx.model is not None else None,
+    }
+
+
+def run_result(
+    ctx: RunContext,
+    config: TestRunConfig,
+    *,
+    run_name: str,
+    batches: tuple[TestBatchResult, ...],
+    num_failing_inputs: int,
+    started: float,
+    metadata: Mapping[str, JSONValue],
+    log: Log,
+) -> RunResult:
+    """The :class:`RunResult` of ``batches`` run on ``ctx``, with the model metrics of ``ctx``.
+
+    ``started`` is the run's start by ``time.perf_counter()``.
+    """
+    return RunResult(
+        run_name=run_name,
         model_task=ctx.model_task,
-        data_type=cfg.data_type,
+        data_type=config.data_type,
         num_inputs=len(ctx.eval),
         num_failing_inputs=num_failing_inputs,
         duration_millis=int((time.perf_counter() - started) * 1000),
         batches=batches,
-        model_perf=perf,
-        metadata=metadata,
+        model_perf=model_perf(ctx, log),
+        metadata=dict(metadata),
     )

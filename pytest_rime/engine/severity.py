@@ -121,7 +121,7 @@ def to_case(spec: TestSpec, finding: Finding, thresholds: Thresholds) -> TestCas
         features=finding.features,
         status=status,
         severity=severity,
-        importance_score=impact if impact is not None else 0.0,
+        importance_score=impact if impact is not None and math.isfinite(impact) else 0.0,
         metrics=metrics,
         description=description,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_rime.plugin.cases import CaseRecord, RunRecord, severity_rank
+from pytest_rime.plugin.cases import CaseRecord, RunRecord, json_ready, severity_rank
 from pytest_rime.vocabulary import HOURLY
 from pytest_rime.vocabulary import MONITORING_CATEGORY as MONITORING_CATEGORY  # re-exported
 
@@ -98,17 +98,7 @@ class BinRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (inverse of :meth:`from_dict`)."""
-        return {
-            "start_secs": self.start_secs,
-            "end_secs": self.end_secs,
-            "test_run_id": self.test_run_id,
-            "link": self.link,
-            "num_rows": self.num_rows,
-            "severity": self.severity,
-            "metrics": dict(self.metrics),
-            "events": [dict(e) for e in self.events],
-            "cases": [case.to_dict() for case in self.cases],
-        }
+        return json_ready(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BinRecord:
@@ -155,15 +145,7 @@ class FirewallRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (inverse of :meth:`from_dict`)."""
-        return {
-            "name": self.name,
-            "firewall_id": self.firewall_id,
-            "link": self.link,
-            "job_id": self.job_id,
-            "progress": self.progress,
-            "bins": [b.to_dict() for b in self.bins],
-            "session": self.session,
-        }
+        return json_ready(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FirewallRecord:

@@ -42,6 +42,25 @@ def category_marker(category: str) -> str:
     return f"rime_{category_slug(category)}"
 
 
+def json_ready(record: Any) -> dict[str, Any]:
+    """The fields of the dataclass ``record`` as JSON-simple values, for its ``to_dict``.
+
+    Tuples become lists (of the ``to_dict`` of records, of plain dicts of mappings), mappings
+    plain dicts; the record's ``from_dict`` turns them back.
+    """
+
+    def ready(value: Any) -> Any:
+        if hasattr(value, "to_dict"):
+            return value.to_dict()
+        if isinstance(value, Mapping):
+            return dict(value)
+        if isinstance(value, tuple):
+            return [ready(item) for item in value]
+        return value
+
+    return {f.name: ready(getattr(record, f.name)) for f in dataclasses.fields(record)}
+
+
 def _enum_value(raw: Any, allowed: Sequence[str], column: str) -> str:
     text = str(raw).upper().rsplit("_", 1)[-1] if raw is not None else ""
     if text == "WARN":
@@ -115,18 +134,7 @@ class CaseRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (inverse of :meth:`from_dict`)."""
-        return {
-            "run_name": self.run_name,
-            "test_id": self.test_id,
-            "test_batch_type": self.test_batch_type,
-            "category": self.category,
-            "features": list(self.features),
-            "status": self.status,
-            "severity": self.severity,
-            "importance_score": self.importance_score,
-            "metrics": dict(self.metrics),
-            "description": self.description,
-        }
+        return json_ready(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
@@ -218,15 +226,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (inverse of :meth:`from_dict`)."""
-        return {
-            "name": self.name,
-            "test_run_id": self.test_run_id,
-            "job_id": self.job_id,
-            "link": self.link,
-            "cases": [case.to_dict() for case in self.cases],
-            "summary": dict(self.summary),
-            "session": self.session,
-        }
+        return json_ready(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:

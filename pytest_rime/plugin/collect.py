@@ -22,14 +22,13 @@ import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pytest
 
 from pytest_rime.plugin.bins import iso_time
 from pytest_rime.plugin.cases import CATEGORIES, CaseRecord, RunRecord, category_marker, ordered
 from pytest_rime.plugin.gate import (
-    DEFAULT_FAIL_ON,
     FailOnPolicy,
     IgnoreRules,
     Verdict,
@@ -38,10 +37,11 @@ from pytest_rime.plugin.gate import (
     skipped_over_limit,
     verdict,
 )
+from pytest_rime.plugin.kinds import FIREWALLS, STRESS_TESTS, Backend
 from pytest_rime.plugin.render import engine_error_text, failure_text, finding, group_reasons
 from pytest_rime.plugin.runner import RunFailed
 from pytest_rime.plugin.schema import FirewallSpec, StressTestSpec
-from pytest_rime.plugin.session import Backend, get_session
+from pytest_rime.plugin.session import get_session
 
 SKIP_LIMIT_ITEM = "Skipped test cases"
 """Name of the item that checks a run's (or bin's) share of skipped cases."""
@@ -103,10 +103,6 @@ class Gate:
     line: int = 0
 
 
-def _global_default(config: pytest.Config, backend: Backend) -> str:
-    return get_session(config).settings.fail_on or backend.defaults.fail_on or DEFAULT_FAIL_ON
-
-
 def _children(
     parent: pytest.Collector, record: RunRecord, gate: Gate
 ) -> Iterator[RimeCategory | RimeSkipLimit]:
@@ -123,25 +119,28 @@ def _children(
         yield RimeSkipLimit.from_parent(parent, name=SKIP_LIMIT_ITEM, record=record, gate=gate)
 
 
-class RimeRun(pytest.Collector):
-    """One stress test of a rime.yaml; collecting it produces (or reuses) its results."""
+_SpecT = TypeVar("_SpecT", StressTestSpec, FirewallSpec)
 
-    def __init__(self, *, spec: StressTestSpec, backend: Backend, **kwargs: Any) -> None:
+
+class _SpecCollector(pytest.Collector, Generic[_SpecT]):
+    """A stress test or firewall entry of a rime.yaml; collecting it produces its record."""
+
+    def __init__(self, *, spec: _SpecT, backend: Backend, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.spec = spec
+        self.spec: _SpecT = spec
         self.backend = backend
 
-    def collect(self) -> Iterator[RimeCategory | RimeSkipLimit]:
-        """One collector per category of the run's test cases, in report order."""
-        record = get_session(self.config).result_for(self.spec, self.backend)
-        gate = Gate(
+    def _gate(self, properties: tuple[tuple[str, str], ...] = ()) -> Gate:
+        """How the entry's cases are gated (the items of a firewall bin carry ``properties``)."""
+        session = get_session(self.config)
+        return Gate(
             self.spec.fail_on,
             self.spec.ignore,
-            _global_default(self.config, self.backend),
-            max_skipped=get_session(self.config).max_skipped(self.spec.max_skipped, self.backend),
+            session.default_fail_on(self.backend),
+            properties,
+            max_skipped=session.max_skipped(self.spec.max_skipped, self.backend),
             line=self.spec.line or 0,
         )
-        yield from _children(self, record, gate)
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: pytest.ExceptionInfo[BaseException]
@@ -150,24 +149,29 @@ class RimeRun(pytest.Collector):
         return _error_text(excinfo) or super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        """Location: the run's entry in the rime.yaml."""
+        """Location: the entry in the rime.yaml."""
         return self.path, self.spec.line or 0, self.name
 
 
-class RimeFirewall(pytest.Collector):
+class RimeRun(_SpecCollector[StressTestSpec]):
+    """One stress test of a rime.yaml; collecting it produces (or reuses) its results."""
+
+    def collect(self) -> Iterator[RimeCategory | RimeSkipLimit]:
+        """One collector per category of the run's test cases, in report order."""
+        record = get_session(self.config).result_for(STRESS_TESTS, self.spec, self.backend)
+        yield from _children(self, record, self._gate())
+
+
+class RimeFirewall(_SpecCollector[FirewallSpec]):
     """One firewall of a rime.yaml; collecting it sends its data and gathers its bins."""
 
-    def __init__(self, *, spec: FirewallSpec, backend: Backend, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.spec = spec
-        self.backend = backend
         self.add_marker("rime_firewall")
 
     def collect(self) -> Iterator[RimeBin]:
         """One collector per bin the firewall job produced, in time order."""
-        record = get_session(self.config).firewall_result_for(self.spec, self.backend)
-        default = _global_default(self.config, self.backend)
-        max_skipped = get_session(self.config).max_skipped(self.spec.max_skipped, self.backend)
+        record = get_session(self.config).result_for(FIREWALLS, self.spec, self.backend)
         for time_bin in sorted(record.bins, key=lambda b: b.start_secs):
             properties = (
                 ("firewall", record.name),
@@ -182,25 +186,8 @@ class RimeFirewall(pytest.Collector):
                 self,
                 name=time_bin.label,
                 record=time_bin.run_record(record),
-                gate=Gate(
-                    self.spec.fail_on,
-                    self.spec.ignore,
-                    default,
-                    properties,
-                    max_skipped=max_skipped,
-                    line=self.spec.line or 0,
-                ),
+                gate=self._gate(properties),
             )
-
-    def repr_failure(  # type: ignore[override]
-        self, excinfo: pytest.ExceptionInfo[BaseException]
-    ) -> str | Any:
-        """The firewall's failure as one message (plus the job's log tail), not a traceback."""
-        return _error_text(excinfo) or super().repr_failure(excinfo)
-
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        """Location: the firewall's entry in the rime.yaml."""
-        return self.path, self.spec.line or 0, self.name
 
 
 class RimeBin(pytest.Collector):

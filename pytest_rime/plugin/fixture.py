@@ -16,7 +16,6 @@ import pytest
 
 from pytest_rime.plugin.cases import CaseRecord, RunRecord, severity_rank
 from pytest_rime.plugin.gate import (
-    DEFAULT_FAIL_ON,
     FAIL_ON_LEVELS,
     FailOnPolicy,
     IgnoreRules,
@@ -26,6 +25,7 @@ from pytest_rime.plugin.gate import (
     skipped_over_limit,
     verdict,
 )
+from pytest_rime.plugin.kinds import STRESS_TESTS
 from pytest_rime.plugin.runner import RunFailed
 from pytest_rime.plugin.schema import STRESS_TEST_KEYS, RimeConfigError, stress_test_from_call
 from pytest_rime.plugin.session import RimeSession
@@ -204,10 +204,14 @@ class RimeFixture:
         session = self._session
         spec = stress_test_from_call(config_or_path, options, source, session.config.rootpath)
         backend = session.default_backend()
-        record = session.result_for(spec, backend)
-        default = session.settings.fail_on or backend.defaults.fail_on or DEFAULT_FAIL_ON
-        max_skipped = session.max_skipped(spec.max_skipped, backend)
-        return StressTestResult(record, spec.fail_on, default, spec.ignore, max_skipped)
+        record = session.result_for(STRESS_TESTS, spec, backend)
+        return StressTestResult(
+            record,
+            spec.fail_on,
+            session.default_fail_on(backend),
+            spec.ignore,
+            session.max_skipped(spec.max_skipped, backend),
+        )
 
     def run_marker(self, item: pytest.Item) -> None:
         """Run the stress test of ``item``'s ``@pytest.mark.rime(config=...)``.

@@ -11,8 +11,6 @@ import re
 
 import pytest
 
-from pytest_rime.plugin.bins import FirewallRecord
-from pytest_rime.plugin.cases import RunRecord
 from pytest_rime.plugin.runner import JobProgress
 
 _FRACTION = re.compile(r"(\d+)\s*/\s*(\d+)")
@@ -64,12 +62,16 @@ class ProgressPrinter:
             reporter.write_line(text)
         self._last = text
 
-    def started(self, name: str, address: str, what: str = "stress test") -> None:
-        """A run (``what``: stress test or firewall) of ``name`` is starting on ``address``."""
+    def _announce(self, text: str) -> None:
+        """``text`` on a line of its own (after a progress line being rewritten)."""
         reporter = self._reporter
         if reporter is not None:
             reporter.ensure_newline()
-        self._line(f"rime: {name}: starting {what} on {address}", final=True)
+        self._line(text, final=True)
+
+    def started(self, name: str, address: str, what: str = "stress test") -> None:
+        """A run (``what``: stress test or firewall) of ``name`` is starting on ``address``."""
+        self._announce(f"rime: {name}: starting {what} on {address}")
 
     def update(self, name: str, progress: JobProgress) -> None:
         """The job of ``name`` reported ``progress``."""
@@ -82,40 +84,10 @@ class ProgressPrinter:
                 self._last_logged = key
                 self._line(f"rime: {name}: {describe(progress)}", final=True)
 
-    def finished(self, record: RunRecord, elapsed: float) -> None:
-        """The run finished with ``record``."""
-        self._line(
-            f"rime: {record.name}: {len(record.cases)} test cases in {elapsed:.1f}s "
-            f"(run {record.test_run_id})",
-            final=True,
-        )
+    def finished(self, text: str) -> None:
+        """A run finished; ``text`` says with what."""
+        self._line(text, final=True)
 
-    def cached(self, record: RunRecord) -> None:
-        """Results of ``record`` are reused from the cache."""
-        reporter = self._reporter
-        if reporter is not None:
-            reporter.ensure_newline()
-        self._line(
-            f"rime: {record.name}: reusing cached results of run {record.test_run_id} "
-            f"({len(record.cases)} test cases; --rime-rerun runs it again)",
-            final=True,
-        )
-
-    def firewall_finished(self, record: FirewallRecord, elapsed: float) -> None:
-        """The firewall job of ``record`` finished (its progress counts rows in no bin)."""
-        self._line(
-            f"rime: {record.name}: {len(record.bins)} bins, {record.num_cases} test cases in "
-            f"{elapsed:.1f}s (job {record.job_id}: {record.progress or 'done'})",
-            final=True,
-        )
-
-    def firewall_cached(self, record: FirewallRecord) -> None:
-        """Bins of ``record`` are reused from the cache."""
-        reporter = self._reporter
-        if reporter is not None:
-            reporter.ensure_newline()
-        self._line(
-            f"rime: {record.name}: reusing cached bins of firewall job {record.job_id} "
-            f"({len(record.bins)} bins; --rime-rerun runs it again)",
-            final=True,
-        )
+    def cached(self, text: str) -> None:
+        """A record is reused from the cache; ``text`` says which."""
+        self._announce(text)

@@ -1,8 +1,9 @@
-"""Running one stress test through the SDK: project, uploads, job, wait, results.
+"""Running jobs through the SDK, for stress tests and firewalls alike: project, wait, cases.
 
 Everything the plugin asks of the backend goes through :mod:`pytest_rime.sdk`; this module
-turns the answers into plain :class:`~pytest_rime.plugin.cases.RunRecord` data and every
-backend failure into :class:`RunFailed`, whose message is what the user sees.
+(and the two kinds of run in :mod:`pytest_rime.plugin.kinds`) turns the answers into plain
+:class:`~pytest_rime.plugin.cases.CaseRecord` data and every backend failure into
+:class:`RunFailed`, whose message is what the user sees.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_rime.plugin.cases import CaseRecord, RunRecord
-from pytest_rime.plugin.localfiles import LocalNames, upload_and_rewrite
-from pytest_rime.plugin.schema import ProjectSpec, StressTestSpec
+from pytest_rime.plugin.cases import CaseRecord
+from pytest_rime.plugin.localfiles import LocalNames
+from pytest_rime.plugin.schema import ProjectSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,24 +120,6 @@ def refusals_as_run_failed(names: LocalNames) -> Iterator[None]:
         raise RunFailed(names.localize(str(exc))) from None
 
 
-def _start(
-    client: RIMEClient, spec: StressTestSpec, project_id: str | None, names: LocalNames
-) -> RIMEStressTestJob:
-    config = upload_and_rewrite(
-        spec.config, client.upload_dataset_file, client.upload_model_directory, names
-    )
-    with refusals_as_run_failed(names):
-        return client.start_stress_test(
-            config,
-            project_id=project_id,
-            custom_image=spec.custom_image,
-            rime_managed_image=spec.rime_managed_image,
-            ram_request_megabytes=spec.ram_request_megabytes,
-            cpu_request_millicores=spec.cpu_request_millicores,
-            data_type=spec.data_type,
-        )
-
-
 def wait_for_job(
     job: RIMEStressTestJob,
     timeout: float,
@@ -178,44 +160,6 @@ def wait_for_job(
                 names.localize(job.get_logs(LOG_TAIL_BYTES)),
             )
         time.sleep(poll_rate)
-
-
-def run_stress_test(
-    client: RIMEClient,
-    spec: StressTestSpec,
-    project_id: str | None,
-    *,
-    timeout: float,
-    poll_rate: float,
-    on_progress: Callable[[JobProgress], None],
-    display_dir: Path | None = None,
-) -> RunRecord:
-    """Upload, start and wait for one stress test; return its results.
-
-    Args:
-        client: The SDK client of the server.
-        spec: The stress test.
-        project_id: Project to store the run in (``None``: the default project).
-        timeout: Seconds to wait for the job.
-        poll_rate: Seconds between status polls.
-        on_progress: Called with each observation of the job.
-        display_dir: Messages show local files relative to this directory.
-
-    Raises:
-        RunFailed: The backend refused or failed the run (message says which and why).
-    """
-    names = LocalNames(display_dir)
-    job = _start(client, spec, project_id, names)
-    wait_for_job(job, timeout, poll_rate, on_progress, names=names)
-    summary = job.get_test_run_result().to_dict("records")
-    return RunRecord(
-        name=spec.name,
-        test_run_id=job.get_test_run_id(),
-        job_id=job.job_id,
-        link=job.get_link(),
-        cases=case_records(spec.name, job.get_test_cases_result(), names),
-        summary=json_simple(summary[0]) if summary else {},
-    )
 
 
 def case_records(

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from pytest_rime.plugin.gate import (
     FAIL_ON_LEVELS,
@@ -413,6 +413,27 @@ STRESS_TEST_KEYS = (
 """Keys of one ``stress_tests`` entry (also the keyword arguments of ``rime.stress_test``)."""
 
 
+class _Gating(TypedDict):
+    fail_on: FailOnPolicy
+    ignore: IgnoreRules
+    max_skipped: float | None
+
+
+def _gating(section: Mapping[str, Any], where: _Where) -> _Gating:
+    """``fail_on``, ``ignore`` and ``max_skipped`` of a stress test or firewall entry."""
+    return {
+        "fail_on": _fail_on(section["fail_on"], where.child("fail_on"))
+        if "fail_on" in section
+        else FailOnPolicy(),
+        "ignore": _ignore(section["ignore"], where.child("ignore"))
+        if "ignore" in section
+        else IgnoreRules(),
+        "max_skipped": _fraction(section["max_skipped"], where.child("max_skipped"))
+        if "max_skipped" in section
+        else None,
+    }
+
+
 def parse_stress_test(value: Any, where: _Where, base_dir: Path) -> StressTestSpec:
     """Parse one ``stress_tests`` entry; relative paths are resolved against ``base_dir``."""
     section = _mapping(value, where, STRESS_TEST_KEYS)
@@ -454,15 +475,7 @@ def parse_stress_test(value: Any, where: _Where, base_dir: Path) -> StressTestSp
         ),
         ram_request_megabytes=optional_int["ram_request_megabytes"],
         cpu_request_millicores=optional_int["cpu_request_millicores"],
-        fail_on=_fail_on(section["fail_on"], where.child("fail_on"))
-        if "fail_on" in section
-        else FailOnPolicy(),
-        ignore=_ignore(section["ignore"], where.child("ignore"))
-        if "ignore" in section
-        else IgnoreRules(),
-        max_skipped=_fraction(section["max_skipped"], where.child("max_skipped"))
-        if "max_skipped" in section
-        else None,
+        **_gating(section, where),
     )
 
 
@@ -570,15 +583,7 @@ def parse_firewall(
         source=f"{where.source}: {where.key}",
         bin_size=bin_size,
         thresholds=_thresholds(section.get("thresholds", {}), where.child("thresholds")),
-        fail_on=_fail_on(section["fail_on"], where.child("fail_on"))
-        if "fail_on" in section
-        else FailOnPolicy(),
-        ignore=_ignore(section["ignore"], where.child("ignore"))
-        if "ignore" in section
-        else IgnoreRules(),
-        max_skipped=_fraction(section["max_skipped"], where.child("max_skipped"))
-        if "max_skipped" in section
-        else None,
+        **_gating(section, where),
     )
 
 

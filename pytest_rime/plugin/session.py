@@ -2,54 +2,51 @@
 
 One :class:`RimeSession` lives in ``config.stash``. It starts the embedded server when a run
 needs one (once per session; under xdist the controller starts it and workers get its
-address through ``workerinput``), opens one SDK client per server, and produces each stress
-test's :class:`~pytest_rime.plugin.cases.RunRecord` once: from the cache when config, data,
-model and server are unchanged and the run still exists on the server, else by running it.
-Each firewall's :class:`~pytest_rime.plugin.bins.FirewallRecord` is produced the same way,
-after its reference stress test, and reused while all its bins are still on the server.
+address through ``workerinput``), opens one SDK client per server, and produces each record
+once, the same way for both :mod:`kinds <pytest_rime.plugin.kinds>` of run: a stress test's
+:class:`~pytest_rime.plugin.cases.RunRecord`, a firewall's
+:class:`~pytest_rime.plugin.bins.FirewallRecord` (after its reference stress test). A record
+comes from the cache when config, data, model and server are unchanged and everything it
+names is still on the server, else from a new run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
-from pytest_rime.plugin.bins import FirewallRecord
-from pytest_rime.plugin.cases import RunRecord
-from pytest_rime.plugin.firewall_runner import run_firewall
-from pytest_rime.plugin.localfiles import fingerprint
-from pytest_rime.plugin.progress import ProgressPrinter
-from pytest_rime.plugin.runner import (
-    JobProgress,
-    RunFailed,
-    find_or_create_project,
-    run_stress_test,
+from pytest_rime.plugin.gate import DEFAULT_FAIL_ON
+from pytest_rime.plugin.kinds import (
+    STRESS_TESTS,
+    Backend,
+    KindRecord,
+    RunContext,
+    RunKind,
+    Spec,
 )
+from pytest_rime.plugin.progress import ProgressPrinter
+from pytest_rime.plugin.runner import JobProgress, RunFailed, find_or_create_project
 from pytest_rime.plugin.schema import (
     Defaults,
-    FirewallSpec,
     ProjectSpec,
     RimeConfigError,
     RimeFileSpec,
     ServerSpec,
-    StressTestSpec,
     load_rime_file,
 )
 from pytest_rime.plugin.settings import Settings
-from pytest_rime.plugin.store import Record, ResultStore
+from pytest_rime.plugin.store import ResultStore
 
 if TYPE_CHECKING:
     from pytest_rime.sdk import RIMEClient
-    from pytest_rime.server.embedded import EmbeddedServer
+    from pytest_rime.sdk.embedded import EmbeddedServer
 
 SESSION_KEY = pytest.StashKey["RimeSession"]()
 
@@ -58,19 +55,11 @@ WORKER_EMBEDDED_ADDRESS = "rime_embedded_address"
 WORKER_EMBEDDED_IDENTITY = "rime_embedded_identity"
 """Keys of ``workerinput`` the xdist controller fills."""
 
-R = TypeVar("R", bound=Record)
+S = TypeVar("S", bound=Spec)
+R = TypeVar("R", bound=KindRecord)
 
 LOCK_GRACE_SECONDS = 600.0
 """How much longer than a run's timeout a worker waits for another worker's run."""
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Where and how stress tests of one file (or of the ``rime`` fixture) run."""
-
-    server: ServerSpec
-    project: ProjectSpec | None
-    defaults: Defaults
 
 
 def cache_root(config: pytest.Config) -> Path:
@@ -99,9 +88,9 @@ class RimeSession:
         self._embedded: EmbeddedServer | None = None
         self._clients: dict[ServerSpec, RIMEClient] = {}
         self._projects: dict[tuple[ServerSpec, str], str] = {}
-        self._records: dict[str, RunRecord] = {}
-        self._firewalls: dict[str, FirewallRecord] = {}
-        self._failures: dict[str, RunFailed] = {}
+        self._stores: dict[str, ResultStore[Any]] = {}
+        self._records: dict[tuple[str, str], Any] = {}
+        self._failures: dict[tuple[str, str], RunFailed] = {}
 
     def display(self, path: Path) -> str:
         """``path`` as messages show it: relative to the invocation dir when inside it."""
@@ -115,15 +104,13 @@ class RimeSession:
         """The plugin's cache directory (created on first use only)."""
         return cache_root(self.config)
 
-    @functools.cached_property
-    def store(self) -> ResultStore[RunRecord]:
-        """Cached stress test results."""
-        return ResultStore(self.root / "results", RunRecord.from_dict)
-
-    @functools.cached_property
-    def firewall_store(self) -> ResultStore[FirewallRecord]:
-        """Cached firewall results."""
-        return ResultStore(self.root / "firewalls", FirewallRecord.from_dict)
+    def store(self, kind: RunKind[Any, R]) -> ResultStore[R]:
+        """Cached records of ``kind`` (in its directory of the plugin's cache dir)."""
+        if kind.directory not in self._stores:
+            self._stores[kind.directory] = ResultStore(
+                self.root / kind.directory, kind.record_from_dict
+            )
+        return cast(ResultStore[R], self._stores[kind.directory])
 
     # -- servers and clients --------------------------------------------------------------
 
@@ -141,7 +128,7 @@ class RimeSession:
         if WORKER_EMBEDDED_ADDRESS in self._workerinput:
             return str(self._workerinput[WORKER_EMBEDDED_ADDRESS])
         if self._embedded is None:
-            from pytest_rime.server.embedded import EmbeddedServerError, start_embedded_server
+            from pytest_rime.sdk.embedded import EmbeddedServerError, start_embedded_server
 
             try:
                 embedded = start_embedded_server(self._embedded_dir)
@@ -156,6 +143,10 @@ class RimeSession:
         if WORKER_EMBEDDED_IDENTITY in self._workerinput:
             return str(self._workerinput[WORKER_EMBEDDED_IDENTITY])
         return f"embedded:{self._embedded_dir}"
+
+    def server_identity(self, server: ServerSpec) -> str:
+        """What cache keys name ``server`` by: its address, else the embedded server's data."""
+        return server.address or self.embedded_identity()
 
     def address(self, server: ServerSpec) -> str:
         """The address of ``server`` (starting the embedded one if needed)."""
@@ -187,6 +178,10 @@ class RimeSession:
                 return limit
         return None
 
+    def default_fail_on(self, backend: Backend) -> str:
+        """The global gate: ``--rime-fail-on``, else the file's ``defaults.fail_on``, else high."""
+        return self.settings.fail_on or backend.defaults.fail_on or DEFAULT_FAIL_ON
+
     def default_backend(self) -> Backend:
         """Backend of the ``rime`` fixture: the first configured file's, else embedded."""
         for spec in self.files.values():
@@ -195,206 +190,106 @@ class RimeSession:
 
     # -- results --------------------------------------------------------------------------
 
-    def _project_id(self, backend: Backend) -> str | None:
-        if backend.project is None:
-            return None
-        key = (backend.server, backend.project.name)
+    def _project_id(self, server: ServerSpec, project: ProjectSpec) -> str:
+        """Id of the project named ``project.name`` on ``server`` (created when missing)."""
+        key = (server, project.name)
         if key not in self._projects:
-            self._projects[key] = find_or_create_project(
-                self.client(backend.server), backend.project
-            )
+            self._projects[key] = find_or_create_project(self.client(server), project)
         return self._projects[key]
 
-    def _cache_key(self, spec: StressTestSpec, backend: Backend) -> str:
-        server = backend.server.address or self.embedded_identity()
-        extra = {
-            "server": server,
-            "project": backend.project.name if backend.project else None,
-            "data_type": spec.data_type,
-            "rime_managed_image": spec.rime_managed_image,
-            "custom_image": spec.custom_image,
-            "ram_request_megabytes": spec.ram_request_megabytes,
-            "cpu_request_millicores": spec.cpu_request_millicores,
-        }
-        return fingerprint(spec.config, extra)
+    def result_for(self, kind: RunKind[S, R], spec: S, backend: Backend) -> R:
+        """The record of ``spec``: cached when still valid, else from a new run.
 
-    def _revalidated(self, record: RunRecord | None, backend: Backend) -> RunRecord | None:
-        """``record`` if it may be reused (with a fresh link), else ``None``."""
-        if record is None:
-            return None
-        if record.session == self.token:  # produced in this session (e.g. by another worker)
-            return record
-        if self.settings.rerun:
-            return None
-        from pytest_rime.sdk import RIMEError
-
-        try:
-            run = self.client(backend.server).get_test_run(record.test_run_id)
-        except RIMEError as exc:
-            if exc.code.name == "NOT_FOUND":
-                return None
-            raise
-        return dataclasses.replace(record, link=run.get_link())
-
-    def _run(self, spec: StressTestSpec, backend: Backend) -> RunRecord:
-        client = self.client(backend.server)
-        project_id = self._project_id(backend)
-        self.progress.started(spec.name, self.address(backend.server))
-        started = time.monotonic()
-
-        def on_progress(progress: JobProgress) -> None:
-            self.progress.update(spec.name, progress)
-
-        record = run_stress_test(
-            client,
-            spec,
-            project_id,
-            timeout=backend.defaults.timeout,
-            poll_rate=backend.defaults.poll_rate,
-            on_progress=on_progress,
-            display_dir=self.config.invocation_params.dir,
-        )
-        self.progress.finished(record, time.monotonic() - started)
-        return dataclasses.replace(record, session=self.token)
-
-    def result_for(self, spec: StressTestSpec, backend: Backend) -> RunRecord:
-        """The results of ``spec``: cached when still valid, else from a new run.
-
-        The cache key leaves out the run name (it does not change the results), so the
-        record is returned under ``spec.name``. A run that failed is not tried again in the
-        session (a firewall's reference is asked for by the firewall too).
+        A kind with a reference (a firewall) gets its reference stress test's run first; the
+        cache key holds that run's id. The record is returned under ``spec.name`` (a stress
+        test's cache key leaves out the run name: it does not change the results). A run that
+        failed is not tried again in the session (a firewall's reference is asked for by the
+        firewall too).
 
         Raises:
-            RunFailed: The run could not be produced; the message says why.
+            RunFailed: The record could not be produced; the message says why.
         """
-        with _named_failures(spec.source, spec.name, backend.defaults.timeout):
-            key = self._cache_key(spec, backend)
+        reference = self._reference_run_id(kind, spec, backend)
+        timeout = backend.defaults.timeout
+        with _named_failures(spec.source, spec.name, timeout):
+            key = (
+                kind.directory,
+                kind.cache_key(spec, backend, self.server_identity(backend.server), reference),
+            )
         if key in self._failures:
             failure = self._failures[key]
             raise RunFailed(failure.message, failure.log_tail, repeated=True)
         if key not in self._records:
             try:
-                with _named_failures(spec.source, spec.name, backend.defaults.timeout):
+                with _named_failures(spec.source, spec.name, timeout):
                     self._records[key] = self._load_or_produce(
-                        self.store,
-                        key,
-                        backend.defaults.timeout,
-                        lambda: self._revalidated(self.store.load(key), backend),
-                        lambda: self._run(spec, backend),
-                        self.progress.cached,
+                        kind, key[1], spec, backend, reference
                     )
             except RunFailed as exc:
                 self._failures[key] = exc
                 raise
-        return self._records[key].renamed(spec.name)
+        return kind.named(cast(R, self._records[key]), spec)
 
-    def firewall_result_for(self, spec: FirewallSpec, backend: Backend) -> FirewallRecord:
-        """The bins of ``spec``'s firewall run: cached when still valid, else from a new run.
-
-        The reference stress test runs first (or comes from the cache); the cache key holds
-        its run id, the firewall section and the contents of the firewall's data.
-
-        Raises:
-            RunFailed: The reference or the firewall run failed; the message says why.
-        """
+    def _reference_run_id(self, kind: RunKind[S, R], spec: S, backend: Backend) -> str:
+        """Id of the run of ``kind``'s reference stress test of ``spec`` (empty: none)."""
+        reference = kind.reference(spec)
+        if reference is None:
+            return ""
         try:
-            reference = self.result_for(spec.reference, backend)
+            return self.result_for(STRESS_TESTS, reference, backend).test_run_id
         except RunFailed as exc:
             # The reference's own error (shown once) has the reason and the job's log.
-            failed = f"its reference {spec.reference.name!r} failed"
+            failed = f"its reference {reference.name!r} failed"
             why = f"{failed} (its error is above)" if exc.repeated else f"{failed}: {exc}"
             raise RunFailed(f"{spec.source} ({spec.name}): {why}") from None
-        with _named_failures(spec.source, spec.name, backend.defaults.timeout):
-            key = self._firewall_cache_key(spec, backend, reference.test_run_id)
-            if key not in self._firewalls:
-                self._firewalls[key] = self._load_or_produce(
-                    self.firewall_store,
-                    key,
-                    backend.defaults.timeout,
-                    lambda: self._firewall_revalidated(self.firewall_store.load(key), backend),
-                    lambda: self._run_firewall(spec, backend, reference.test_run_id),
-                    self.progress.firewall_cached,
-                )
-        return self._firewalls[key]
 
-    @staticmethod
     def _load_or_produce(
-        store: ResultStore[R],
-        key: str,
-        timeout: float,
-        load: Callable[[], R | None],
-        produce: Callable[[], R],
-        announce_cached: Callable[[R], None],
+        self, kind: RunKind[S, R], key: str, spec: S, backend: Backend, reference: str
     ) -> R:
         """The valid stored record of ``key``, else a new one (under the key's file lock)."""
-        with store.lock(key, timeout=timeout + LOCK_GRACE_SECONDS):
-            cached = load()
+        store = self.store(kind)
+        with store.lock(key, timeout=backend.defaults.timeout + LOCK_GRACE_SECONDS):
+            cached = self._revalidated(kind, store.load(key), backend)
             if cached is not None:
-                announce_cached(cached)
+                self.progress.cached(kind.cached_text(cached))
                 return cached
-            record = produce()
+            record = self._run(kind, spec, backend, reference)
             store.save(key, record)
             return record
 
-    # -- firewalls ------------------------------------------------------------------------
-
-    def _firewall_cache_key(self, spec: FirewallSpec, backend: Backend, reference: str) -> str:
-        section = {
-            "data_info": {"eval_path": spec.eval_path},
-            "timestamp_col": spec.timestamp_col,
-            "bin_size": spec.bin_size,
-            "thresholds": {k: list(v) for k, v in spec.thresholds.items()},
-        }
-        extra = {
-            "firewall": spec.name,
-            "project": spec.project.name,
-            "reference_test_run_id": reference,
-            "server": backend.server.address or self.embedded_identity(),
-        }
-        return fingerprint(section, extra)
-
-    def _firewall_revalidated(
-        self, record: FirewallRecord | None, backend: Backend
-    ) -> FirewallRecord | None:
-        """``record`` if all its bins are still on the server (with fresh links), else ``None``.
-
-        A bin replaced by later data for the same time has a new run id: the old one is gone.
-        """
-        if record is None or record.session == self.token:
+    def _revalidated(self, kind: RunKind[Any, R], record: R | None, backend: Backend) -> R | None:
+        """``record`` if it may be reused (with fresh links), else ``None``."""
+        if record is None or record.session == self.token:  # e.g. made by another worker
             return record
         if self.settings.rerun:
             return None
         from pytest_rime.sdk import RIMENotFoundError
 
-        client = self.client(backend.server)
         try:
-            link = client.get_firewall(record.firewall_id).get_link()
-            bins = tuple(
-                dataclasses.replace(b, link=client.get_test_run(b.test_run_id).get_link())
-                for b in record.bins
-            )
+            return kind.refreshed(self.client(backend.server), record)
         except RIMENotFoundError:
             return None
-        return dataclasses.replace(record, link=link, bins=bins)
 
-    def _run_firewall(self, spec: FirewallSpec, backend: Backend, reference: str) -> FirewallRecord:
-        self.progress.started(spec.name, self.address(backend.server), what="firewall")
+    def _run(self, kind: RunKind[S, R], spec: S, backend: Backend, reference: str) -> R:
+        client = self.client(backend.server)
+        self.progress.started(spec.name, self.address(backend.server), what=kind.what)
         started = time.monotonic()
 
         def on_progress(progress: JobProgress) -> None:
             self.progress.update(spec.name, progress)
 
-        record = run_firewall(
-            self.client(backend.server),
-            spec,
-            reference,
-            timeout=backend.defaults.timeout,
-            poll_rate=backend.defaults.poll_rate,
+        context = RunContext(
+            client=client,
+            backend=backend,
+            reference_run_id=reference,
+            project_id=functools.partial(self._project_id, backend.server),
             on_progress=on_progress,
             display_dir=self.config.invocation_params.dir,
+            session=self.token,
         )
-        self.progress.firewall_finished(record, time.monotonic() - started)
-        return dataclasses.replace(record, session=self.token)
+        record = kind.run(spec, context)
+        self.progress.finished(kind.finished_text(record, time.monotonic() - started))
+        return record
 
 
 @contextlib.contextmanager

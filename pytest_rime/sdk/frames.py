@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -81,6 +82,20 @@ def _frame(rows: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(columns))
 
 
+def _row(message: Any, columns: Iterable[str], **converted: Any) -> dict[str, Any]:
+    """``message`` as a row of ``columns``.
+
+    Each column is the field of that (dotted) name as it is, or the value ``converted`` gives
+    for it (labels for enums, lists for repeated fields, parsed JSON).
+    """
+    return {
+        column: converted[column]
+        if column in converted
+        else functools.reduce(getattr, column.split("."), message)
+        for column in columns
+    }
+
+
 def cases_frame(cases: Iterable[results_pb2.TestCase]) -> pd.DataFrame:
     """One row per test case with the columns of :data:`TEST_CASE_COLUMNS`.
 
@@ -88,18 +103,14 @@ def cases_frame(cases: Iterable[results_pb2.TestCase]) -> pd.DataFrame:
         ValueError: A case's metrics are not a JSON object.
     """
     rows = [
-        {
-            "test_run_id": case.test_run_id,
-            "test_batch_type": case.test_batch_type,
-            "test_id": case.test_id,
-            "category": case.category,
-            "features": list(case.features),
-            "status": case_status_label(case.status),
-            "severity": severity_label(case.severity),
-            "importance_score": case.importance_score,
-            "metrics": parse_json_object(case.metrics_json, f"the metrics of {case.test_id}"),
-            "description": case.description,
-        }
+        _row(
+            case,
+            TEST_CASE_COLUMNS,
+            features=list(case.features),
+            status=case_status_label(case.status),
+            severity=severity_label(case.severity),
+            metrics=parse_json_object(case.metrics_json, f"the metrics of {case.test_id}"),
+        )
         for case in cases
     ]
     return _frame(rows, TEST_CASE_COLUMNS)
@@ -153,16 +164,7 @@ def run_summary_frame(run: results_pb2.TestRun) -> pd.DataFrame:
 def batches_frame(batches: Iterable[results_pb2.TestBatch]) -> pd.DataFrame:
     """One row per test batch (one engine test) with the columns of :data:`TEST_BATCH_COLUMNS`."""
     rows = [
-        {
-            "test_run_id": batch.test_run_id,
-            "test_id": batch.test_id,
-            "test_batch_type": batch.test_batch_type,
-            "category": batch.category,
-            "description": batch.description,
-            "severity": severity_label(batch.severity),
-            "duration_millis": batch.duration_millis,
-            **{f"summary_counts.{k}": getattr(batch.summary_counts, k) for k in _SUMMARY_KEYS},
-        }
+        _row(batch, TEST_BATCH_COLUMNS, severity=severity_label(batch.severity))
         for batch in batches
     ]
     return _frame(rows, TEST_BATCH_COLUMNS)
@@ -171,18 +173,7 @@ def batches_frame(batches: Iterable[results_pb2.TestBatch]) -> pd.DataFrame:
 def firewall_events_frame(events: Iterable[firewall_pb2.FirewallEvent]) -> pd.DataFrame:
     """One row per firewall event with the columns of :data:`FIREWALL_EVENT_COLUMNS`."""
     rows = [
-        {
-            "id": event.id,
-            "firewall_id": event.firewall_id,
-            "bin_start_secs": event.bin_start_secs,
-            "bin_end_secs": event.bin_end_secs,
-            "metric": event.metric,
-            "value": event.value,
-            "threshold": event.threshold,
-            "severity": severity_label(event.severity),
-            "description": event.description,
-            "test_run_id": event.test_run_id,
-        }
+        _row(event, FIREWALL_EVENT_COLUMNS, severity=severity_label(event.severity))
         for event in events
     ]
     return _frame(rows, FIREWALL_EVENT_COLUMNS)
@@ -200,15 +191,7 @@ def firewall_bins_frame(bins: Iterable[firewall_pb2.FirewallBin]) -> pd.DataFram
         metrics = parse_json_object(
             time_bin.metrics_json, f"the metrics of the bin at {time_bin.bin_start_secs}"
         )
-        row: dict[str, Any] = {
-            "firewall_id": time_bin.firewall_id,
-            "bin_start_secs": time_bin.bin_start_secs,
-            "bin_end_secs": time_bin.bin_end_secs,
-            "test_run_id": time_bin.test_run_id,
-            "num_rows": time_bin.num_rows,
-            "severity": severity_label(time_bin.severity),
-            "job_id": time_bin.job_id,
-        }
+        row = _row(time_bin, FIREWALL_BIN_COLUMNS, severity=severity_label(time_bin.severity))
         flattened: dict[str, Any] = {}
         for name, value in metrics.items():
             flatten(f"metrics.{name}", value, flattened)

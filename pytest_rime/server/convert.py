@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from google.protobuf.descriptor import EnumDescriptor
 
 from pytest_rime.engine.results import TestCaseResult
 from pytest_rime.proto.v1 import (
@@ -41,17 +45,35 @@ def severity_to_proto(severity: str) -> common_pb2.TestSeverity.ValueType:
     return common_pb2.TestSeverity.Value(f"TEST_SEVERITY_{severity}")
 
 
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum_from_proto(
+    wire: EnumDescriptor, value: int, prefix: str, kind: type[_E], field: str, noun: str
+) -> _E:
+    """The member of ``kind`` named like wire value ``value`` without ``prefix``."""
+    found = wire.values_by_number.get(value)
+    name = found.name if found is not None else ""
+    try:
+        return kind(name.removeprefix(prefix))
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{field}: {value} is not {noun}") from exc
+
+
 def job_status_from_proto(value: common_pb2.JobStatus.ValueType) -> JobStatus:
     """``JOB_STATUS_RUNNING`` -> :attr:`JobStatus.RUNNING`.
 
     Raises:
         InvalidArgumentError: UNSPECIFIED or unknown.
     """
-    name = common_pb2.JobStatus.Name(value) if value in common_pb2.JobStatus.values() else ""
-    try:
-        return JobStatus(name.removeprefix("JOB_STATUS_"))
-    except ValueError as exc:
-        raise InvalidArgumentError(f"selected_statuses: {value} is not a job status") from exc
+    return _enum_from_proto(
+        common_pb2.JobStatus.DESCRIPTOR,
+        value,
+        "JOB_STATUS_",
+        JobStatus,
+        "selected_statuses",
+        "a job status",
+    )
 
 
 def job_type_from_proto(value: common_pb2.JobType.ValueType) -> JobType:
@@ -60,11 +82,24 @@ def job_type_from_proto(value: common_pb2.JobType.ValueType) -> JobType:
     Raises:
         InvalidArgumentError: UNSPECIFIED or unknown.
     """
-    name = common_pb2.JobType.Name(value) if value in common_pb2.JobType.values() else ""
+    return _enum_from_proto(
+        common_pb2.JobType.DESCRIPTOR, value, "JOB_TYPE_", JobType, "selected_types", "a job type"
+    )
+
+
+def config_from_json(config_json: str) -> dict[str, Any]:
+    """A request's ``test_run_config_json`` as a dict (not validated beyond being an object).
+
+    Raises:
+        InvalidArgumentError: Not JSON, or not a JSON object.
+    """
     try:
-        return JobType(name.removeprefix("JOB_TYPE_"))
+        raw = json.loads(config_json)
     except ValueError as exc:
-        raise InvalidArgumentError(f"selected_types: {value} is not a job type") from exc
+        raise InvalidArgumentError(f"test_run_config_json is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidArgumentError("test_run_config_json must be a JSON object")
+    return raw
 
 
 def data_type_from_proto(value: common_pb2.DataType.ValueType) -> str:

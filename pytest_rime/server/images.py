@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_rime.server.distribution import PACKAGE_PARENT
 from pytest_rime.server.errors import InvalidArgumentError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -63,9 +64,7 @@ def check_requirement(name: str, version_specifier: str) -> None:
 
 def inherited_paths() -> list[str]:
     """The server interpreter's site-packages plus the directory holding ``pytest_rime``."""
-    import pytest_rime
-
-    paths = [*site.getsitepackages(), str(Path(pytest_rime.__file__).resolve().parent.parent)]
+    paths = [*site.getsitepackages(), PACKAGE_PARENT]
     return list(dict.fromkeys(paths))
 
 

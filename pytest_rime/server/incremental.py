@@ -12,13 +12,13 @@ monitored metric thresholds for this run. Any other key is refused, naming it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_rime.engine.config import ConfigError
+from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.monitoring import resolve_thresholds
+from pytest_rime.server.convert import config_from_json
 from pytest_rime.server.errors import InvalidArgumentError
 
 ALLOWED_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -98,12 +98,7 @@ def parse_incremental_config(config_json: str) -> IncrementalConfig:
         InvalidArgumentError: Not a JSON object, an unknown key, a missing or empty
             ``eval_path`` / ``timestamp_col``, or a bad threshold; the message names the key.
     """
-    try:
-        raw = json.loads(config_json)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"test_run_config_json is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise InvalidArgumentError("test_run_config_json must be a JSON object")
+    raw = config_from_json(config_json)
     sections = {"": raw, **{name: _section(raw, name) for name in ("data_info", "monitoring_info")}}
     for name, section in sections.items():
         _check_keys(section, name)

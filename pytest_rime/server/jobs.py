@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pytest_rime
 from pytest_rime.engine.firewall import FirewallFromReferenceResult, FirewallRunResult
 from pytest_rime.engine.results import RunResult
+from pytest_rime.server.distribution import PACKAGE_PARENT
 from pytest_rime.server.errors import ServerError
 from pytest_rime.server.records import (
     ImageStatus,
@@ -38,9 +38,6 @@ from pytest_rime.server.store import Store
 from pytest_rime.server.worker import OOM_EXIT_CODE
 
 SERVER_STOPPED = "server stopped while the job was running"
-
-PACKAGE_PARENT = str(Path(pytest_rime.__file__).resolve().parent.parent)
-"""The directory holding the ``pytest_rime`` package; on every worker's PYTHONPATH."""
 
 _log = logging.getLogger(__name__)
 
@@ -115,7 +112,7 @@ class JobQueue:
 
     def start(self) -> None:
         """Fail jobs a previous server left RUNNING, then start scheduling PENDING ones."""
-        for job in self._store.jobs_with_status(JobStatus.RUNNING):
+        for job in self._store.jobs.with_status(JobStatus.RUNNING):
             self._record_end(job, JobStatus.FAILED, TerminationReason.GENERIC_ERROR, SERVER_STOPPED)
         self._scheduler.start()
 
@@ -138,7 +135,7 @@ class JobQueue:
 
     def log_path(self, job_id: str) -> Path:
         """The log file of job ``job_id`` (may not exist before the job starts)."""
-        self._store.get_job(job_id)
+        self._store.jobs.get(job_id)
         return self.job_dir(job_id) / "log.txt"
 
     def with_live_progress(self, job: Job) -> Job:
@@ -153,13 +150,13 @@ class JobQueue:
         Raises:
             NotFoundError: No such job.
         """
-        return self.with_live_progress(self._store.get_job(job_id))
+        return self.with_live_progress(self._store.jobs.get(job_id))
 
     def submit(
         self, job_type: JobType, project_id: str, spec: dict[str, Any], **fields: str
     ) -> Job:
         """Record a PENDING job and wake the scheduler."""
-        job = self._store.create_job(job_type, project_id, spec, **fields)
+        job = self._store.jobs.create(job_type, project_id, spec, **fields)
         self.wake()
         return job
 
@@ -177,7 +174,7 @@ class JobQueue:
             NotFoundError: No such job.
         """
         with self._cond:
-            job = self._store.get_job(job_id)
+            job = self._store.jobs.get(job_id)
             if job.status is JobStatus.PENDING:
                 return self._record_end(
                     job, JobStatus.CANCELLED, TerminationReason.CANCELLED, "cancelled by request"
@@ -192,7 +189,7 @@ class JobQueue:
     def _next_pending(self) -> Job | None:
         if len(self._running) >= self._max_running:
             return None
-        pending = self._store.jobs_with_status(JobStatus.PENDING)
+        pending = self._store.jobs.with_status(JobStatus.PENDING)
         return pending[0] if pending else None
 
     def _schedule(self) -> None:
@@ -244,7 +241,7 @@ class JobQueue:
             )
             return
         (job_dir / "pid").write_text(str(process.pid))
-        self._store.update_job(job.id, status=JobStatus.RUNNING, start_time=time.time())
+        self._store.jobs.update(job.id, status=JobStatus.RUNNING, start_time=time.time())
         running = _Running(job.id, process, oom_kills)
         self._running[job.id] = running
         threading.Thread(
@@ -276,7 +273,7 @@ class JobQueue:
             running.done.set()
 
     def _finish(self, running: _Running, returncode: int) -> None:
-        job = self._store.get_job(running.job_id)
+        job = self._store.jobs.get(running.job_id)
         job_dir = self.job_dir(job.id)
         job = replace(job, progress=read_progress(job_dir) or job.progress)
         if running.stop_reason is TerminationReason.CANCELLED:
@@ -343,11 +340,11 @@ class JobQueue:
         start_time = job.start_time or end_time
         if job.type is JobType.IMAGE_BUILDER:
             libraries = [PipLibrary(**p) for p in payload["pip_libraries"]]
-            self._store.update_image(job.image_name, ImageStatus.READY, libraries)
-            self._store.update_job(job.id, progress=job.progress, **done)
+            self._store.images.update(job.image_name, ImageStatus.READY, libraries)
+            self._store.jobs.update(job.id, progress=job.progress, **done)
             return ""
         if job.type is JobType.MODEL_STRESS_TEST:
-            self._store.save_run_result(
+            self._store.results.save_run(
                 job.id,
                 RunResult.from_dict(payload),
                 start_time=start_time,
@@ -358,7 +355,7 @@ class JobQueue:
             return ""
         if job.type is JobType.FIREWALL_BATCH_TEST:
             firewall_run = FirewallRunResult.from_dict(payload)
-            self._store.save_firewall_run(
+            self._store.firewalls.save_run(
                 job.id,
                 job.firewall_id,
                 firewall_run,
@@ -369,7 +366,7 @@ class JobQueue:
             )
             return firewall_summary(firewall_run)
         from_reference = FirewallFromReferenceResult.from_dict(payload)
-        firewall = self._store.save_firewall_from_reference(
+        firewall = self._store.firewalls.save_from_reference(
             job.id,
             from_reference,
             start_time=start_time,
@@ -384,9 +381,9 @@ class JobQueue:
     ) -> Job:
         """Record a final state; a failed image build fails its image."""
         if job.type is JobType.IMAGE_BUILDER and status is not JobStatus.SUCCEEDED:
-            self._store.update_image(job.image_name, ImageStatus.FAILED)
+            self._store.images.update(job.image_name, ImageStatus.FAILED)
         self._append_log(job.id, f"job {status.value.lower()}: {message}")
-        return self._store.update_job(
+        return self._store.jobs.update(
             job.id,
             status=status,
             termination_reason=reason,

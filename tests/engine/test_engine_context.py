@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from engine_helpers import make_context, tabular_frame, x_model
 
-from pytest_rime.engine.context import infer_model_task
+from pytest_rime.engine.errors import ModelError
 from pytest_rime.engine.importance import LABEL_MI, NONE, PERMUTATION
-from pytest_rime.engine.model import ModelAdapter, ModelError
+from pytest_rime.engine.model import ModelAdapter
+from pytest_rime.engine.tasks import infer_model_task
 
 
 @pytest.mark.parametrize(

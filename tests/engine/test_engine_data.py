@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from pytest_rime.engine.data import (
-    DataError,
     infer_feature_types,
     read_predictions,
     read_table,
     sample_positions,
 )
+from pytest_rime.engine.errors import DataError
 
 FRAME = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [0.5, 1.5, np.nan]})
 

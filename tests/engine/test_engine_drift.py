@@ -9,8 +9,8 @@ from engine_helpers import case_for, make_context, run_one, statuses, tabular_fr
 from scipy import stats as scipy_stats
 from scipy.spatial.distance import jensenshannon
 
+from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.evidence import apply_evidence
-from pytest_rime.engine.registry import all_tests
 from pytest_rime.engine.results import Severity, Status, TestBatchResult, TestCaseResult
 from pytest_rime.engine.stats import PERMUTATIONS
 

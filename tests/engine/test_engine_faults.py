@@ -26,11 +26,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.model import ModelAdapter
-from pytest_rime.engine.registry import all_tests
 from pytest_rime.engine.results import Severity, TestCaseResult
 
-MY_CATEGORIES = ("Data Cleanliness", "Abnormal Inputs", "Drift")
+DATA_CATEGORIES = ("Data Cleanliness", "Abnormal Inputs", "Drift")
 CLASS_CODES = {
     "1st": 1,
     "2nd": 2,
@@ -59,7 +59,7 @@ class Split:
         return [
             case
             for spec in all_tests()
-            if spec.category in MY_CATEGORIES
+            if spec.category in DATA_CATEGORIES
             for case in run_one(ctx, spec.test_id)
         ]
 
@@ -107,7 +107,7 @@ def high_cases(cases: list[TestCaseResult]) -> list[tuple[str, tuple[str, ...]]]
 
 def test_healthy_titanic_model_has_no_high_case(titanic: Split) -> None:
     cases = titanic.run()
-    assert {c.category for c in cases} == set(MY_CATEGORIES)
+    assert {c.category for c in cases} == set(DATA_CATEGORIES)
     assert high_cases(cases) == []
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from robustness_helpers import run_titanic, titanic_model, titanic_split
 
-from pytest_rime.engine.registry import all_tests
+from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.results import Severity, Status
 
 

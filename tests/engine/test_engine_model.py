@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from pytest_rime.engine.model import ModelError, load_model
+from pytest_rime.engine.errors import ModelError
+from pytest_rime.engine.model import load_model
 
 FRAME = pd.DataFrame({"x": [-2.0, 0.0, 3.0]})
 

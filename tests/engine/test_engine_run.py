@@ -12,10 +12,9 @@ import pandas as pd
 import pytest
 from engine_helpers import make_context, tabular_frame, x_model
 
-from pytest_rime.engine.config import ConfigError
-from pytest_rime.engine.data import DataError
-from pytest_rime.engine.model import ModelError
-from pytest_rime.engine.registry import Finding, TestSettings, TestSpec, all_tests
+from pytest_rime.engine.catalog import all_tests
+from pytest_rime.engine.errors import ConfigError, DataError, ModelError
+from pytest_rime.engine.registry import Finding, TestSettings, TestSpec
 from pytest_rime.engine.results import RunResult, Status
 from pytest_rime.engine.run import run_batches, run_stress_test, run_test
 
@@ -24,7 +23,7 @@ def predict_df(df):
     return 1.0 / (1.0 + np.exp(-4.0 * df["x"].to_numpy()))
 """
 
-MY_CATEGORIES = {"Data Cleanliness", "Abnormal Inputs", "Drift"}
+DATA_CATEGORIES = {"Data Cleanliness", "Abnormal Inputs", "Drift"}
 
 
 def only_my_tests(**overrides: Any) -> dict[str, Any]:
@@ -32,7 +31,7 @@ def only_my_tests(**overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         spec.test_id: {"enabled": False}
         for spec in all_tests()
-        if spec.category not in MY_CATEGORIES
+        if spec.category not in DATA_CATEGORIES
     }
     config.update(overrides)
     return config
@@ -75,9 +74,9 @@ def test_run_end_to_end(project: Path) -> None:
     assert result.num_failing_inputs >= 30  # the unseen "purple" rows at least
     total = len(result.batches)
     assert progress == [(i, total) for i in range(1, total + 1)]
-    assert {b.category for b in result.batches} == MY_CATEGORIES
+    assert {b.category for b in result.batches} == DATA_CATEGORIES
     assert [b.test_id for b in result.batches] == [
-        s.test_id for s in all_tests() if s.category in MY_CATEGORIES
+        s.test_id for s in all_tests() if s.category in DATA_CATEGORIES
     ]
     drift = next(b for b in result.batches if b.test_id == "drift.feature_drift")
     x_case = next(c for c in drift.cases if c.features == ("x",))

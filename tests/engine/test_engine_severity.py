@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pytest_rime.engine.registry import Finding, get_test
+from pytest_rime.engine.catalog import get_test
+from pytest_rime.engine.registry import Finding
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.severity import impact_cap, level_of, severity_of, status_of, to_case
 

@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 from engine_helpers import tabular_frame, x_model
 
+from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.context import prediction_problem
-from pytest_rime.engine.data import DataError, display_name
-from pytest_rime.engine.model import ModelError, error_text
-from pytest_rime.engine.registry import all_tests
+from pytest_rime.engine.data import display_name
+from pytest_rime.engine.errors import DataError, ModelError
+from pytest_rime.engine.model import error_text
 from pytest_rime.engine.run import run_stress_test
 
 ROWS = 300

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pytest_rime.engine.config import ConfigError, validate_config
+from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.evidence import P_VALUE_ADJUSTED, apply_evidence, benjamini_hochberg
 from pytest_rime.engine.results import Severity, Status, TestBatchResult, TestCaseResult
+from pytest_rime.engine.validation import validate_config
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -10,7 +10,7 @@ from scipy.stats import chi2, chi2_contingency
 from scipy.stats.contingency import association, crosstab
 from sklearn import metrics as skm
 
-from pytest_rime.engine.registry import all_tests
+from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.stats import discretize
 from pytest_rime.engine.tests.fairness import CATEGORY, cramers_v

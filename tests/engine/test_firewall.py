@@ -16,8 +16,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from pytest_rime.engine.config import ConfigError
-from pytest_rime.engine.data import DataError
+from pytest_rime.engine.errors import ConfigError, DataError
 from pytest_rime.engine.firewall import (
     FIREWALL_CATEGORIES,
     FirewallFromReferenceResult,

@@ -6,18 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pytest_rime.engine.drift_statistics import cramers_v_rows, js_distance_rows, ks_rows, psi_rows
 from pytest_rime.engine.evidence import benjamini_hochberg
 from pytest_rime.engine.monitoring import (
     NullTarget,
     adjust,
     chunk_counts,
-    cramers_v_rows,
     draw_chunks,
     empirical_p_value,
-    js_distance_rows,
-    ks_rows,
     null_p_values,
-    psi_rows,
     target_draws,
     with_replacement,
 )

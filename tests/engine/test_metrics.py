@@ -9,18 +9,18 @@ from engine_helpers import make_context, tabular_frame, x_model
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION
 from pytest_rime.engine.metrics import (
     MetricInputs,
     all_metrics,
     compute_metrics,
     expected_calibration_error,
     metric_names,
-    model_perf,
     prepare,
     reliability_table,
     task_metrics,
 )
+from pytest_rime.engine.performance import model_perf
+from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION
 
 SEEDS = [0, 1, 2]
 

@@ -10,12 +10,12 @@ from scipy import stats as scipy_stats
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION
+from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.evidence import apply_evidence
 from pytest_rime.engine.metrics import metric_names
-from pytest_rime.engine.registry import all_tests
 from pytest_rime.engine.results import Severity, Status, TestBatchResult, TestCaseResult
 from pytest_rime.engine.tests.model_performance import CATEGORY
+from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION
 
 
 def _category_cases(ctx):

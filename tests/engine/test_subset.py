@@ -11,15 +11,15 @@ import pytest
 from engine_helpers import case_for, make_context, run_one, tabular_frame, worst, x_model
 from sklearn import metrics as skm
 
+from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.metrics import prepare as metric_inputs_of
 from pytest_rime.engine.metrics import task_metrics
-from pytest_rime.engine.registry import all_tests
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.run import run_stress_test
 from pytest_rime.engine.severity import impact_cap
 from pytest_rime.engine.tests.subset import DIAGNOSTIC_MAX_IMPACT, MISSING, OTHER, row_parts
 
-MY_CATEGORIES = ("Model Performance", "Subset Performance", "Bias and Fairness")
+MODEL_CATEGORIES = ("Model Performance", "Subset Performance", "Bias and Fairness")
 
 
 def _flip_for(column: str, value: object, model=x_model):
@@ -224,7 +224,7 @@ def _my_cases(ctx):
     return [
         case
         for spec in all_tests()
-        if spec.category in MY_CATEGORIES
+        if spec.category in MODEL_CATEGORIES
         for case in run_one(ctx, spec.test_id)
     ]
 
@@ -235,7 +235,7 @@ def test_titanic_clean_split_has_no_high_case(titanic) -> None:
         titanic, lambda f: model.predict_proba(f)[:, 1], protected_features=["group"]
     )
     cases = _my_cases(ctx)
-    assert {c.category for c in cases} == set(MY_CATEGORIES)
+    assert {c.category for c in cases} == set(MODEL_CATEGORIES)
     high = [
         (c.test_batch_type, c.features, c.description) for c in cases if c.severity is Severity.HIGH
     ]
@@ -293,8 +293,8 @@ def test_titanic_end_to_end_run(titanic, tmp_path, flip: bool) -> None:
     if flip:
         predicted = np.where(cur["class"] == "3rd", 1 - predicted, predicted)
     assert perf["AUC"].eval_metric == pytest.approx(skm.roc_auc_score(cur["survived"], predicted))
-    mine = [c for c in result.test_cases if c.category in MY_CATEGORIES]
-    high = {(c.test_batch_type, c.features) for c in mine if c.severity is Severity.HIGH}
+    model_cases = [c for c in result.test_cases if c.category in MODEL_CATEGORIES]
+    high = {(c.test_batch_type, c.features) for c in model_cases if c.severity is Severity.HIGH}
     if flip:
         assert ("Subset Accuracy", ("class",)) in high
     else:

@@ -360,11 +360,11 @@ def test_without_labels_there_are_no_metric_changes(small) -> None:
 
 
 def test_titanic_run_batches_predictions_and_flags_only_exposed_brittleness(tmp_path) -> None:
-    from pytest_rime.engine.registry import all_tests
+    from pytest_rime.engine.catalog import all_tests
 
     ref, cur = titanic_split()
-    mine = ("Transformations", "Attacks")
-    others = {s.test_id: {"enabled": False} for s in all_tests() if s.category not in mine}
+    robustness = ("Transformations", "Attacks")
+    others = {s.test_id: {"enabled": False} for s in all_tests() if s.category not in robustness}
     result = run_titanic(tmp_path, ref, cur, titanic_model(), others)
     assert [b.category for b in result.batches] == ["Transformations"] * 7 + ["Attacks"] * 2
     # 7 + 2 tests, one call each, plus one per sample (500 and 200 rows); the rest of the run

@@ -1,4 +1,4 @@
-"""Helpers of the plugin tests: an independent gate, a free port, the temp project."""
+"""Helpers of the plugin tests: tiny data, an independent gate, a free port, the temp project."""
 
 from __future__ import annotations
 
@@ -7,10 +7,66 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from pytest_rime.server.embedded import EmbeddedServer
+from pytest_rime.sdk import RIMEClient
+from pytest_rime.sdk.embedded import EmbeddedServer
+
+MODEL = """
+import numpy as np
+import pandas as pd
+
+
+def predict_df(df: pd.DataFrame) -> np.ndarray:
+    x1 = pd.to_numeric(df["x1"], errors="coerce").fillna(0.0).clip(-3, 3).to_numpy(float)
+    return 1.0 / (1.0 + np.exp(-3.0 * x1))
+"""
+
+
+def tiny_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    label = (x1 + 0.5 * rng.normal(size=n) > 0).astype(int)
+    color = rng.choice(["red", "green", "blue"], size=n)
+    return pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "color": color, "y": label})
+
+
+def write_tiny_data(directory: Path) -> Path:
+    """ref.csv, eval.csv, eval_broken.csv (x1, the model's only input, shifted) and a model."""
+    rng = np.random.default_rng(0)
+    tiny_frame(rng, 300).to_csv(directory / "ref.csv", index=False)
+    evaluation = tiny_frame(rng, 300)
+    evaluation.to_csv(directory / "eval.csv", index=False)
+    evaluation.assign(x1=evaluation["x1"] + 2.0).to_csv(directory / "eval_broken.csv", index=False)
+    (directory / "model").mkdir()
+    (directory / "model" / "model.py").write_text(MODEL)
+    return directory
+
+
+FIRST_DAY = pd.Timestamp("2024-05-01", tz="UTC")
+DAYS = 3
+BAD_DAY = 1
+ROWS_PER_DAY = 150
+
+
+def day_label(day: int) -> str:
+    """``2024-05-02`` for day 1: the label of a daily bin."""
+    return (FIRST_DAY + pd.Timedelta(days=day)).strftime("%Y-%m-%d")
+
+
+def days_frame(rng: np.random.Generator, bad_day: int | None) -> pd.DataFrame:
+    """:data:`DAYS` days of rows stamped ``ts``; on ``bad_day`` x1 is shifted after labelling."""
+    frames = []
+    for day in range(DAYS):
+        frame = tiny_frame(rng, ROWS_PER_DAY)
+        if day == bad_day:
+            frame["x1"] = frame["x1"] + 2.0
+        offsets = np.sort(rng.integers(0, 86400, ROWS_PER_DAY))
+        stamps = FIRST_DAY + pd.Timedelta(days=day) + pd.to_timedelta(offsets, unit="s")
+        frames.append(frame.assign(ts=stamps.strftime("%Y-%m-%d %H:%M:%S")))
+    return pd.concat(frames, ignore_index=True)
+
 
 SEVERITY_RANK = {"NONE": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
 
@@ -34,6 +90,21 @@ def failing(cases: pd.DataFrame, fail_on: str = "high") -> pd.DataFrame:
     """Cases a gate at ``fail_on`` fails (computed here, not by the plugin)."""
     rank = cases["severity"].map(SEVERITY_RANK)
     return cases[(rank >= SEVERITY_RANK[fail_on.upper()]) & (cases["status"] != "SKIP")]
+
+
+def cases_through_sdk(client: RIMEClient, data: Path, eval_file: str) -> pd.DataFrame:
+    """Test cases of the tiny config, run with the SDK alone (the independent expectation)."""
+    config = run_config(data, eval_file)
+    config["data_info"] = {  # type: ignore[index]
+        **config["data_info"],  # type: ignore[dict-item]
+        "ref_path": client.upload_dataset_file(data / "ref.csv"),
+        "eval_path": client.upload_dataset_file(data / eval_file),
+    }
+    model_dir = client.upload_model_directory(data / "model")
+    config["model_info"] = {"path": f"{model_dir}/model.py"}
+    job = client.start_stress_test(config)
+    job.get_status(wait_until_finish=True, poll_rate_sec=0.2)
+    return job.get_test_cases_result()
 
 
 def free_port() -> int:

@@ -13,21 +13,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import BAD_DAY, DAYS, FIRST_DAY, day_label
-from plugin_helpers import RimeProject, failing
+from plugin_helpers import BAD_DAY, DAYS, FIRST_DAY, RimeProject, day_label, failing
 from scipy import stats
 
 from pytest_rime.plugin.bins import bin_label, iso_time
 from pytest_rime.sdk import RIMEClient, RIMEFirewall
 
 
-def firewall_section(data: Path, eval_file: str, project: str, extra: str = "") -> str:
+def firewall_section(data: Path, eval_file: str, project_name: str, extra: str = "") -> str:
     """A ``firewalls:`` section with one daily firewall on the Tiny stress test."""
     return (
         f"firewalls:\n"
         f"  - name: Daily\n"
         f"    reference: Tiny\n"
-        f"    project: {project}\n"
+        f"    project: {project_name}\n"
         f"    eval_path: {data / eval_file}\n"
         f"    timestamp_col: ts\n"
     ) + extra
@@ -50,7 +49,7 @@ def summary_of(result: pytest.RunResult) -> str:
 
 
 def test_planted_bad_day_fails_and_the_summary_names_it(
-    project: RimeProject, days_data: Path, sdk_client: RIMEClient, tmp_path: Path
+    rime_project: RimeProject, days_data: Path, sdk_client: RIMEClient, tmp_path: Path
 ) -> None:
     frame = pd.read_csv(days_data / "days_bad.csv")
     ref_x1 = pd.read_csv(days_data / "ref.csv")["x1"]
@@ -60,9 +59,11 @@ def test_planted_bad_day_fails_and_the_summary_names_it(
         p_value = stats.ks_2samp(ref_x1, rows).pvalue
         assert (p_value < 1e-6) if day == BAD_DAY else (p_value > 1e-3)
 
-    project.write(sections=firewall_section(days_data, "days_bad.csv", "fw-bad"))
+    rime_project.write(sections=firewall_section(days_data, "days_bad.csv", "fw-bad"))
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
-    result = project.run("rime.yaml::Daily", "--junitxml", str(junit), "--rime-report", str(report))
+    result = rime_project.run(
+        "rime.yaml::Daily", "--junitxml", str(junit), "--rime-report", str(report)
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
     bad, healthy = day_label(BAD_DAY), [day_label(d) for d in range(DAYS) if d != BAD_DAY]
@@ -109,10 +110,10 @@ def test_planted_bad_day_fails_and_the_summary_names_it(
 
 
 def test_healthy_days_pass_and_rerun_from_the_cache(
-    project: RimeProject, days_data: Path, sdk_client: RIMEClient
+    rime_project: RimeProject, days_data: Path, sdk_client: RIMEClient
 ) -> None:
-    project.write(sections=firewall_section(days_data, "days.csv", "fw-healthy"))
-    result = project.run("rime.yaml::Daily", "-p", "no:warnings")
+    rime_project.write(sections=firewall_section(days_data, "days.csv", "fw-healthy"))
+    result = rime_project.run("rime.yaml::Daily", "-p", "no:warnings")
     assert result.ret == pytest.ExitCode.OK
     assert "no bin reached its fail_on gate" in summary_of(result)
     firewall = project_firewall(sdk_client, "fw-healthy")
@@ -126,7 +127,7 @@ def test_healthy_days_pass_and_rerun_from_the_cache(
     assert outcomes["passed"] + outcomes.get("skipped", 0) == cases + DAYS  # + Monitored Metrics
 
     marked = "rime_firewall and rime_monitoring"
-    again = project.run("-q", "--co", "--strict-markers", "-m", marked, "-p", "no:warnings")
+    again = rime_project.run("-q", "--co", "--strict-markers", "-m", marked, "-p", "no:warnings")
     assert [line for line in again.stdout.lines if line.startswith("rime.yaml::")] == [
         f"rime.yaml::Daily::{day_label(day)}::Monitoring::Monitored Metrics" for day in range(DAYS)
     ]
@@ -134,14 +135,14 @@ def test_healthy_days_pass_and_rerun_from_the_cache(
 
 
 def test_bin_size_other_than_the_project_firewall_is_a_collection_error(
-    project: RimeProject, days_data: Path, sdk_client: RIMEClient
+    rime_project: RimeProject, days_data: Path, sdk_client: RIMEClient
 ) -> None:
-    project.write(sections=firewall_section(days_data, "days.csv", "fw-sizes"))
-    project.run("rime.yaml::Daily", "--co", "-q")  # creates the project's daily firewall
-    project.write(
+    rime_project.write(sections=firewall_section(days_data, "days.csv", "fw-sizes"))
+    rime_project.run("rime.yaml::Daily", "--co", "-q")  # creates the project's daily firewall
+    rime_project.write(
         sections=firewall_section(days_data, "days.csv", "fw-sizes", "    bin_size: hour\n")
     )
-    result = project.run("rime.yaml::Daily")
+    result = rime_project.run("rime.yaml::Daily")
     result.assert_outcomes(errors=1)
     assert (
         "firewalls[0] (Daily): bin_size: the firewall 'Daily' of project 'fw-sizes' has daily "
@@ -169,10 +170,10 @@ def test_bin_size_other_than_the_project_firewall_is_a_collection_error(
     ids=["timestamp_col", "bin_size", "reference"],
 )
 def test_bad_firewall_entry_is_a_usage_error_naming_the_key(
-    project: RimeProject, days_data: Path, entry: str, message: str
+    rime_project: RimeProject, days_data: Path, entry: str, message: str
 ) -> None:
-    project.write(sections="firewalls:\n" + entry.replace("EVAL", str(days_data / "days.csv")))
-    result = project.run()
+    rime_project.write(sections="firewalls:\n" + entry.replace("EVAL", str(days_data / "days.csv")))
+    result = rime_project.run()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"rime.yaml: {message}" in result.stderr.str()
     assert "Traceback" not in result.stderr.str()
@@ -180,11 +181,11 @@ def test_bad_firewall_entry_is_a_usage_error_naming_the_key(
 
 @pytest.mark.slow
 def test_xdist_workers_share_one_firewall_job(
-    project: RimeProject, days_data: Path, sdk_client: RIMEClient, tmp_path: Path
+    rime_project: RimeProject, days_data: Path, sdk_client: RIMEClient, tmp_path: Path
 ) -> None:
-    project.write(sections=firewall_section(days_data, "days_bad.csv", "fw-xdist"))
+    rime_project.write(sections=firewall_section(days_data, "days_bad.csv", "fw-xdist"))
     junit = tmp_path / "junit.xml"
-    result = project.run("rime.yaml::Daily", "-n", "2", "--junitxml", str(junit))
+    result = rime_project.run("rime.yaml::Daily", "-n", "2", "--junitxml", str(junit))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert result.stdout.str().count("= rime firewalls =") == 1  # from the controller only
     bins = project_firewall(sdk_client, "fw-xdist").get_bins()
@@ -201,18 +202,20 @@ def test_xdist_workers_share_one_firewall_job(
 
 @pytest.mark.slow
 def test_thresholds_reach_the_server(
-    project: RimeProject, days_data: Path, sdk_client: RIMEClient
+    rime_project: RimeProject, days_data: Path, sdk_client: RIMEClient
 ) -> None:
     unknown = "    thresholds: {drifting_features: [1, 2, 3]}\n"
-    project.write(sections=firewall_section(days_data, "days_bad.csv", "fw-thresholds", unknown))
-    refused = project.run("rime.yaml::Daily")
+    rime_project.write(
+        sections=firewall_section(days_data, "days_bad.csv", "fw-thresholds", unknown)
+    )
+    refused = rime_project.run("rime.yaml::Daily")
     refused.assert_outcomes(errors=1)
     assert "monitoring_info.thresholds.drifting_features: unknown monitored metric" in (
         refused.stdout.str()
     )
     loose = "    thresholds: {num_drifting_features: [5, 6, 7]}\n"
-    project.write(sections=firewall_section(days_data, "days_bad.csv", "fw-thresholds", loose))
-    result = project.run("rime.yaml::Daily")
+    rime_project.write(sections=firewall_section(days_data, "days_bad.csv", "fw-thresholds", loose))
+    result = rime_project.run("rime.yaml::Daily")
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # the bad day still fails on other metrics
     events = project_firewall(sdk_client, "fw-thresholds").get_events()
     assert not events.empty and "num_drifting_features" not in set(events["metric"])
@@ -220,12 +223,14 @@ def test_thresholds_reach_the_server(
 
 
 def test_data_without_a_parseable_timestamp_is_one_collection_error(
-    project: RimeProject, days_data: Path
+    rime_project: RimeProject, days_data: Path
 ) -> None:
     frame = pd.read_csv(days_data / "days.csv").head(20).assign(ts="not a time")
-    frame.to_csv(project.pytester.path / "no_times.csv", index=False)
-    project.write(sections=firewall_section(project.pytester.path, "no_times.csv", "fw-no-times"))
-    result = project.run("rime.yaml::Daily")
+    frame.to_csv(rime_project.pytester.path / "no_times.csv", index=False)
+    rime_project.write(
+        sections=firewall_section(rime_project.pytester.path, "no_times.csv", "fw-no-times")
+    )
+    result = rime_project.run("rime.yaml::Daily")
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
     failed_job = output.split("rime.yaml: firewalls[0] (Daily): firewall job ", 1)[1]
@@ -238,10 +243,10 @@ def test_data_without_a_parseable_timestamp_is_one_collection_error(
 
 
 def test_failed_reference_fails_its_firewall_and_runs_once(
-    project: RimeProject, days_data: Path, sdk_client: RIMEClient
+    rime_project: RimeProject, days_data: Path, sdk_client: RIMEClient
 ) -> None:
-    (project.pytester.path / "rime.yaml").write_text(
-        f"server: {{address: '{project.server.address}'}}\n"
+    (rime_project.pytester.path / "rime.yaml").write_text(
+        f"server: {{address: '{rime_project.server.address}'}}\n"
         "stress_tests:\n"
         "  - name: Tiny\n"
         "    config:\n"
@@ -251,7 +256,7 @@ def test_failed_reference_fails_its_firewall_and_runs_once(
         + firewall_section(days_data, "days.csv", "fw-no-reference")
     )
     jobs = len(sdk_client.list_stress_test_jobs())
-    result = project.run()
+    result = rime_project.run()
     result.assert_outcomes(errors=2)
     output = result.stdout.str()
     # The reason is printed once, under the stress test; the firewall points at it.

@@ -27,11 +27,11 @@ def _ignore_high(cases: pd.DataFrame) -> list[str]:
 
 
 def test_passing_gate_with_warnings_and_skips(
-    project: RimeProject, clean_cases: pd.DataFrame
+    rime_project: RimeProject, clean_cases: pd.DataFrame
 ) -> None:
     ignored = _ignore_high(clean_cases)
-    project.write(extra=f"ignore: {{tests: {json.dumps(ignored)}}}\n")
-    result = project.run("-rs")
+    rime_project.write(extra=f"ignore: {{tests: {json.dumps(ignored)}}}\n")
+    result = rime_project.run("-rs")
     kept = clean_cases[~clean_cases["test_batch_type"].isin(ignored)]
     below_gate = kept[kept["status"].isin(["WARNING", "FAIL"])]
     assert len(below_gate) > 0 and len(failing(kept)) == 0
@@ -57,23 +57,23 @@ def test_passing_gate_with_warnings_and_skips(
     engine_skips = (kept["status"] == "SKIP").sum()
     assert f"skipped: {engine_skips} of {len(clean_cases)} test cases" in summary
     assert "rime: Tiny:" in output  # progress or cache line before the items
-    shown = project.run("--rime-show-warnings")
+    shown = rime_project.run("--rime-show-warnings")
     shown.assert_outcomes(passed=passed, skipped=skipped, warnings=len(below_gate))
     lines = [line for line in shown.stdout.lines if "RimeWarning" in line]
     assert len(lines) == len(below_gate)
     assert all(" finding, below fail_on=high: " in line for line in lines)
     assert all(line.strip().startswith("rime.yaml:3: RimeWarning: Tiny::") for line in lines)
     assert "FAIL" not in shown.stdout.str()
-    verbose = project.run("-v")
+    verbose = rime_project.run("-v")
     verbose.assert_outcomes(passed=passed, skipped=skipped, warnings=len(below_gate))
 
 
 def test_failing_gate_names_the_broken_feature(
-    project: RimeProject, broken_cases: pd.DataFrame, tmp_path: Path
+    rime_project: RimeProject, broken_cases: pd.DataFrame, tmp_path: Path
 ) -> None:
-    project.write(eval_file="eval_broken.csv")
+    rime_project.write(eval_file="eval_broken.csv")
     report = tmp_path / "report.json"
-    result = project.run("--rime-report", str(report))
+    result = rime_project.run("--rime-report", str(report))
     expected_failures = failing(broken_cases)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert result.parseoutcomes()["failed"] == len(expected_failures)
@@ -101,28 +101,28 @@ def test_failing_gate_names_the_broken_feature(
 
 
 def test_warning_below_the_gate_and_fail_on_override(
-    project: RimeProject, clean_cases: pd.DataFrame
+    rime_project: RimeProject, clean_cases: pd.DataFrame
 ) -> None:
     low = clean_cases[
         (clean_cases["status"] == "WARNING") & (clean_cases["severity"] == "LOW")
     ].iloc[0]
-    project.write()
+    rime_project.write()
     features = ",".join(low["features"])
     nodeid = f"rime.yaml::Tiny::{low['category']}::{low['test_batch_type']}[{features}]"
     # node ids read <file>::<run>::<category>::<test>[<features>]
-    below = project.run(nodeid, "--rime-show-warnings")
+    below = rime_project.run(nodeid, "--rime-show-warnings")
     below.assert_outcomes(passed=1, warnings=1)
     assert "LOW finding, below fail_on=high" in below.stdout.str()
-    at_gate = project.run(nodeid, "--rime-fail-on", "low")
+    at_gate = rime_project.run(nodeid, "--rime-fail-on", "low")
     at_gate.assert_outcomes(failed=1)
     per_category = {"categories": {low["category"]: "low"}}
-    project.write(extra=f"fail_on: {json.dumps(per_category)}\n")
-    project.run(nodeid).assert_outcomes(failed=1)
+    rime_project.write(extra=f"fail_on: {json.dumps(per_category)}\n")
+    rime_project.run(nodeid).assert_outcomes(failed=1)
 
 
-def test_marker_selection_by_category(project: RimeProject, clean_cases: pd.DataFrame) -> None:
-    project.write()
-    result = project.run("-m", "rime_drift", "--strict-markers", "--collect-only", "-q")
+def test_marker_selection_by_category(rime_project: RimeProject, clean_cases: pd.DataFrame) -> None:
+    rime_project.write()
+    result = rime_project.run("-m", "rime_drift", "--strict-markers", "--collect-only", "-q")
     drift = clean_cases[clean_cases["category"] == "Drift"]
     assert len(drift) > 0
     lines = [line for line in result.stdout.lines if line.startswith("rime.yaml::")]
@@ -133,11 +133,11 @@ def test_marker_selection_by_category(project: RimeProject, clean_cases: pd.Data
 
 
 def test_junit_xml_properties(
-    project: RimeProject, broken_cases: pd.DataFrame, tmp_path: Path
+    rime_project: RimeProject, broken_cases: pd.DataFrame, tmp_path: Path
 ) -> None:
-    project.write(eval_file="eval_broken.csv")
+    rime_project.write(eval_file="eval_broken.csv")
     junit = tmp_path / "junit.xml"
-    project.run("--junitxml", str(junit))
+    rime_project.run("--junitxml", str(junit))
     testcases = ET.parse(junit).getroot().findall(".//testcase")
     assert len(testcases) == len(broken_cases)
     for testcase in testcases:
@@ -156,9 +156,9 @@ def test_junit_xml_properties(
             assert props["severity"] == "HIGH"
 
 
-def test_bad_yaml_is_a_usage_error_naming_the_key(project: RimeProject) -> None:
-    project.write(extra="fail_on: {categories: {Drift: sometimes}}\n")
-    result = project.run()
+def test_bad_yaml_is_a_usage_error_naming_the_key(rime_project: RimeProject) -> None:
+    rime_project.write(extra="fail_on: {categories: {Drift: sometimes}}\n")
+    result = rime_project.run()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert (
         "rime.yaml: stress_tests[0].fail_on.categories.Drift: "
@@ -167,10 +167,10 @@ def test_bad_yaml_is_a_usage_error_naming_the_key(project: RimeProject) -> None:
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
-def test_unreachable_server_is_one_clear_collection_error(project: RimeProject) -> None:
+def test_unreachable_server_is_one_clear_collection_error(rime_project: RimeProject) -> None:
     port = free_port()
-    project.write(server=f"server: {{address: '127.0.0.1:{port}', connect_timeout: 0.5}}")
-    result = project.run()
+    rime_project.write(server=f"server: {{address: '127.0.0.1:{port}', connect_timeout: 0.5}}")
+    result = rime_project.run()
     assert result.ret == pytest.ExitCode.INTERRUPTED  # collection error
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
@@ -180,46 +180,48 @@ def test_unreachable_server_is_one_clear_collection_error(project: RimeProject) 
 
 
 @pytest.mark.slow
-def test_cache_hit_on_rerun_starts_no_job(project: RimeProject, sdk_client: RIMEClient) -> None:
-    project.write()
-    project.run()  # fills the cache (or hits it)
+def test_cache_hit_on_rerun_starts_no_job(
+    rime_project: RimeProject, sdk_client: RIMEClient
+) -> None:
+    rime_project.write()
+    rime_project.run()  # fills the cache (or hits it)
     jobs = len(sdk_client.list_stress_test_jobs())
-    again = project.run()
+    again = rime_project.run()
     cached_run = re.search(r"reusing cached results of run (\w+)", again.stdout.str())
     assert cached_run is not None
-    collect_only = project.run("--collect-only", "-q")
+    collect_only = rime_project.run("--collect-only", "-q")
     assert "rime.yaml::Tiny::Drift::Feature Drift[x1]" in collect_only.stdout.str()
     assert len(sdk_client.list_stress_test_jobs()) == jobs
-    rerun = project.run("--rime-rerun")
+    rerun = rime_project.run("--rime-rerun")
     assert "starting stress test" in rerun.stdout.str()
     assert len(sdk_client.list_stress_test_jobs()) == jobs + 1
     new_run = re.search(r"test cases in [\d.]+s \(run (\w+)\)", rerun.stdout.str())
     assert new_run is not None and new_run[1] != cached_run[1]
     # A cached run the server no longer has is run again.
-    for entry in (project.cache_dir / "d" / "rime" / "results").glob("*.json"):
+    for entry in (rime_project.cache_dir / "d" / "rime" / "results").glob("*.json"):
         entry.write_text(entry.read_text().replace(new_run[1], "run-deleted-on-the-server"))
-    assert "starting stress test" in project.run().stdout.str()
+    assert "starting stress test" in rime_project.run().stdout.str()
     assert len(sdk_client.list_stress_test_jobs()) == jobs + 2
 
 
-def test_failed_job_and_rejected_config_are_collection_errors(project: RimeProject) -> None:
-    ref, evaluation = project.data / "ref.csv", project.data / "eval.csv"
-    (project.pytester.path / "rime.yaml").write_text(
+def test_failed_job_and_rejected_config_are_collection_errors(rime_project: RimeProject) -> None:
+    ref, evaluation = rime_project.data / "ref.csv", rime_project.data / "eval.csv"
+    (rime_project.pytester.path / "rime.yaml").write_text(
         textwrap.dedent(
             f"""\
-            server: {{address: '{project.server.address}'}}
+            server: {{address: '{rime_project.server.address}'}}
             stress_tests:
               - name: NoLabel
                 config:
                   data_info: {{label_col: nope, ref_path: {ref}, eval_path: {evaluation}}}
-                  model_info: {{path: {project.data / "model" / "model.py"}}}
+                  model_info: {{path: {rime_project.data / "model" / "model.py"}}}
               - name: Typo
                 config:
                   data_info: {{lable_col: y, ref_path: {ref}, eval_path: {evaluation}}}
             """
         )
     )
-    result = project.run()
+    result = rime_project.run()
     result.assert_outcomes(errors=2)
     output = result.stdout.str()
     failed_job = output.split("rime.yaml: stress_tests[0] (NoLabel): stress test job ", 1)[1]
@@ -233,23 +235,23 @@ def test_failed_job_and_rejected_config_are_collection_errors(project: RimeProje
     assert "stress_tests[1] (Typo):" in output and "data_info.lable_col: unknown key" in output
 
 
-def test_ini_rime_config_is_read_and_checked(project: RimeProject) -> None:
-    project.write(name="gate.yaml", extra="ignore: {tests: Duplicate Rows}\n")
-    project.pytester.makeini("[pytest]\nrime_config = gate.yaml\n")
-    result = project.pytester.runpytest_subprocess()
+def test_ini_rime_config_is_read_and_checked(rime_project: RimeProject) -> None:
+    rime_project.write(name="gate.yaml", extra="ignore: {tests: Duplicate Rows}\n")
+    rime_project.pytester.makeini("[pytest]\nrime_config = gate.yaml\n")
+    result = rime_project.pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert (
         "gate.yaml: stress_tests[0].ignore.tests: expected a list of names" in result.stderr.str()
     )
 
 
-def test_config_outside_the_collection_paths_is_collected(project: RimeProject) -> None:
-    project.write()
-    project.pytester.makeini("[pytest]\ntestpaths = tests\n")
-    project.pytester.mkpydir("tests").joinpath("test_unit.py").write_text(
+def test_config_outside_the_collection_paths_is_collected(rime_project: RimeProject) -> None:
+    rime_project.write()
+    rime_project.pytester.makeini("[pytest]\ntestpaths = tests\n")
+    rime_project.pytester.mkpydir("tests").joinpath("test_unit.py").write_text(
         "def test_unit():\n    pass\n"
     )
-    result = project.run("--collect-only", "-q")
+    result = rime_project.run("--collect-only", "-q")
     lines = result.stdout.lines
     assert "tests/test_unit.py::test_unit" in lines
     rime_items = [line for line in lines if line.startswith("rime.yaml::Tiny::")]

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from plugin_helpers import RimeProject
 
-from pytest_rime.server.embedded import EmbeddedServer
+from pytest_rime.sdk.embedded import EmbeddedServer
 
 TITANIC = Path(__file__).resolve().parents[2] / "examples" / "titanic"
 
@@ -117,9 +117,9 @@ UNTESTABLE = {
 
 @pytest.mark.parametrize("break_it", UNTESTABLE, ids=list(UNTESTABLE))
 def test_untestable_model_or_data_fails_with_one_line(
-    pytester: pytest.Pytester, rime_server: EmbeddedServer, break_it: str
+    pytester: pytest.Pytester, embedded_server: EmbeddedServer, break_it: str
 ) -> None:
-    directory = _titanic(pytester, rime_server)
+    directory = _titanic(pytester, embedded_server)
     change, reason = UNTESTABLE[break_it]
     change(directory)
     result = pytester.runpytest_subprocess(
@@ -136,25 +136,32 @@ def test_untestable_model_or_data_fails_with_one_line(
     assert "rime://" not in output and "uploads/" not in output  # the user's file names
 
 
-def test_unchanged_titanic_passes(pytester: pytest.Pytester, rime_server: EmbeddedServer) -> None:
-    directory = _titanic(pytester, rime_server)
+def test_unchanged_titanic_passes(
+    pytester: pytest.Pytester, embedded_server: EmbeddedServer
+) -> None:
+    directory = _titanic(pytester, embedded_server)
     result = pytester.runpytest_subprocess(
         "--rime-config", "rime.yaml", "-o", f"cache_dir={directory / '.cache'}", timeout=180
     )
     assert result.ret == pytest.ExitCode.OK
 
 
-def test_rime_yaml_as_an_argument(project: RimeProject) -> None:
-    project.write()
-    (project.pytester.path / "other.yaml").write_text("just: data\n")  # not a rime file
-    result = project.pytester.runpytest_subprocess(
-        "rime.yaml", "-o", f"cache_dir={project.cache_dir}", "--collect-only", "-q", timeout=180
+def test_rime_yaml_as_an_argument(rime_project: RimeProject) -> None:
+    rime_project.write()
+    (rime_project.pytester.path / "other.yaml").write_text("just: data\n")  # not a rime file
+    result = rime_project.pytester.runpytest_subprocess(
+        "rime.yaml",
+        "-o",
+        f"cache_dir={rime_project.cache_dir}",
+        "--collect-only",
+        "-q",
+        timeout=180,
     )
     assert result.ret == pytest.ExitCode.OK
     items = [line for line in result.stdout.lines if line.startswith("rime.yaml::Tiny::")]
     assert items and len(items) == len(set(items))
-    node = project.pytester.runpytest_subprocess(
-        "rime.yaml::Tiny::Drift", "-o", f"cache_dir={project.cache_dir}", "-q", timeout=180
+    node = rime_project.pytester.runpytest_subprocess(
+        "rime.yaml::Tiny::Drift", "-o", f"cache_dir={rime_project.cache_dir}", "-q", timeout=180
     )
     assert node.ret == pytest.ExitCode.OK
     assert node.parseoutcomes()["passed"] > 0
@@ -163,9 +170,9 @@ def test_rime_yaml_as_an_argument(project: RimeProject) -> None:
 ENGINE_ERROR_CONFTEST = '''
 import pandas as pd
 
-import pytest_rime.plugin.runner as runner
+import pytest_rime.plugin.kinds as kinds
 
-_case_records = runner.case_records
+_case_records = kinds.case_records
 
 
 def case_records(run_name, cases, names=None):
@@ -187,15 +194,17 @@ def case_records(run_name, cases, names=None):
     return _case_records(run_name, pd.concat([cases, extra], ignore_index=True), names)
 
 
-runner.case_records = case_records
+kinds.case_records = case_records
 '''
 
 
-def test_engine_error_fails_the_gate_whatever_fail_on(project: RimeProject, tmp_path: Path) -> None:
-    project.write(extra="fail_on: {tests: {Broken Test: high}}\n")
-    project.pytester.makeconftest(ENGINE_ERROR_CONFTEST)
+def test_engine_error_fails_the_gate_whatever_fail_on(
+    rime_project: RimeProject, tmp_path: Path
+) -> None:
+    rime_project.write(extra="fail_on: {tests: {Broken Test: high}}\n")
+    rime_project.pytester.makeconftest(ENGINE_ERROR_CONFTEST)
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
-    result = project.pytester.runpytest_subprocess(
+    result = rime_project.pytester.runpytest_subprocess(
         "--rime-config", "rime.yaml", "-o", f"cache_dir={tmp_path / 'cache'}",
         "-p", "no:randomly", "--junitxml", str(junit), "--rime-report", str(report),
         "-k", "Broken or Model", timeout=180,
@@ -224,13 +233,13 @@ def test_engine_error_fails_the_gate_whatever_fail_on(project: RimeProject, tmp_
 
 
 def test_max_skipped_fails_the_gate_and_skips_are_reported(
-    project: RimeProject, clean_cases: pd.DataFrame, tmp_path: Path
+    rime_project: RimeProject, clean_cases: pd.DataFrame, tmp_path: Path
 ) -> None:
     skips = clean_cases[clean_cases["status"] == "SKIP"]
     assert len(skips) > 0
-    project.write()
+    rime_project.write()
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
-    result = project.run(
+    result = rime_project.run(
         "--rime-max-skipped", "0", "--junitxml", str(junit), "--rime-report", str(report)
     )
     output = result.stdout.str()
@@ -254,10 +263,10 @@ def test_max_skipped_fails_the_gate_and_skips_are_reported(
         props = {p.get("name"): p.get("value") for p in testcase.iter("property")}
         assert props["gate"] == "skipped" and props["skip_reason"]
     # The run's own max_skipped wins over the command line; at the limit the item passes.
-    project.write(extra="max_skipped: 1.0\n")
-    relaxed = project.run("rime.yaml::Tiny::Skipped test cases", "--rime-max-skipped", "0")
+    rime_project.write(extra="max_skipped: 1.0\n")
+    relaxed = rime_project.run("rime.yaml::Tiny::Skipped test cases", "--rime-max-skipped", "0")
     relaxed.assert_outcomes(passed=1)
     assert relaxed.ret == pytest.ExitCode.OK
-    bad = project.run("--rime-max-skipped", "most")
+    bad = rime_project.run("--rime-max-skipped", "most")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "--rime-max-skipped / rime_max_skipped: expected a fraction" in bad.stderr.str()

@@ -11,7 +11,7 @@ from pytest_rime.plugin.schema import RimeConfigError, load_rime_file, stress_te
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project_dir(tmp_path: Path) -> Path:
     (tmp_path / "ref.csv").write_text("a,y\n1,0\n")
     (tmp_path / "eval.csv").write_text("a,y\n1,0\n")
     (tmp_path / "model").mkdir()
@@ -42,8 +42,8 @@ VALID = """
 """
 
 
-def test_valid_file(project: Path) -> None:
-    spec = load_rime_file(write(project, VALID))
+def test_valid_file(project_dir: Path) -> None:
+    spec = load_rime_file(write(project_dir, VALID))
     assert spec.server.address is None  # embedded
     assert spec.project is not None and spec.project.name == "titanic"
     assert (spec.defaults.fail_on, spec.defaults.timeout, spec.defaults.poll_rate) == (
@@ -54,17 +54,17 @@ def test_valid_file(project: Path) -> None:
     (test,) = spec.stress_tests
     assert test.name == "Titanic"
     assert test.config["run_name"] == "Titanic"
-    assert test.config["data_info"]["ref_path"] == str(project / "ref.csv")
-    assert test.config["model_info"]["path"] == str(project / "model" / "model.py")
+    assert test.config["data_info"]["ref_path"] == str(project_dir / "ref.csv")
+    assert test.config["model_info"]["path"] == str(project_dir / "model" / "model.py")
     assert test.fail_on.categories == {"drift": "low"}
     assert test.fail_on.tests == {name_key("Feature Drift"): "medium"}
     assert test.ignore.features == frozenset({"fare"})
     assert test.ram_request_megabytes == 2000
 
 
-def test_config_path_resolves_paths_against_the_config_file(project: Path) -> None:
-    (project / "cfg").mkdir()
-    (project / "cfg" / "run.json").write_text(
+def test_config_path_resolves_paths_against_the_config_file(project_dir: Path) -> None:
+    (project_dir / "cfg").mkdir()
+    (project_dir / "cfg" / "run.json").write_text(
         json.dumps(
             {
                 "run_name": "From JSON",
@@ -72,11 +72,11 @@ def test_config_path_resolves_paths_against_the_config_file(project: Path) -> No
             }
         )
     )
-    spec = load_rime_file(write(project, "stress_tests: [{config_path: cfg/run.json}]"))
+    spec = load_rime_file(write(project_dir, "stress_tests: [{config_path: cfg/run.json}]"))
     (test,) = spec.stress_tests
     assert test.name == "From JSON"
     assert test.config["data_info"] == {
-        "ref_path": str(project / "ref.csv"),
+        "ref_path": str(project_dir / "ref.csv"),
         "eval_path": "s3://b/eval.csv",
     }
 
@@ -180,9 +180,9 @@ _ONE_TEST = "stress_tests: [{name: a, config: {}}]"
     ],
 )
 def test_errors_name_file_key_and_expectation(
-    project: Path, text: str, key: str, expected: str
+    project_dir: Path, text: str, key: str, expected: str
 ) -> None:
-    path = write(project, text)
+    path = write(project_dir, text)
     with pytest.raises(RimeConfigError) as info:
         load_rime_file(path)
     message = str(info.value)
@@ -191,23 +191,23 @@ def test_errors_name_file_key_and_expectation(
     assert expected in message
 
 
-def test_bad_yaml_and_missing_file(project: Path) -> None:
+def test_bad_yaml_and_missing_file(project_dir: Path) -> None:
     with pytest.raises(RimeConfigError, match="not valid YAML"):
-        load_rime_file(write(project, "stress_tests: [unclosed"))
+        load_rime_file(write(project_dir, "stress_tests: [unclosed"))
     with pytest.raises(RimeConfigError, match="file not found"):
-        load_rime_file(project / "nope.yaml")
+        load_rime_file(project_dir / "nope.yaml")
 
 
-def test_stress_test_from_call(project: Path) -> None:
+def test_stress_test_from_call(project_dir: Path) -> None:
     config = {"run_name": "Inline", "data_info": {"ref_path": "ref.csv", "eval_path": "eval.csv"}}
-    spec = stress_test_from_call(config, {"fail_on": "low"}, "rime.stress_test()", project)
+    spec = stress_test_from_call(config, {"fail_on": "low"}, "rime.stress_test()", project_dir)
     assert spec.fail_on.default == "low"
-    assert spec.config["data_info"]["eval_path"] == str(project / "eval.csv")
+    assert spec.config["data_info"]["eval_path"] == str(project_dir / "eval.csv")
     with pytest.raises(RimeConfigError, match=r"rime.stress_test\(\): fail_on: expected"):
-        stress_test_from_call(config, {"fail_on": "sometimes"}, "rime.stress_test()", project)
+        stress_test_from_call(config, {"fail_on": "sometimes"}, "rime.stress_test()", project_dir)
 
 
-def test_firewall_entry(project: Path) -> None:
+def test_firewall_entry(project_dir: Path) -> None:
     text = VALID + textwrap.indent(
         textwrap.dedent(
             """
@@ -229,20 +229,20 @@ def test_firewall_entry(project: Path) -> None:
         ),
         "    ",
     )
-    spec = load_rime_file(write(project, text))
+    spec = load_rime_file(write(project_dir, text))
     daily, hourly = spec.firewalls
     assert daily.reference is spec.stress_tests[0]
     assert daily.project.name == "titanic"  # the file's project by default
     assert (daily.bin_size, daily.bin_size_seconds) == ("day", 86400)
-    assert daily.eval_path == str(project / "eval.csv")
+    assert daily.eval_path == str(project_dir / "eval.csv")
     assert daily.thresholds == {"abnormality_rate": (0.1, 0.2, 0.3)}
     assert daily.fail_on.categories == {"monitoring": "medium"}
-    assert daily.source == f"{project / 'rime.yaml'}: firewalls[0]"
+    assert daily.source == f"{project_dir / 'rime.yaml'}: firewalls[0]"
     assert (hourly.project.name, hourly.bin_size_seconds) == ("hourly", 3600)
     assert hourly.eval_path == "s3://bucket/prod.csv"
 
 
-def test_max_skipped_and_entry_lines(project: Path) -> None:
+def test_max_skipped_and_entry_lines(project_dir: Path) -> None:
     text = """\
         defaults: {max_skipped: 10%}
         stress_tests:
@@ -256,7 +256,7 @@ def test_max_skipped_and_entry_lines(project: Path) -> None:
         firewalls:
           - {name: F, reference: B, eval_path: eval.csv, timestamp_col: ts, max_skipped: 0}
     """
-    spec = load_rime_file(write(project, text), "rime.yaml")
+    spec = load_rime_file(write(project_dir, text), "rime.yaml")
     assert spec.defaults.max_skipped == pytest.approx(0.1)
     first, second = spec.stress_tests
     assert (first.max_skipped, second.max_skipped) == (0.25, None)
@@ -266,7 +266,7 @@ def test_max_skipped_and_entry_lines(project: Path) -> None:
     assert first.source == "rime.yaml: stress_tests[0]"  # named as the user gave it
     bad = text.replace("max_skipped: 0.25", "max_skipped: lots")
     with pytest.raises(RimeConfigError) as info:
-        load_rime_file(write(project, bad), "rime.yaml")
+        load_rime_file(write(project_dir, bad), "rime.yaml")
     assert str(info.value) == (
         "rime.yaml: stress_tests[0].max_skipped: expected a fraction of test cases in 0..1 "
         "or a percentage, got 'lots'"

@@ -12,7 +12,7 @@ import pytest
 from plugin_helpers import RimeProject, failing, run_config
 
 from pytest_rime.sdk import RIMEClient
-from pytest_rime.server.embedded import start_embedded_server
+from pytest_rime.sdk.embedded import start_embedded_server
 
 
 def _embedded_dir(cache_dir: Path) -> Path:
@@ -35,24 +35,24 @@ def _jobs_on(data_dir: Path) -> int:
 
 @pytest.mark.slow
 def test_embedded_server_started_and_stopped(
-    project: RimeProject, clean_cases: pd.DataFrame, tmp_path: Path
+    rime_project: RimeProject, clean_cases: pd.DataFrame, tmp_path: Path
 ) -> None:
-    project.write(server="")  # no server section: the embedded server
-    project.cache_dir = tmp_path / "cache"
-    result = project.run()
+    rime_project.write(server="")  # no server section: the embedded server
+    rime_project.cache_dir = tmp_path / "cache"
+    result = rime_project.run()
     outcomes = result.parseoutcomes()
     assert sum(outcomes.get(k, 0) for k in ("passed", "failed", "skipped")) == len(clean_cases)
-    _assert_stopped(project.cache_dir)
-    assert _jobs_on(_embedded_dir(project.cache_dir)) == 1
+    _assert_stopped(rime_project.cache_dir)
+    assert _jobs_on(_embedded_dir(rime_project.cache_dir)) == 1
 
 
 @pytest.mark.slow
 def test_xdist_workers_share_one_run(
-    project: RimeProject, broken_cases: pd.DataFrame, tmp_path: Path
+    rime_project: RimeProject, broken_cases: pd.DataFrame, tmp_path: Path
 ) -> None:
-    project.write(eval_file="eval_broken.csv", server="")
-    project.cache_dir = tmp_path / "cache"
-    result = project.run("-n", "2")
+    rime_project.write(eval_file="eval_broken.csv", server="")
+    rime_project.cache_dir = tmp_path / "cache"
+    result = rime_project.run("-n", "2")
     result.assert_outcomes(
         failed=len(failing(broken_cases)),
         passed=len(broken_cases)
@@ -62,18 +62,20 @@ def test_xdist_workers_share_one_run(
         warnings=result.parseoutcomes().get("warnings", 0),
     )
     assert result.stdout.str().count("= rime =") == 1  # the summary comes from the controller
-    _assert_stopped(project.cache_dir)
-    assert _jobs_on(_embedded_dir(project.cache_dir)) == 1  # one run for both workers
+    _assert_stopped(rime_project.cache_dir)
+    assert _jobs_on(_embedded_dir(rime_project.cache_dir)) == 1  # one run for both workers
 
 
 def test_fixture_and_marker(
-    project: RimeProject, tiny_data: Path, clean_cases: pd.DataFrame
+    rime_project: RimeProject, tiny_data: Path, clean_cases: pd.DataFrame
 ) -> None:
-    project.write()
-    (project.pytester.path / "run.json").write_text(json.dumps(run_config(tiny_data, "eval.csv")))
+    rime_project.write()
+    (rime_project.pytester.path / "run.json").write_text(
+        json.dumps(run_config(tiny_data, "eval.csv"))
+    )
     broken = run_config(tiny_data, "eval_broken.csv")
     kept = clean_cases[~clean_cases["features"].map(lambda f: "x1" in list(f))]
-    project.pytester.makepyfile(
+    rime_project.pytester.makepyfile(
         test_gates=textwrap.dedent(
             f"""
             import pytest
@@ -107,7 +109,7 @@ def test_fixture_and_marker(
             """
         )
     )
-    result = project.run("-k", "test_")
+    result = rime_project.run("-k", "test_")
     result.assert_outcomes(passed=2, errors=2)
     output = result.stdout.str()
     assert "@pytest.mark.rime: fail_on: expected one of low, medium, high, got 'hgh'" in output

@@ -26,9 +26,9 @@ from pytest_rime.proto.v1 import (
     upload_pb2,
     upload_pb2_grpc,
 )
+from pytest_rime.sdk.embedded import start_embedded_server
 from pytest_rime.server.app import RunningServer
 from pytest_rime.server.blobs import resolve_rime_uri
-from pytest_rime.server.embedded import start_embedded_server
 from pytest_rime.server.jobs import SERVER_STOPPED
 
 RUNNING = (common_pb2.JOB_STATUS_RUNNING,)
@@ -156,7 +156,7 @@ def test_job_listing_only_shows_jobs_within_the_ttl(
     with grpc.insecure_channel(server.address) as channel:
         fresh = wait_for_status(channel, start_stress_test(channel, config).id)
         old = wait_for_status(channel, start_stress_test(channel, config).id)
-    server.store.update_job(old.id, create_time=old.create_time_secs - 2 * 3600)
+    server.store.jobs.update(old.id, create_time=old.create_time_secs - 2 * 3600)
     with grpc.insecure_channel(server.address) as channel:
         listed = jobs_stub(channel).ListTestJobs(model_testing_pb2.ListTestJobsRequest())
         assert [j.id for j in listed.jobs] == [fresh.id]

@@ -40,14 +40,14 @@ def _case(test_id: str, feature: str, status: Status, severity: Severity) -> Tes
 def test_schema_is_versioned_and_reopening_keeps_data(tmp_path: Path) -> None:
     store = Store(tmp_path / "rime.db")
     assert store.schema_version() == len(MIGRATIONS)
-    project = store.create_project("p", "d")
+    project = store.projects.create("p", "d")
     default = store.default_project_id
     store.close()
     reopened = Store(tmp_path / "rime.db")
     assert reopened.schema_version() == len(MIGRATIONS)
     assert reopened.default_project_id == default
-    assert reopened.get_project(project.id) == project
-    assert [p.name for p in reopened.list_projects("", 0).items] == ["default", "p"]
+    assert reopened.projects.get(project.id) == project
+    assert [p.name for p in reopened.projects.page("", 0).items] == ["default", "p"]
     with sqlite3.connect(tmp_path / "rime.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     reopened.close()
@@ -55,13 +55,13 @@ def test_schema_is_versioned_and_reopening_keeps_data(tmp_path: Path) -> None:
 
 def test_job_listing_filters_and_pages(tmp_path: Path) -> None:
     store = Store(tmp_path / "rime.db")
-    other = store.create_project("other", "")
+    other = store.projects.create("other", "")
     jobs = [
-        store.create_job(JobType.MODEL_STRESS_TEST, store.default_project_id, {"n": i})
+        store.jobs.create(JobType.MODEL_STRESS_TEST, store.default_project_id, {"n": i})
         for i in range(5)
     ]
-    store.create_job(JobType.IMAGE_BUILDER, other.id, {})
-    store.update_job(jobs[1].id, status=JobStatus.FAILED)
+    store.jobs.create(JobType.IMAGE_BUILDER, other.id, {})
+    store.jobs.update(jobs[1].id, status=JobStatus.FAILED)
 
     def listed(
         statuses: Sequence[JobStatus] = (),
@@ -71,7 +71,7 @@ def test_job_listing_filters_and_pages(tmp_path: Path) -> None:
     ) -> list[str]:
         ids, token = [], ""
         while True:
-            page = store.list_jobs(
+            page = store.jobs.page(
                 statuses=statuses,
                 types=types,
                 project_id=project_id,
@@ -89,16 +89,16 @@ def test_job_listing_filters_and_pages(tmp_path: Path) -> None:
     assert listed(statuses=[JobStatus.FAILED]) == [jobs[1].id]
     assert len(listed(project_id=other.id)) == 1
     assert listed(created_after=time.time() + 60) == []
-    assert [j.id for j in store.jobs_with_status(JobStatus.PENDING)][:2] == [jobs[0].id, jobs[2].id]
-    assert store.get_job(jobs[3].id).spec == {"n": 3}
+    assert [j.id for j in store.jobs.with_status(JobStatus.PENDING)][:2] == [jobs[0].id, jobs[2].id]
+    assert store.jobs.get(jobs[3].id).spec == {"n": 3}
     with pytest.raises(NotFoundError, match="job 'missing'"):
-        store.get_job("missing")
+        store.jobs.get("missing")
     store.close()
 
 
 def test_run_result_round_trips_through_the_store(tmp_path: Path) -> None:
     store = Store(tmp_path / "rime.db")
-    job = store.create_job(JobType.MODEL_STRESS_TEST, store.default_project_id, {})
+    job = store.jobs.create(JobType.MODEL_STRESS_TEST, store.default_project_id, {})
     cases = (
         _case("drift.a", "age", Status.FAIL, Severity.HIGH),
         _case("drift.a", "city", Status.PASS, Severity.NONE),
@@ -112,12 +112,12 @@ def test_run_result_round_trips_through_the_store(tmp_path: Path) -> None:
         duration_millis=5,
         batches=(TestBatchResult("drift.a", "Drift A", "Drift", "d", 3, cases),),
     )
-    run = store.save_run_result(
+    run = store.results.save_run(
         job.id, result, start_time=1.0, end_time=2.0, status=JobStatus.SUCCEEDED
     )
-    assert store.get_job(job.id).test_run_id == run.id
-    assert store.get_job(job.id).status == JobStatus.SUCCEEDED
-    stored = store.get_test_run(run.id)
+    assert store.jobs.get(job.id).test_run_id == run.id
+    assert store.jobs.get(job.id).status == JobStatus.SUCCEEDED
+    stored = store.results.get_run(run.id)
     assert stored.summary_counts == {
         "total": 2,
         "pass": 1,
@@ -127,11 +127,11 @@ def test_run_result_round_trips_through_the_store(tmp_path: Path) -> None:
         "error": 0,
     }
     assert stored.severity_counts == {"none": 1, "low": 0, "medium": 0, "high": 1}
-    first = store.list_test_cases(run.id, "", 1)
-    second = store.list_test_cases(run.id, first.next_page_token, 1)
+    first = store.results.cases_page(run.id, "", 1)
+    second = store.results.cases_page(run.id, first.next_page_token, 1)
     assert second.next_page_token == ""
     assert [*first.items, *second.items] == [TestCaseResult.from_dict(c.to_dict()) for c in cases]
-    (batch,) = store.list_test_batches(run.id)
+    (batch,) = store.results.batches(run.id)
     assert (batch.severity, batch.summary_counts["fail"]) == ("HIGH", 1)
     store.close()
 
@@ -205,9 +205,9 @@ def _firewall_run(*bins: FirewallBin) -> FirewallRunResult:
 def test_firewall_bins_are_replaced_by_bin_start_in_one_transaction(tmp_path: Path) -> None:
     store = Store(tmp_path / "rime.db")
     project = store.default_project_id
-    first = store.create_job(JobType.FIREWALL_BATCH_TEST, project, {})
-    firewall = store.create_firewall("fw", project, 86400, "reference")
-    store.save_firewall_run(
+    first = store.jobs.create(JobType.FIREWALL_BATCH_TEST, project, {})
+    firewall = store.firewalls.create("fw", project, 86400, "reference")
+    store.firewalls.save_run(
         first.id,
         firewall.id,
         _firewall_run(_bin(0, ["abnormality_rate"]), _bin(1, ["abnormality_rate", "x"])),
@@ -216,31 +216,31 @@ def test_firewall_bins_are_replaced_by_bin_start_in_one_transaction(tmp_path: Pa
         config={"run_name": "fw"},
         status=JobStatus.SUCCEEDED,
     )
-    old = {b.bin_start: b for b in store.list_firewall_bins(firewall.id)}
-    second = store.create_job(JobType.FIREWALL_BATCH_TEST, project, {})
-    store.save_firewall_run(
+    old = {b.bin_start: b for b in store.firewalls.bins(firewall.id)}
+    second = store.jobs.create(JobType.FIREWALL_BATCH_TEST, project, {})
+    store.firewalls.save_run(
         second.id, firewall.id, _firewall_run(_bin(1, [], rows=7)), start_time=3.0, end_time=4.0
     )
 
-    bins = store.list_firewall_bins(firewall.id)
+    bins = store.firewalls.bins(firewall.id)
     assert [b.bin_start for b in bins] == sorted(old)
     kept, replaced = bins
     assert kept == old[kept.bin_start]
     assert (replaced.num_rows, replaced.severity, replaced.job_id) == (7, "NONE", second.id)
     assert replaced.metrics == {"abnormality_rate": 0.5, "model_perf.MAE": None}
     with pytest.raises(NotFoundError):
-        store.get_test_run(old[replaced.bin_start].test_run_id)
-    assert store.list_test_batches(replaced.test_run_id)[0].test_id == "drift.a"
-    events = store.list_firewall_events(firewall.id)
+        store.results.get_run(old[replaced.bin_start].test_run_id)
+    assert store.results.batches(replaced.test_run_id)[0].test_id == "drift.a"
+    events = store.firewalls.events(firewall.id)
     assert [(e.bin_start, e.metric) for e in events] == [(kept.bin_start, "abnormality_rate")]
     assert events[0].test_run_id == kept.test_run_id
-    run = store.get_test_run(kept.test_run_id)
+    run = store.results.get_run(kept.test_run_id)
     assert (run.firewall_id, run.bin_start, run.config) == (
         firewall.id,
         kept.bin_start,
         {"run_name": "fw"},
     )
-    assert store.get_job(second.id).firewall_id == firewall.id
+    assert store.jobs.get(second.id).firewall_id == firewall.id
     with sqlite3.connect(tmp_path / "rime.db") as conn:
         runs = conn.execute("SELECT COUNT(*) FROM test_runs").fetchone()[0]
         orphans = conn.execute(
@@ -252,25 +252,25 @@ def test_firewall_bins_are_replaced_by_bin_start_in_one_transaction(tmp_path: Pa
 
 def test_from_reference_result_is_stored_whole_or_not_at_all(tmp_path: Path) -> None:
     store = Store(tmp_path / "rime.db")
-    project = store.create_project("p", "")
-    job = store.create_job(JobType.FIREWALL_TEST_FROM_REFERENCE, project.id, {})
+    project = store.projects.create("p", "")
+    job = store.jobs.create(JobType.FIREWALL_TEST_FROM_REFERENCE, project.id, {})
     outcome = FirewallFromReferenceResult(_bin(0, []).result, _firewall_run(_bin(0, ["m"])))
-    firewall = store.save_firewall_from_reference(
+    firewall = store.firewalls.save_from_reference(
         job.id, outcome, start_time=1.0, end_time=2.0, config={"a": 1}
     )
-    stored = store.get_job(job.id)
+    stored = store.jobs.get(job.id)
     assert (stored.firewall_id, stored.test_run_id) == (firewall.id, firewall.stress_test_run_id)
-    assert store.get_test_run(firewall.stress_test_run_id).config == {"a": 1}
-    assert store.get_firewall_for_project(project.id) == firewall
+    assert store.results.get_run(firewall.stress_test_run_id).config == {"a": 1}
+    assert store.firewalls.get_for_project(project.id) == firewall
 
-    again = store.create_job(JobType.FIREWALL_TEST_FROM_REFERENCE, project.id, {})
+    again = store.jobs.create(JobType.FIREWALL_TEST_FROM_REFERENCE, project.id, {})
     with pytest.raises(AlreadyExistsError, match=firewall.id):
-        store.save_firewall_from_reference(
+        store.firewalls.save_from_reference(
             again.id, outcome, start_time=1.0, end_time=2.0, config={}
         )
     with sqlite3.connect(tmp_path / "rime.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM test_runs").fetchone()[0] == 2
-    assert store.get_job(again.id).test_run_id == ""
+    assert store.jobs.get(again.id).test_run_id == ""
     store.close()
 
 
@@ -286,5 +286,5 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
         )
     store = Store(path)
     assert store.schema_version() == len(MIGRATIONS)
-    assert store.get_test_run("old").config == {}
+    assert store.results.get_run("old").config == {}
     store.close()

@@ -1,15 +1,6 @@
-"""The engine's tests, one module per category; importing this package registers them all.
+"""The engine's tests, one module per category (or per data type's own tests).
 
-Keep one import per line (several modules are added independently).
+Each module registers its tests on import (:func:`pytest_rime.engine.registry.register_test`);
+:mod:`pytest_rime.engine.catalog` imports every module of this package, so a new module is
+found without being listed here.
 """
-
-from __future__ import annotations
-
-from pytest_rime.engine.tests import abnormal_inputs as abnormal_inputs
-from pytest_rime.engine.tests import attacks as attacks
-from pytest_rime.engine.tests import data_cleanliness as data_cleanliness
-from pytest_rime.engine.tests import drift as drift
-from pytest_rime.engine.tests import fairness as fairness
-from pytest_rime.engine.tests import model_performance as model_performance
-from pytest_rime.engine.tests import subset as subset
-from pytest_rime.engine.tests import transformations as transformations

@@ -35,6 +35,7 @@ from pytest_rime.engine.impact import measure_impacts
 from pytest_rime.engine.profile import numeric_values
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
 from pytest_rime.engine.results import JSONValue
+from pytest_rime.engine.tests._families import named_test
 
 CATEGORY = "Abnormal Inputs"
 ROW_THRESHOLDS = (0.01, 0.05, 0.1)
@@ -461,76 +462,50 @@ def _type_flags(ctx: RunContext, kind: str) -> list[Flags]:
     ]
 
 
-def _must_be(ctx: RunContext, kind: str) -> list[Finding]:
-    return _findings(ctx, _type_flags(ctx, kind), with_importance=True)
-
-
-@register_test(
-    "abnormal_inputs.must_be_int",
-    name="Must be Int",
-    category=CATEGORY,
-    thresholds=ROW_THRESHOLDS,
-    description="Eval values of integer features that are not integers (e.g. strings).",
+_TYPE_TESTS = (
+    (
+        "int",
+        "Int",
+        "Eval values of integer features that are not integers (e.g. strings).",
+        "Whole floats count as ints.",
+    ),
+    (
+        "float",
+        "Float",
+        "Eval values of numeric features that are not numbers.",
+        "Ints count as floats.",
+    ),
+    ("bool", "Bool", "Eval values of boolean features that are not booleans.", ""),
+    ("str", "String", "Eval values of string features that are not strings.", ""),
 )
-def must_be_int(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Non-null eval values, in features whose ref values are all int, that are not int.
-
-    Whole floats count as ints.
-
-    Severity: the share of flagged rows, capped by the larger of the feature's importance and
-    the flagged rows' measured model impact.
-    """
-    return _must_be(ctx, "int")
+"""The Must be <Type> tests: value kind, type name, description, note for the docstring."""
 
 
-@register_test(
-    "abnormal_inputs.must_be_float",
-    name="Must be Float",
-    category=CATEGORY,
-    thresholds=ROW_THRESHOLDS,
-    description="Eval values of numeric features that are not numbers.",
-)
-def must_be_float(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Non-null eval values, in features whose ref values are all float, that are not float.
-
-    Ints count as floats.
-
-    Severity: the share of flagged rows, capped by the larger of the feature's importance and
-    the flagged rows' measured model impact.
-    """
-    return _must_be(ctx, "float")
-
-
-@register_test(
-    "abnormal_inputs.must_be_bool",
-    name="Must be Bool",
-    category=CATEGORY,
-    thresholds=ROW_THRESHOLDS,
-    description="Eval values of boolean features that are not booleans.",
-)
-def must_be_bool(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Non-null eval values, in features whose ref values are all bool, that are not bool.
-
-    Severity: the share of flagged rows, capped by the larger of the feature's importance and
-    the flagged rows' measured model impact.
-    """
-    return _must_be(ctx, "bool")
+def _register_type_test(kind: str, type_name: str, description: str, note: str) -> None:
+    slug = f"must_be_{type_name.lower()}"
+    doc = (
+        f"Non-null eval values, in features whose ref values are all {kind}, that are not {kind}.",
+        note,
+        "Severity: the share of flagged rows, capped by the larger of the feature's importance "
+        "and\nthe flagged rows' measured model impact.",
+    )
+    register_test(
+        f"abnormal_inputs.{slug}",
+        name=f"Must be {type_name}",
+        category=CATEGORY,
+        thresholds=ROW_THRESHOLDS,
+        description=description,
+    )(
+        named_test(
+            slug,
+            "\n\n".join(paragraph for paragraph in doc if paragraph),
+            lambda ctx, settings: _findings(ctx, _type_flags(ctx, kind), with_importance=True),
+        )
+    )
 
 
-@register_test(
-    "abnormal_inputs.must_be_string",
-    name="Must be String",
-    category=CATEGORY,
-    thresholds=ROW_THRESHOLDS,
-    description="Eval values of string features that are not strings.",
-)
-def must_be_string(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Non-null eval values, in features whose ref values are all str, that are not str.
-
-    Severity: the share of flagged rows, capped by the larger of the feature's importance and
-    the flagged rows' measured model impact.
-    """
-    return _must_be(ctx, "str")
+for _kind, _type_name, _description, _note in _TYPE_TESTS:
+    _register_type_test(_kind, _type_name, _description, _note)
 
 
 def _codes(ref: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -53,7 +53,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from pytest_rime.engine.context import REGRESSION, RunContext
+from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import BOOL, CATEGORICAL, INTEGER, NUMERIC
 from pytest_rime.engine.perturb import bounded_grid, category_candidates, numeric_grid
 from pytest_rime.engine.profile import numeric_values
@@ -72,6 +72,7 @@ from pytest_rime.engine.robustness import (
     predict_edits,
     row_changes,
 )
+from pytest_rime.vocabulary import REGRESSION
 
 CATEGORY = "Attacks"
 SAMPLE_SIZE = 200

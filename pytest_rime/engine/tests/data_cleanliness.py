@@ -26,13 +26,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pytest_rime.engine.context import REGRESSION, RunContext
+from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import TEXT
+from pytest_rime.engine.errors import ModelError
 from pytest_rime.engine.importance import PERMUTATION, label_dependence
-from pytest_rime.engine.model import ModelError
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
 from pytest_rime.engine.results import Severity
 from pytest_rime.engine.stats import discretize, entropy, mutual_information
+from pytest_rime.vocabulary import REGRESSION
 
 CATEGORY = "Data Cleanliness"
 IDENTIFIER_SHARE = 0.5

@@ -22,135 +22,62 @@ is what tells such a split from a real shift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from pytest_rime.engine.context import BINARY, MULTICLASS, REGRESSION, RunContext, Which
+from pytest_rime.engine.context import RunContext, Which
 from pytest_rime.engine.data import CATEGORICAL, DATETIME, NUMERIC, TEXT, FeatureInfo
+from pytest_rime.engine.drift_statistics import (
+    Comparison,
+    Shift,
+    measure_shift,
+    statistic_names,
+)
 from pytest_rime.engine.profile import FeatureProfile, compute_profile, numeric_values
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
 from pytest_rime.engine.stats import (
-    aligned_counts,
-    chi_squared,
     correlation_and_z_variance,
     correlation_difference_p_value,
     fisher_exact_p_value,
-    homogeneity_p_value,
-    js_distance,
-    ks_p_value,
-    psi,
 )
+from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION
 
 CATEGORY = "Drift"
 DRIFT_THRESHOLDS = (0.05, 0.1, 0.2)
 """PSI's usual reading (below 0.1 stable, 0.1 to 0.2 a moderate shift, above 0.2 a significant
 one): a 0.5 standard-deviation shift of a normal feature has a PSI of about 0.25. Thresholds
 can sit this low because sampling noise no longer reaches MEDIUM or HIGH without evidence."""
-NUMERIC_STATISTICS = ("psi", "ks")
-CATEGORICAL_STATISTICS = ("psi", "chi2", "js")
 _STAT_PARAMS = {"numeric_statistic": "psi", "categorical_statistic": "psi"}
 _STAT_CHOICES = {
-    "numeric_statistic": NUMERIC_STATISTICS,
-    "categorical_statistic": CATEGORICAL_STATISTICS,
-}
-
-STATISTIC_NAMES = {
-    "psi": "PSI",
-    "ks": "KS statistic",
-    "chi2": "Cramér's V (chi-squared)",
-    "js": "Jensen-Shannon distance",
+    "numeric_statistic": statistic_names("numeric"),
+    "categorical_statistic": statistic_names("categorical"),
 }
 
 
-def distribution_shift(
-    profile: FeatureProfile, numeric_stat: str, categorical_stat: str
-) -> tuple[str, float]:
-    """The drift statistic of one profiled feature: ``(statistic name, value)``.
-
-    Discrete features (categorical, bool, numbers with few values) use ``categorical_stat`` on
-    their value counts; continuous ones use ``numeric_stat`` (PSI on reference-decile bins, or
-    the two-sample KS statistic).
-    """
-    numeric = profile.numeric
-    if (
-        profile.ref_counts is not None
-        and profile.eval_counts is not None
-        and (numeric is None or numeric_stat == "psi")
-    ):
-        _, ref_counts, eval_counts = aligned_counts(profile.ref_counts, profile.eval_counts)
-        if categorical_stat == "chi2":
-            return categorical_stat, chi_squared(ref_counts, eval_counts)[1]
-        if categorical_stat == "js":
-            return categorical_stat, js_distance(ref_counts, eval_counts)
-        return "psi", psi(ref_counts, eval_counts)
-    if numeric is None:
-        return numeric_stat, float("nan")
-    if numeric_stat == "ks":
-        return "ks", numeric.ks
-    return "psi", psi(numeric.ref_bins, numeric.eval_bins)
+def _shift(
+    comparison: Comparison, settings: TestSettings, rng: np.random.Generator
+) -> Shift | None:
+    params = settings.params
+    return measure_shift(
+        comparison, params["numeric_statistic"], params["categorical_statistic"], rng
+    )
 
 
-def _compared_counts(profile: FeatureProfile) -> tuple[np.ndarray, np.ndarray] | None:
-    """The ref and eval counts a shift statistic compares (values, else reference bins)."""
-    if profile.ref_counts is not None and profile.eval_counts is not None:
-        _, ref_counts, eval_counts = aligned_counts(profile.ref_counts, profile.eval_counts)
-        return ref_counts, eval_counts
-    if profile.numeric is not None:
-        return profile.numeric.ref_bins, profile.numeric.eval_bins
-    return None
-
-
-@dataclass(frozen=True)
-class ShiftEvidence:
-    """P-value of a distribution shift and the test that gave it."""
-
-    p_value: float
-    method: str
-
-
-def shift_evidence(
-    profile: FeatureProfile, statistic: str, rng: np.random.Generator
-) -> ShiftEvidence | None:
-    """P-value that ref and eval of ``profile`` share one distribution, fit for ``statistic``.
-
-    The KS statistic gets the KS test of the finite values; every other statistic the
-    chi-squared homogeneity test of the counts it compares
-    (:func:`~pytest_rime.engine.stats.homogeneity_p_value`). ``None`` when a side is empty.
-    """
-    numeric = profile.numeric
-    if statistic == "ks" and numeric is not None:
-        n_ref, n_eval = numeric.ref_count, int(numeric.eval_bins.sum())
-        if not n_ref or not n_eval:
-            return None
-        return ShiftEvidence(ks_p_value(numeric.ks, n_ref, n_eval), "Kolmogorov-Smirnov")
-    counts = _compared_counts(profile)
-    tested = None if counts is None else homogeneity_p_value(*counts, rng)
-    return None if tested is None else ShiftEvidence(*tested)
-
-
-def _drift_finding(
-    profile: FeatureProfile,
-    features: tuple[str, ...],
-    statistic: tuple[str, float],
-    description: str,
-    impact: float | None,
-    rng: np.random.Generator,
+def drift_finding(
+    shift: Shift, features: tuple[str, ...], what: str, impact: float | None
 ) -> Finding:
-    """A drift finding with the p-value of the shift (see :func:`shift_evidence`)."""
-    name, value = statistic
+    """A drift finding of ``shift`` with its p-value (``what``: the column, for the text)."""
+    name, value = shift.statistic.name, shift.value
     metrics: dict[str, float | str] = {"statistic_name": name, name: value}
-    evidence = shift_evidence(profile, name, rng)
-    if evidence is not None:
-        metrics["p_value_method"] = evidence.method
+    if shift.evidence is not None:
+        metrics["p_value_method"] = shift.evidence.method
     return Finding(
         features,
         value,
-        description,
+        f"{shift.statistic.label} of {what} between ref and eval is {value:.3f}.",
         metrics,
         impact=impact,
-        p_value=None if evidence is None else evidence.p_value,
+        p_value=None if shift.evidence is None else shift.evidence.p_value,
     )
 
 
@@ -179,59 +106,40 @@ def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
         if not profile.in_eval:
             findings.append(Finding.skip((name,), f"Feature {name!r} is missing from eval."))
             continue
-        stat, value = distribution_shift(
-            profile, settings.params["numeric_statistic"], settings.params["categorical_statistic"]
-        )
-        if value != value:  # NaN: one side has no values
+        comparison = Comparison(profile, ctx.ref[name], ctx.eval[name])
+        shift = _shift(comparison, settings, ctx.rng(f"drift.feature_drift:{name}"))
+        if shift is None:
             findings.append(
                 Finding.skip((name,), f"Feature {name!r} has no non-null values in ref or eval.")
             )
             continue
-        findings.append(
-            _drift_finding(
-                profile,
-                (name,),
-                (stat, value),
-                f"{STATISTIC_NAMES[stat]} of feature {name!r} between ref and eval is {value:.3f}.",
-                ctx.importance.of(name),
-                ctx.rng(f"drift.feature_drift:{name}"),
-            )
-        )
+        findings.append(drift_finding(shift, (name,), f"feature {name!r}", ctx.importance.of(name)))
     return findings
 
 
-def _series_profile(
+def _series_comparison(
     ctx: RunContext, key: str, ref: pd.Series, cur: pd.Series, kind: str
-) -> FeatureProfile:
-    """Profile of a non-feature column (label, predictions), cached under ``key``."""
+) -> Comparison:
+    """Comparison of a non-feature column (label, predictions); its profile is cached."""
 
     def compute() -> FeatureProfile:
         info = FeatureInfo(name=key, type=kind, value_kind="other", in_model=False)
         return compute_profile(info, ref.to_frame(key), cur.to_frame(key))
 
-    return ctx.memo(f"profile:{key}", compute)
+    return Comparison(ctx.memo(f"profile:{key}", compute), ref, cur)
 
 
 def _shift_finding(
     ctx: RunContext,
-    profile: FeatureProfile,
+    comparison: Comparison,
     settings: TestSettings,
     what: str,
     impact: float | None,
 ) -> Finding:
-    stat, value = distribution_shift(
-        profile, settings.params["numeric_statistic"], settings.params["categorical_statistic"]
-    )
-    if value != value:
+    shift = _shift(comparison, settings, ctx.rng(f"drift:{what}"))
+    if shift is None:
         return Finding.skip((), f"The {what} has no non-null values in ref or eval.")
-    return _drift_finding(
-        profile,
-        (),
-        (stat, value),
-        f"{STATISTIC_NAMES[stat]} of the {what} between ref and eval is {value:.3f}.",
-        impact,
-        ctx.rng(f"drift:{what}"),
-    )
+    return drift_finding(shift, (), f"the {what}", impact)
 
 
 @register_test(
@@ -250,8 +158,8 @@ def label_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     Severity: the threshold level; not capped (the label is not a model input).
     """
     kind = NUMERIC if ctx.model_task == REGRESSION else CATEGORICAL
-    profile = _series_profile(ctx, "label", ctx.labels("ref"), ctx.labels("eval"), kind)
-    return [_shift_finding(ctx, profile, settings, "label", None)]
+    comparison = _series_comparison(ctx, "label", ctx.labels("ref"), ctx.labels("eval"), kind)
+    return [_shift_finding(ctx, comparison, settings, "label", None)]
 
 
 @register_test(
@@ -275,8 +183,8 @@ def prediction_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     else:
         ref, cur = ctx.predictions("ref"), ctx.predictions("eval")
         kind = NUMERIC
-    profile = _series_profile(ctx, "prediction", pd.Series(ref), pd.Series(cur), kind)
-    return [_shift_finding(ctx, profile, settings, "predictions", 1.0)]
+    comparison = _series_comparison(ctx, "prediction", pd.Series(ref), pd.Series(cur), kind)
+    return [_shift_finding(ctx, comparison, settings, "predictions", 1.0)]
 
 
 @register_test(

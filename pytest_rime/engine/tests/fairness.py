@@ -45,15 +45,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pytest_rime.engine.context import BINARY, RunContext
+from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import DATETIME, TEXT, FeatureInfo
-from pytest_rime.engine.metrics import BoolArray, Metric, all_metrics, metric_inputs
+from pytest_rime.engine.drift_statistics import Comparison, measure_shift
+from pytest_rime.engine.metrics import BoolArray, Metric, all_metrics
+from pytest_rime.engine.performance import metric_inputs
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
 from pytest_rime.engine.resampling import IndependenceTest, independence_test
 from pytest_rime.engine.results import JSONValue, Severity
 from pytest_rime.engine.stats import IntArray, discretize, entropy, mutual_information
-from pytest_rime.engine.tests.drift import STATISTIC_NAMES, distribution_shift, shift_evidence
+from pytest_rime.engine.tests._families import named_test
+from pytest_rime.engine.tests.drift import drift_finding
 from pytest_rime.engine.tests.subset import SubsetSplit, feature_subsets, subset_values
+from pytest_rime.vocabulary import BINARY
 
 CATEGORY = "Bias and Fairness"
 PARITY_THRESHOLDS = (0.1, 0.2, 0.3)
@@ -278,40 +282,47 @@ def _rate_gap(ctx: RunContext, settings: TestSettings, slug: str, what: str) -> 
     return _protected(ctx, per_feature)
 
 
-@register_test(
-    "bias_and_fairness.equal_opportunity",
-    name="Equal Opportunity",
-    category=CATEGORY,
-    thresholds=GAP_THRESHOLDS,
-    description="Recall (true positive rate) across the groups of each protected feature.",
-    needs_predictions=True,
-    needs_labels=True,
-    params=GROUP_PARAMS,
+_GAP_TESTS = (
+    (
+        "equal_opportunity",
+        "Equal Opportunity",
+        "Recall (true positive rate) across the groups of each protected feature.",
+        "recall",
+        "recall (true positive rate)",
+    ),
+    (
+        "predictive_equality",
+        "Predictive Equality",
+        "False positive rate across the groups of each protected feature.",
+        "fpr",
+        "false positive rate",
+    ),
 )
-def equal_opportunity(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Highest minus lowest Recall over the groups, on eval.
-
-    Severity: the threshold level, impact 1.0.
-    """
-    return _rate_gap(ctx, settings, "recall", "recall (true positive rate)")
+"""The rate gap tests: slug, name, description, metric slug, the rate in words."""
 
 
-@register_test(
-    "bias_and_fairness.predictive_equality",
-    name="Predictive Equality",
-    category=CATEGORY,
-    thresholds=GAP_THRESHOLDS,
-    description="False positive rate across the groups of each protected feature.",
-    needs_predictions=True,
-    needs_labels=True,
-    params=GROUP_PARAMS,
-)
-def predictive_equality(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Highest minus lowest FPR over the groups, on eval.
+def _register_gap_test(slug: str, name: str, description: str, metric: str, what: str) -> None:
+    register_test(
+        f"bias_and_fairness.{slug}",
+        name=name,
+        category=CATEGORY,
+        thresholds=GAP_THRESHOLDS,
+        description=description,
+        needs_predictions=True,
+        needs_labels=True,
+        params=GROUP_PARAMS,
+    )(
+        named_test(
+            slug,
+            f"Highest minus lowest {_metric(metric).name} over the groups, on eval.\n\n"
+            "Severity: the threshold level, impact 1.0.",
+            lambda ctx, settings: _rate_gap(ctx, settings, metric, what),
+        )
+    )
 
-    Severity: the threshold level, impact 1.0.
-    """
-    return _rate_gap(ctx, settings, "fpr", "false positive rate")
+
+for _gap_test in _GAP_TESTS:
+    _register_gap_test(*_gap_test)
 
 
 @register_test(
@@ -331,25 +342,13 @@ def protected_feature_drift(ctx: RunContext, settings: TestSettings) -> list[Fin
     def per_feature(info: FeatureInfo) -> Finding:
         if info.type in (TEXT, DATETIME):
             return Finding.skip((info.name,), f"Protected feature {info.name!r} is {info.type}.")
-        stat, value = distribution_shift(ctx.profile(info.name), "psi", "psi")
-        if value != value:  # NaN: no values on one side
+        comparison = Comparison(ctx.profile(info.name), ctx.ref[info.name], ctx.eval.get(info.name))
+        shift = measure_shift(comparison, "psi", "psi", ctx.rng(f"protected:{info.name}"))
+        if shift is None:
             return Finding.skip(
                 (info.name,), f"Protected feature {info.name!r} has no values in ref or eval."
             )
-        evidence = shift_evidence(ctx.profile(info.name), stat, ctx.rng(f"protected:{info.name}"))
-        metrics: dict[str, JSONValue] = {"statistic_name": stat, stat: value}
-        if evidence is not None:
-            metrics["p_value_method"] = evidence.method
-        return Finding(
-            features=(info.name,),
-            statistic=value,
-            description=(
-                f"{STATISTIC_NAMES[stat]} of protected feature {info.name!r} between ref and "
-                f"eval is {value:.3f}."
-            ),
-            metrics=metrics,
-            p_value=None if evidence is None else evidence.p_value,
-        )
+        return drift_finding(shift, (info.name,), f"protected feature {info.name!r}", None)
 
     return _protected(ctx, per_feature)
 

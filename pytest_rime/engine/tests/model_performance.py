@@ -79,13 +79,12 @@ from pytest_rime.engine.metrics import (
     Metric,
     MetricInputs,
     all_metrics,
-    dataset_metrics,
     linearised_rows,
-    metric_inputs,
     metric_names,
     reliability_table,
     task_metrics,
 )
+from pytest_rime.engine.performance import dataset_metrics, metric_inputs
 from pytest_rime.engine.registry import Finding, TestFunction, TestSettings, register_test
 from pytest_rime.engine.results import JSONValue
 from pytest_rime.engine.stats import (
@@ -97,6 +96,7 @@ from pytest_rime.engine.stats import (
     split_draws,
     split_mean_difference_sd,
 )
+from pytest_rime.engine.tests._families import named_test
 
 CATEGORY = "Model Performance"
 ABSOLUTE_THRESHOLDS = (0.05, 0.1, 0.15)
@@ -320,15 +320,12 @@ def compare(ctx: RunContext, metric: Metric) -> list[Finding]:
 
 
 def _metric_test(metric: Metric) -> TestFunction:
-    def test(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-        return compare(ctx, metric)
-
-    test.__name__ = test.__qualname__ = f"{metric.slug}_degradation"
-    test.__doc__ = (
+    return named_test(
+        f"{metric.slug}_degradation",
         f"{metric.name} on eval vs ref; the statistic is its {degradation_kind(metric)} "
-        "degradation (worse is positive). Severity: the threshold level (impact 1.0)."
+        "degradation (worse is positive). Severity: the threshold level (impact 1.0).",
+        lambda ctx, settings: compare(ctx, metric),
     )
-    return test
 
 
 def calibration_comparison(ctx: RunContext, settings: TestSettings) -> list[Finding]:

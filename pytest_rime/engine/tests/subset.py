@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from pytest_rime.engine.context import MULTICLASS, REGRESSION, RunContext, Which
+from pytest_rime.engine.context import RunContext, Which
 from pytest_rime.engine.data import DATETIME, TEXT, FeatureInfo
 from pytest_rime.engine.metrics import (
     ACCURACY,
@@ -62,17 +62,18 @@ from pytest_rime.engine.metrics import (
     _binary_row_losses,
     _multiclass_row_losses,
     all_metrics,
-    dataset_metrics,
-    metric_inputs,
     metric_names,
     roc_auc,
     task_metrics,
 )
+from pytest_rime.engine.performance import dataset_metrics, metric_inputs
 from pytest_rime.engine.profile import numeric_values
 from pytest_rime.engine.registry import Finding, TestFunction, TestSettings, register_test
 from pytest_rime.engine.resampling import random_subset_sums, tail_p_value
 from pytest_rime.engine.results import JSONValue, Severity
 from pytest_rime.engine.stats import normal_p_value, unsorted_quantile_edges
+from pytest_rime.engine.tests._families import named_test
+from pytest_rime.vocabulary import MULTICLASS, REGRESSION
 
 CATEGORY = "Subset Performance"
 MISSING = "(missing)"
@@ -851,15 +852,12 @@ def subset_metric_findings(
 
 
 def _subset_metric_test(metric: Metric) -> TestFunction:
-    def test(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-        return subset_metric_findings(ctx, settings, metric)
-
-    test.__name__ = test.__qualname__ = f"subset_{metric.slug}"
-    test.__doc__ = (
+    return named_test(
+        f"subset_{metric.slug}",
         f"Per feature, the worst subset's {metric.name} gap to the whole eval set. Severity: "
-        "the threshold level capped by the worst subset's share of the eval rows."
+        "the threshold level capped by the worst subset's share of the eval rows.",
+        lambda ctx, settings: subset_metric_findings(ctx, settings, metric),
     )
-    return test
 
 
 def subset_thresholds(metric: Metric) -> tuple[float, float, float]:

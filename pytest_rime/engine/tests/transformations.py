@@ -42,11 +42,11 @@ call (:func:`pytest_rime.engine.robustness.predict_edits`). One case per feature
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pytest_rime.engine.context import REGRESSION, RunContext
+from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.metrics import evaluate, prepare, task_metrics
 from pytest_rime.engine.perturb import (
     Substitution,
@@ -73,7 +73,9 @@ from pytest_rime.engine.robustness import (
     predict_edits,
     row_changes,
 )
+from pytest_rime.engine.tests._families import named_test
 from pytest_rime.engine.tests.abnormal_inputs import features_with
+from pytest_rime.vocabulary import REGRESSION
 
 CATEGORY = "Transformations"
 THRESHOLDS = (0.05, 0.15, 0.3)
@@ -222,142 +224,116 @@ def substitution_findings(
     ]
 
 
-@register_test(
-    "transformations.null_substitution",
-    name="Null Substitution",
-    category=CATEGORY,
-    thresholds=THRESHOLDS,
-    description="Replaces each feature with missing values in sampled eval rows.",
-    needs_model=True,
-    params=_PARAMS,
+_SEVERITY_DOC = (
+    "Severity: share of changed decisions (regression: relative rise of the error), capped by\n"
+    "itself and at MEDIUM unless the eval data holds such values in the feature; a model crash\n"
+    "counts as every decision changed."
 )
-def null_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Replaces each feature with missing values in sampled eval rows.
+"""The severity paragraph of every Transformations test's docstring."""
 
-    Severity: share of changed decisions (regression: relative rise of the error), capped by
-    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
-    counts as every decision changed.
+
+@dataclass(frozen=True)
+class Transformation:
+    """One Transformations test: a corruption of :mod:`pytest_rime.engine.perturb` and its words.
+
+    Attributes:
+        slug: The test id after ``transformations.``, and the test function's name.
+        name: The display name (``test_batch_type``).
+        description: What the test does, one sentence (also its docstring's first line).
+        substitute: The corruption.
+        what: The corrupted values in words, completing "With ... in 'feature'".
+        abnormality: The kind of abnormal eval value the corruption imitates (a key of
+            :data:`~pytest_rime.engine.tests.abnormal_inputs.ABNORMALITIES`).
     """
-    return substitution_findings(ctx, settings, nulls, "nulls", "nulls")
+
+    slug: str
+    name: str
+    description: str
+    substitute: Substitution
+    what: str
+    abnormality: str
 
 
-@register_test(
-    "transformations.out_of_range_substitution",
-    name="Out of Range Substitution",
-    category=CATEGORY,
-    thresholds=THRESHOLDS,
-    description="Replaces each numeric feature with values 10% of its range beyond its min or max.",
-    needs_model=True,
-    params=_PARAMS,
+TRANSFORMATIONS = (
+    Transformation(
+        "null_substitution",
+        "Null Substitution",
+        "Replaces each feature with missing values in sampled eval rows.",
+        nulls,
+        "nulls",
+        "nulls",
+    ),
+    Transformation(
+        "out_of_range_substitution",
+        "Out of Range Substitution",
+        "Replaces each numeric feature with values 10% of its range beyond its min or max.",
+        out_of_range,
+        "values just outside the reference range",
+        "out_of_range",
+    ),
+    Transformation(
+        "numeric_outliers_substitution",
+        "Numeric Outliers Substitution",
+        "Replaces each numeric feature with extreme values: median +/- 10 x (q99 - q1).",
+        numeric_outliers,
+        "extreme outliers",
+        "numeric_outliers",
+    ),
+    Transformation(
+        "unseen_categorical_substitution",
+        "Unseen Categorical Substitution",
+        "Replaces each categorical feature with a category absent from the reference data.",
+        unseen_category,
+        "unseen categories",
+        "unseen_categorical",
+    ),
+    Transformation(
+        "empty_string_substitution",
+        "Empty String Substitution",
+        "Replaces each string feature with empty strings.",
+        empty_strings,
+        "empty strings",
+        "empty_string",
+    ),
+    Transformation(
+        "feature_type_change",
+        "Feature Type Change",
+        "Gives each feature its values in another type: numbers as text, strings as codes.",
+        type_change,
+        "values of another type",
+        "type",
+    ),
+    Transformation(
+        "capitalization_change",
+        "Capitalization Change",
+        "Upper-cases each string feature (lower-cases values already upper case).",
+        capitalization,
+        "changed capitalization",
+        "capitalization",
+    ),
 )
-def out_of_range_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Replaces each numeric feature with values 10% of its range beyond its min or max.
+"""The Transformations tests, in registration (report) order."""
 
-    Severity: share of changed decisions (regression: relative rise of the error), capped by
-    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
-    counts as every decision changed.
-    """
-    return substitution_findings(
-        ctx, settings, out_of_range, "values just outside the reference range", "out_of_range"
+
+def _register_transformation(spec: Transformation) -> None:
+    register_test(
+        f"transformations.{spec.slug}",
+        name=spec.name,
+        category=CATEGORY,
+        thresholds=THRESHOLDS,
+        description=spec.description,
+        needs_model=True,
+        params=_PARAMS,
+    )(
+        named_test(
+            spec.slug,
+            f"{spec.description}\n\n{_SEVERITY_DOC}",
+            lambda ctx, settings: substitution_findings(
+                ctx, settings, spec.substitute, spec.what, spec.abnormality
+            ),
+        )
     )
 
 
-@register_test(
-    "transformations.numeric_outliers_substitution",
-    name="Numeric Outliers Substitution",
-    category=CATEGORY,
-    thresholds=THRESHOLDS,
-    description="Replaces each numeric feature with extreme values: median +/- 10 x (q99 - q1).",
-    needs_model=True,
-    params=_PARAMS,
-)
-def numeric_outliers_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Replaces each numeric feature with extreme values: median +/- 10 x (q99 - q1).
-
-    Severity: share of changed decisions (regression: relative rise of the error), capped by
-    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
-    counts as every decision changed.
-    """
-    return substitution_findings(
-        ctx, settings, numeric_outliers, "extreme outliers", "numeric_outliers"
-    )
-
-
-@register_test(
-    "transformations.unseen_categorical_substitution",
-    name="Unseen Categorical Substitution",
-    category=CATEGORY,
-    thresholds=THRESHOLDS,
-    description="Replaces each categorical feature with a category absent from the reference data.",
-    needs_model=True,
-    params=_PARAMS,
-)
-def unseen_categorical_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Replaces each categorical feature with a category absent from the reference data.
-
-    Severity: share of changed decisions (regression: relative rise of the error), capped by
-    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
-    counts as every decision changed.
-    """
-    return substitution_findings(
-        ctx, settings, unseen_category, "unseen categories", "unseen_categorical"
-    )
-
-
-@register_test(
-    "transformations.empty_string_substitution",
-    name="Empty String Substitution",
-    category=CATEGORY,
-    thresholds=THRESHOLDS,
-    description="Replaces each string feature with empty strings.",
-    needs_model=True,
-    params=_PARAMS,
-)
-def empty_string_substitution(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Replaces each string feature with empty strings.
-
-    Severity: share of changed decisions (regression: relative rise of the error), capped by
-    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
-    counts as every decision changed.
-    """
-    return substitution_findings(ctx, settings, empty_strings, "empty strings", "empty_string")
-
-
-@register_test(
-    "transformations.feature_type_change",
-    name="Feature Type Change",
-    category=CATEGORY,
-    thresholds=THRESHOLDS,
-    description="Gives each feature its values in another type: numbers as text, strings as codes.",
-    needs_model=True,
-    params=_PARAMS,
-)
-def feature_type_change(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Gives each feature its values in another type: numbers as text, strings as codes.
-
-    Severity: share of changed decisions (regression: relative rise of the error), capped by
-    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
-    counts as every decision changed.
-    """
-    return substitution_findings(ctx, settings, type_change, "values of another type", "type")
-
-
-@register_test(
-    "transformations.capitalization_change",
-    name="Capitalization Change",
-    category=CATEGORY,
-    thresholds=THRESHOLDS,
-    description="Upper-cases each string feature (lower-cases values already upper case).",
-    needs_model=True,
-    params=_PARAMS,
-)
-def capitalization_change(ctx: RunContext, settings: TestSettings) -> list[Finding]:
-    """Upper-cases each string feature (lower-cases values already upper case).
-
-    Severity: share of changed decisions (regression: relative rise of the error), capped by
-    itself and at MEDIUM unless the eval data holds such values in the feature; a model crash
-    counts as every decision changed.
-    """
-    return substitution_findings(
-        ctx, settings, capitalization, "changed capitalization", "capitalization"
-    )
+for _spec in TRANSFORMATIONS:
+    _register_transformation(_spec)

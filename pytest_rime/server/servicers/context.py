@@ -28,4 +28,15 @@ class Backend:
         """
         if not requested:
             return self.store.default_project_id
-        return self.store.get_project(requested).id
+        return self.store.projects.get(requested).id
+
+
+class BackendServicer:
+    """Base of the servicers: holds the :class:`Backend` they adapt messages to.
+
+    Args:
+        backend: The running server's parts.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend

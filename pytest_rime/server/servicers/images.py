@@ -17,7 +17,7 @@ from pytest_rime.server.images import (
 )
 from pytest_rime.server.pagination import decode_token, encode_token, page_size
 from pytest_rime.server.records import Image, JobType
-from pytest_rime.server.servicers.context import Backend
+from pytest_rime.server.servicers.context import BackendServicer
 
 
 def _matches(
@@ -31,11 +31,8 @@ def _matches(
     )
 
 
-class ImageRegistry(image_registry_pb2_grpc.ImageRegistryServicer):
+class ImageRegistry(BackendServicer, image_registry_pb2_grpc.ImageRegistryServicer):
     """Create, get, list and delete managed images."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
 
     def CreateImage(
         self, request: image_registry_pb2.CreateImageRequest, context: grpc.ServicerContext
@@ -55,7 +52,7 @@ class ImageRegistry(image_registry_pb2_grpc.ImageRegistryServicer):
             "pip_options": settings.pip_options,
             "inherit": inherited_paths(),
         }
-        image, job = self._backend.store.create_image_with_job(request.name, requirements, spec)
+        image, job = self._backend.store.images.create_with_job(request.name, requirements, spec)
         self._backend.jobs.wake()
         return image_registry_pb2.CreateImageResponse(
             image=image_to_proto(image), job=job_to_proto(job)
@@ -65,7 +62,7 @@ class ImageRegistry(image_registry_pb2_grpc.ImageRegistryServicer):
         self, request: image_registry_pb2.GetImageRequest, context: grpc.ServicerContext
     ) -> image_registry_pb2.GetImageResponse:
         """One image."""
-        image = self._backend.store.get_image(request.name)
+        image = self._backend.store.images.get(request.name)
         return image_registry_pb2.GetImageResponse(image=image_to_proto(image))
 
     def ListImages(
@@ -74,7 +71,7 @@ class ImageRegistry(image_registry_pb2_grpc.ImageRegistryServicer):
         """One page of the images that have every filtered library."""
         offset, size = decode_token(request.page_token), page_size(request.page_size)
         images = [
-            i for i in self._backend.store.list_images() if _matches(i, list(request.pip_libraries))
+            i for i in self._backend.store.images.all() if _matches(i, list(request.pip_libraries))
         ]
         page = images[offset : offset + size]
         more = offset + size < len(images)
@@ -87,13 +84,13 @@ class ImageRegistry(image_registry_pb2_grpc.ImageRegistryServicer):
         self, request: image_registry_pb2.DeleteImageRequest, context: grpc.ServicerContext
     ) -> image_registry_pb2.DeleteImageResponse:
         """Delete the image and its venv (not while it is being built)."""
-        image = self._backend.store.get_image(request.name)
-        build = self._backend.store.get_job(image.job_id)
+        image = self._backend.store.images.get(request.name)
+        build = self._backend.store.jobs.get(image.job_id)
         if not build.status.finished:
             raise FailedPreconditionError(
                 f"image {request.name!r} is still being built by job {build.id} "
                 f"({build.status.value}); cancel the job first"
             )
-        self._backend.store.delete_image(request.name)
+        self._backend.store.images.delete(request.name)
         shutil.rmtree(image_dir(self._backend.settings.data_dir, request.name), ignore_errors=True)
         return image_registry_pb2.DeleteImageResponse()

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import codecs
-import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
-from pytest_rime.engine.config import ConfigError, validate_config
+from pytest_rime.engine.catalog import supported_data_types
+from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.firewall import monitoring_settings
+from pytest_rime.engine.validation import validate_config
 from pytest_rime.proto.v1 import common_pb2, model_testing_pb2, model_testing_pb2_grpc
 from pytest_rime.server.convert import (
+    config_from_json,
     data_type_from_proto,
     job_status_from_proto,
     job_to_proto,
@@ -29,9 +31,8 @@ from pytest_rime.server.errors import (
 from pytest_rime.server.images import image_dir, venv_python
 from pytest_rime.server.incremental import parse_incremental_config
 from pytest_rime.server.records import ImageStatus, JobType
-from pytest_rime.server.servicers.context import Backend
+from pytest_rime.server.servicers.context import BackendServicer
 from pytest_rime.server.worker import DEFAULT_CPU_MILLICORES, DEFAULT_RAM_MB
-from pytest_rime.vocabulary import DATA_TYPES
 
 LOG_CHUNK_BYTES = 64 * 1024
 
@@ -43,12 +44,7 @@ def parse_config(config_json: str) -> dict[str, Any]:
         InvalidArgumentError: Not JSON, not an object, or rejected by the engine's validation
             (the message names the dotted key).
     """
-    try:
-        raw = json.loads(config_json)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"test_run_config_json is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise InvalidArgumentError("test_run_config_json must be a JSON object")
+    raw = config_from_json(config_json)
     try:
         validate_config(raw)
     except ConfigError as exc:
@@ -63,9 +59,10 @@ def check_data_type(value: common_pb2.DataType.ValueType) -> str:
         InvalidArgumentError: Not a supported data type; the message names the supported ones.
     """
     name = data_type_from_proto(value)
-    if name and name not in DATA_TYPES:
+    supported = supported_data_types()
+    if name and name not in supported:
         raise InvalidArgumentError(
-            f"data_type: {name!r} is not supported; supported data types: {', '.join(DATA_TYPES)}"
+            f"data_type: {name!r} is not supported; supported data types: {', '.join(supported)}"
         )
     return name
 
@@ -86,17 +83,51 @@ def with_data_type(config: dict[str, Any], data_type: str) -> dict[str, Any]:
     return {**config, "data_type": data_type}
 
 
+class _ConfigRequest(Protocol):
+    """What the stress test and from-reference requests share: a data type and a config."""
+
+    @property
+    def data_type(self) -> common_pb2.DataType.ValueType: ...
+
+    @property
+    def test_run_config_json(self) -> str: ...
+
+
+class _JobRequest(Protocol):
+    """What every job-starting request has: the interpreter choice and resource limits."""
+
+    @property
+    def custom_image(self) -> common_pb2.CustomImage: ...
+
+    @property
+    def rime_managed_image(self) -> str: ...
+
+    @property
+    def ram_request_megabytes(self) -> int: ...
+
+    @property
+    def cpu_request_millicores(self) -> int: ...
+
+
+def request_config(request: _ConfigRequest) -> dict[str, Any]:
+    """The request's validated config, with the request's supported ``data_type``.
+
+    Raises:
+        InvalidArgumentError: An unsupported data type, or a config :func:`parse_config` or
+            :func:`with_data_type` rejects.
+    """
+    data_type = check_data_type(request.data_type)
+    return with_data_type(parse_config(request.test_run_config_json), data_type)
+
+
 def _positive_or_default(name: str, value: int, default: int) -> int:
     if value < 0:
         raise InvalidArgumentError(f"{name} must be >= 0 (0 means {default}), got {value}")
     return value or default
 
 
-class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
+class ModelTesting(BackendServicer, model_testing_pb2_grpc.ModelTestingServicer):
     """Jobs: stress tests, firewall runs (from reference and on incremental data), logs."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
 
     def _interpreter(self, custom_image: common_pb2.CustomImage, managed: str) -> str:
         """The Python a job runs with: the server's, a custom image's or a managed image's."""
@@ -105,7 +136,7 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
                 "give either custom_image.name or rime_managed_image, not both"
             )
         if managed:
-            image = self._backend.store.get_image(managed)
+            image = self._backend.store.images.get(managed)
             if image.status is not ImageStatus.READY:
                 raise FailedPreconditionError(
                     f"managed image {managed!r} is {image.status.value}, not READY"
@@ -122,48 +153,50 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
             return str(python)
         return ""
 
-    def _job_spec(
+    def _submit(
         self,
         job_type: JobType,
-        custom_image: common_pb2.CustomImage,
-        managed_image: str,
-        ram_request_megabytes: int,
-        cpu_request_millicores: int,
+        project_id: str,
+        request: _JobRequest,
+        *,
+        firewall_id: str = "",
         **fields: Any,
-    ) -> dict[str, Any]:
-        """The worker's ``spec.json``: type, data dir, interpreter, limits and ``fields``."""
-        return {
+    ) -> model_testing_pb2.Job:
+        """Queue a job whose ``spec.json`` has the request's interpreter and limits and ``fields``.
+
+        Raises:
+            InvalidArgumentError: A bad image choice or a negative limit.
+            FailedPreconditionError: The managed image is not READY.
+        """
+        spec = {
             "type": job_type.value,
             "data_dir": str(self._backend.settings.data_dir),
-            "python": self._interpreter(custom_image, managed_image),
+            "python": self._interpreter(request.custom_image, request.rime_managed_image),
             "ram_request_megabytes": _positive_or_default(
-                "ram_request_megabytes", ram_request_megabytes, DEFAULT_RAM_MB
+                "ram_request_megabytes", request.ram_request_megabytes, DEFAULT_RAM_MB
             ),
             "cpu_request_millicores": _positive_or_default(
-                "cpu_request_millicores", cpu_request_millicores, DEFAULT_CPU_MILLICORES
+                "cpu_request_millicores", request.cpu_request_millicores, DEFAULT_CPU_MILLICORES
             ),
             **fields,
         }
+        job = self._backend.jobs.submit(
+            job_type,
+            project_id,
+            spec,
+            firewall_id=firewall_id,
+            image_name=request.rime_managed_image,
+        )
+        return job_to_proto(job)
 
     def StartStressTest(
         self, request: model_testing_pb2.StartStressTestRequest, context: grpc.ServicerContext
     ) -> model_testing_pb2.StartStressTestResponse:
         """Validate the data type and config and queue a stress test job."""
-        data_type = check_data_type(request.data_type)
-        config = with_data_type(parse_config(request.test_run_config_json), data_type)
+        config = request_config(request)
         project_id = self._backend.project_id(request.project_id)
-        spec = self._job_spec(
-            JobType.MODEL_STRESS_TEST,
-            request.custom_image,
-            request.rime_managed_image,
-            request.ram_request_megabytes,
-            request.cpu_request_millicores,
-            config=config,
-        )
-        job = self._backend.jobs.submit(
-            JobType.MODEL_STRESS_TEST, project_id, spec, image_name=request.rime_managed_image
-        )
-        return model_testing_pb2.StartStressTestResponse(job=job_to_proto(job))
+        job = self._submit(JobType.MODEL_STRESS_TEST, project_id, request, config=config)
+        return model_testing_pb2.StartStressTestResponse(job=job)
 
     def StartFirewallFromReference(
         self,
@@ -177,35 +210,26 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
                 names no timestamp column.
             AlreadyExistsError: The project already has a firewall.
         """
-        data_type = check_data_type(request.data_type)
-        config = with_data_type(parse_config(request.test_run_config_json), data_type)
+        config = request_config(request)
         try:
             monitoring_settings(validate_config(config))
         except ConfigError as exc:
             raise InvalidArgumentError(f"invalid firewall config: {exc}") from exc
         project_id = self._backend.project_id(request.project_id)
-        existing = self._backend.store.find_firewall_for_project(project_id)
+        existing = self._backend.store.firewalls.find_for_project(project_id)
         if existing is not None:
             raise AlreadyExistsError(
                 f"project {project_id!r} already has firewall {existing.id!r}: send new data "
                 "with run_firewall_incremental_data, or start from reference in another project"
             )
-        spec = self._job_spec(
+        job = self._submit(
             JobType.FIREWALL_TEST_FROM_REFERENCE,
-            request.custom_image,
-            request.rime_managed_image,
-            request.ram_request_megabytes,
-            request.cpu_request_millicores,
+            project_id,
+            request,
             config=config,
             enable_events=not request.disable_firewall_events,
         )
-        job = self._backend.jobs.submit(
-            JobType.FIREWALL_TEST_FROM_REFERENCE,
-            project_id,
-            spec,
-            image_name=request.rime_managed_image,
-        )
-        return model_testing_pb2.StartFirewallFromReferenceResponse(job=job_to_proto(job))
+        return model_testing_pb2.StartFirewallFromReferenceResponse(job=job)
 
     def RunFirewallIncrementalData(
         self,
@@ -221,20 +245,19 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
             FailedPreconditionError: The reference run has no stored config.
         """
         store = self._backend.store
-        firewall = store.get_firewall(request.firewall_id)
+        firewall = store.firewalls.get(request.firewall_id)
         incremental = parse_incremental_config(request.test_run_config_json)
-        reference = store.get_test_run(firewall.stress_test_run_id)
+        reference = store.results.get_run(firewall.stress_test_run_id)
         if not reference.config:
             raise FailedPreconditionError(
                 f"the reference run {reference.id!r} of firewall {firewall.id!r} has no stored "
                 "config; point the firewall at a newer stress test run"
             )
-        spec = self._job_spec(
+        job = self._submit(
             JobType.FIREWALL_BATCH_TEST,
-            request.custom_image,
-            request.rime_managed_image,
-            request.ram_request_megabytes,
-            request.cpu_request_millicores,
+            firewall.project_id,
+            request,
+            firewall_id=firewall.id,
             config=incremental.run_config(reference.config),
             reference_config=reference.config,
             reference_test_run_id=reference.id,
@@ -244,14 +267,7 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
             thresholds=incremental.thresholds,
             enable_events=not request.disable_firewall_events,
         )
-        job = self._backend.jobs.submit(
-            JobType.FIREWALL_BATCH_TEST,
-            firewall.project_id,
-            spec,
-            firewall_id=firewall.id,
-            image_name=request.rime_managed_image,
-        )
-        return model_testing_pb2.RunFirewallIncrementalDataResponse(job=job_to_proto(job))
+        return model_testing_pb2.RunFirewallIncrementalDataResponse(job=job)
 
     def GetTestJob(
         self, request: model_testing_pb2.GetTestJobRequest, context: grpc.ServicerContext
@@ -266,9 +282,9 @@ class ModelTesting(model_testing_pb2_grpc.ModelTestingServicer):
     ) -> model_testing_pb2.ListTestJobsResponse:
         """One page of the jobs created within the TTL, newest first."""
         if request.project_id:
-            self._backend.store.get_project(request.project_id)
+            self._backend.store.projects.get(request.project_id)
         ttl_secs = self._backend.settings.job_ttl_hours * 3600
-        page = self._backend.store.list_jobs(
+        page = self._backend.store.jobs.page(
             statuses=[job_status_from_proto(s) for s in request.selected_statuses],
             types=[job_type_from_proto(t) for t in request.selected_types],
             project_id=request.project_id,

@@ -6,27 +6,24 @@ import grpc
 
 from pytest_rime.proto.v1 import results_pb2, results_pb2_grpc
 from pytest_rime.server.convert import test_batch_to_proto, test_case_to_proto, test_run_to_proto
-from pytest_rime.server.servicers.context import Backend
+from pytest_rime.server.servicers.context import BackendServicer
 
 
-class ResultsReader(results_pb2_grpc.ResultsReaderServicer):
+class ResultsReader(BackendServicer, results_pb2_grpc.ResultsReaderServicer):
     """Read the results of finished runs."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._store = backend.store
 
     def GetTestRun(
         self, request: results_pb2.GetTestRunRequest, context: grpc.ServicerContext
     ) -> results_pb2.GetTestRunResponse:
         """The run summary."""
-        run = self._store.get_test_run(request.test_run_id)
+        run = self._backend.store.results.get_run(request.test_run_id)
         return results_pb2.GetTestRunResponse(test_run=test_run_to_proto(run))
 
     def ListTestCases(
         self, request: results_pb2.ListTestCasesRequest, context: grpc.ServicerContext
     ) -> results_pb2.ListTestCasesResponse:
         """One page of the run's test cases."""
-        page = self._store.list_test_cases(
+        page = self._backend.store.results.cases_page(
             request.test_run_id, request.page_token, request.page_size
         )
         return results_pb2.ListTestCasesResponse(
@@ -38,7 +35,7 @@ class ResultsReader(results_pb2_grpc.ResultsReaderServicer):
         self, request: results_pb2.ListTestBatchesRequest, context: grpc.ServicerContext
     ) -> results_pb2.ListTestBatchesResponse:
         """All test batches of the run."""
-        batches = self._store.list_test_batches(request.test_run_id)
+        batches = self._backend.store.results.batches(request.test_run_id)
         return results_pb2.ListTestBatchesResponse(
             test_batches=[test_batch_to_proto(b) for b in batches]
         )

@@ -8,7 +8,7 @@ import grpc
 
 from pytest_rime.proto.v1 import upload_pb2, upload_pb2_grpc
 from pytest_rime.server.blobs import UploadResult
-from pytest_rime.server.servicers.context import Backend
+from pytest_rime.server.servicers.context import BackendServicer
 
 
 def _pairs(chunks: Iterable[upload_pb2.UploadChunk]) -> Iterator[tuple[str, bytes]]:
@@ -22,20 +22,17 @@ def _response(result: UploadResult) -> upload_pb2.UploadResponse:
     )
 
 
-class FileUpload(upload_pb2_grpc.FileUploadServicer):
+class FileUpload(BackendServicer, upload_pb2_grpc.FileUploadServicer):
     """Upload a file or a directory; answer its stable ``rime://`` reference."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._blobs = backend.blobs
 
     def UploadFile(
         self, request_iterator: Iterator[upload_pb2.UploadChunk], context: grpc.ServicerContext
     ) -> upload_pb2.UploadResponse:
         """Store one file."""
-        return _response(self._blobs.upload_file(_pairs(request_iterator)))
+        return _response(self._backend.blobs.upload_file(_pairs(request_iterator)))
 
     def UploadDirectory(
         self, request_iterator: Iterator[upload_pb2.UploadChunk], context: grpc.ServicerContext
     ) -> upload_pb2.UploadResponse:
         """Store a directory tree."""
-        return _response(self._blobs.upload_directory(_pairs(request_iterator)))
+        return _response(self._backend.blobs.upload_directory(_pairs(request_iterator)))

@@ -1,5 +1,7 @@
 """Start ``rime serve`` as a child process and stop it again (used by the pytest plugin).
 
+Client-side code: it runs the server's command line (``python -m pytest_rime.cli serve``) in a
+subprocess and talks to it over gRPC only; it imports nothing of :mod:`pytest_rime.server`.
 Importing this module is cheap: grpc is imported only while waiting for the health check.
 
     server = start_embedded_server(data_dir)
