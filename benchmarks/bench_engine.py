@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from pytest_rime.engine.results import CATEGORIES
+from pytest_rime.vocabulary import TABULAR
 
 N_FLOAT, N_INT, N_CAT = 15, 5, 5
 
@@ -104,7 +105,7 @@ def stage_category(category: str, rows: int) -> Callable[[], int]:
     from pytest_rime.engine.catalog import all_tests
 
     ref, cur = make_frames(rows)
-    specs = [spec for spec in all_tests() if spec.category == category]
+    specs = [spec for spec in all_tests(TABULAR) if spec.category == category]
 
     def once() -> int:
         from pytest_rime.engine.run import settings_for

@@ -24,13 +24,17 @@ __all__ = [
     "FAIL_ON_LEVELS",
     "FIREWALL_CATEGORIES",
     "HOURLY",
+    "IMAGES",
+    "IMAGE_CLASSIFICATION",
     "KNOWN_DATA_TYPES",
     "MODEL_TASKS",
     "MONITORING_CATEGORY",
     "MULTICLASS",
+    "NLP",
     "REGRESSION",
     "REPORT_CATEGORIES",
     "TABULAR",
+    "TEXT_CLASSIFICATION",
     "ThresholdOrder",
     "VocabularyError",
     "join_key",
@@ -77,7 +81,13 @@ DEFAULT_BIN_SIZE: Final = "day"
 TABULAR: Final = "tabular"
 """The ``data_type`` of tables of features (the default)."""
 
-KNOWN_DATA_TYPES: Final = (TABULAR, "nlp", "images")
+NLP: Final = "nlp"
+"""The ``data_type`` of texts."""
+
+IMAGES: Final = "images"
+"""The ``data_type`` of images."""
+
+KNOWN_DATA_TYPES: Final = (TABULAR, NLP, IMAGES)
 """Values of ``data_type`` named by the reference SDK. Which of them a server runs is up to the
 engine's registered data types (``pytest_rime.engine.catalog.supported_data_types``); the
 server answers INVALID_ARGUMENT naming them for the others."""
@@ -91,8 +101,16 @@ MULTICLASS: Final = "Multi-class Classification"
 REGRESSION: Final = "Regression"
 """``model_task`` of a model predicting a number."""
 
-MODEL_TASKS: Final = (BINARY, MULTICLASS, REGRESSION)
-"""Supported values of ``model_task``."""
+TEXT_CLASSIFICATION: Final = "Text Classification"
+"""``model_task`` of a text classifier (``data_type="nlp"``): binary or multi-class, as its
+labels say."""
+
+IMAGE_CLASSIFICATION: Final = "Image Classification"
+"""``model_task`` of an image classifier (``data_type="images"``): binary or multi-class, as
+its labels say."""
+
+MODEL_TASKS: Final = (BINARY, MULTICLASS, REGRESSION, TEXT_CLASSIFICATION, IMAGE_CLASSIFICATION)
+"""Values of ``model_task`` (each data type accepts some of them)."""
 
 FAIL_ON_LEVELS: Final = ("low", "medium", "high")
 """Values accepted for ``fail_on``, lowest first."""

@@ -137,8 +137,10 @@ def test_layers_share_the_vocabulary() -> None:
         vocabulary.BINARY,
         vocabulary.MULTICLASS,
         vocabulary.REGRESSION,
+        vocabulary.TEXT_CLASSIFICATION,
+        vocabulary.IMAGE_CLASSIFICATION,
     )
-    assert catalog.supported_data_types()[0] == vocabulary.TABULAR
+    assert catalog.supported_data_types() == vocabulary.KNOWN_DATA_TYPES
     assert set(catalog.supported_data_types()) <= set(vocabulary.KNOWN_DATA_TYPES)
     assert issubclass(errors.ConfigError, VocabularyError)
 

@@ -39,6 +39,8 @@ class DataInfo:
 
     ref_path: str
     eval_path: str
+    text_col: str | None = None
+    image_col: str | None = None
     label_col: str | None = None
     pred_col: str | None = None
     timestamp_col: str | None = None

@@ -53,10 +53,20 @@ from pytest_rime.engine.errors import DataError, ModelError
 from pytest_rime.engine.model import ModelAdapter, error_text
 from pytest_rime.engine.profile import FeatureProfile, compute_profile
 from pytest_rime.engine.tasks import infer_model_task
-from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION
+from pytest_rime.vocabulary import (
+    BINARY,
+    IMAGE_CLASSIFICATION,
+    MULTICLASS,
+    REGRESSION,
+    TEXT_CLASSIFICATION,
+)
 
 if TYPE_CHECKING:
     from pytest_rime.engine.importance import Importance
+
+CLASSIFICATION_TASKS = (TEXT_CLASSIFICATION, IMAGE_CLASSIFICATION)
+"""Model tasks that name the data, not the kind of classifier: binary or multi-class is read
+from the labels (or predictions)."""
 
 Which = Literal["ref", "eval"]
 T = TypeVar("T")
@@ -278,12 +288,15 @@ class RunContext:
         self._memo: dict[str, Any] = {}
         self._profiles: dict[str, FeatureProfile] = {}
         self._normal: dict[str, np.ndarray] = {}
-        task = config.model_task
+        given = config.model_task
+        task = None if given in CLASSIFICATION_TASKS else given
         self.model_task_inferred = task is None
         if task is None:
             task = infer_model_task(self._label_series("ref"), None)
         if task is None and self._can_predict("ref"):
             task = infer_model_task(None, self._raw_predictions("ref"))
+        if given in CLASSIFICATION_TASKS and task == REGRESSION:
+            task = MULTICLASS  # a classifier of many classes, never a regression
         self.model_task: str = task or BINARY
         self.classes: np.ndarray = self._infer_classes()
 

@@ -1,6 +1,6 @@
 """Reading data files and inferring feature types.
 
-Files are read by extension (``.csv``, ``.parquet``/``.pq``, ``.jsonl``/``.ndjson``, each
+Files are read by extension (``.csv``, ``.parquet``/``.pq``, ``.jsonl``/``.ndjson``, ``.json``, each
 optionally compressed, e.g. ``.csv.gz``) from local paths, ``rime://`` references (mapped to a
 local path by the resolver) and fsspec URLs (``s3://``, ``memory://``, ...).
 
@@ -104,10 +104,11 @@ def _format_of(path: str, shown: str) -> str:
         ("csv", (".csv",)),
         ("parquet", (".parquet", ".pq")),
         ("jsonl", (".jsonl", ".ndjson")),
+        ("json", (".json",)),
     ):
         if name.endswith(suffixes):
             return fmt
-    raise DataError(f"{shown}: unsupported file type (expected .csv, .parquet or .jsonl)")
+    raise DataError(f"{shown}: unsupported file type (expected .csv, .parquet, .jsonl or .json)")
 
 
 def _read(source: str | IO[bytes], fmt: str) -> pd.DataFrame:
@@ -116,12 +117,14 @@ def _read(source: str | IO[bytes], fmt: str) -> pd.DataFrame:
     if fmt == "parquet":
         return pd.read_parquet(source)
     return pd.read_json(
-        source, lines=True, compression="infer" if isinstance(source, str) else None
+        source,
+        lines=fmt == "jsonl",
+        compression="infer" if isinstance(source, str) else None,
     )
 
 
 def read_table(path: str, resolver: Resolver | None = None) -> pd.DataFrame:
-    """Read a csv, parquet or jsonl file from a local path, ``rime://`` or fsspec URL.
+    """Read a csv, parquet, jsonl or json file from a local path, ``rime://`` or fsspec URL.
 
     Raises:
         DataError: Unsupported extension, unreadable or missing file (the message names it).

@@ -62,7 +62,11 @@ def typical_value(ctx: RunContext, name: str) -> Any:
     return ctx.memo(f"typical:{name}", compute)
 
 
-def _metric_impact(ctx: RunContext, mask: np.ndarray) -> Impact | None:
+def metric_impact(ctx: RunContext, mask: np.ndarray) -> Impact | None:
+    """Skill the model loses on the ``mask`` rows of eval, against the other labelled rows.
+
+    ``None`` without labelled rows on either side.
+    """
     losses = ctx.memo("eval_row_losses", lambda: ctx.row_losses("eval"))
     labelled = ctx.labels("eval").notna().to_numpy()
     flagged, clean = losses[mask & labelled], losses[~mask & labelled]
@@ -107,7 +111,7 @@ def _prediction_changes(
     return out
 
 
-def _failure_impact(ctx: RunContext, rows: np.ndarray, error: Exception) -> Impact:
+def failure_impact(ctx: RunContext, rows: np.ndarray, error: Exception) -> Impact:
     """Impact when the model raised on the repaired rows: 1.0 if it raises on these rows too.
 
     A model that cannot serve the flagged rows is a finding about the model with impact 1.0,
@@ -140,12 +144,12 @@ def measure_impacts(
         raise
     except Exception as exc:  # the model may fail on the data: report, do not fail the test
         ctx.log(f"measuring the prediction change failed: {exc!r}")
-        return [_failure_impact(ctx, rows, exc) for _, rows in cases]
+        return [failure_impact(ctx, rows, exc) for _, rows in cases]
     impacts = []
     for (_, rows), change in zip(cases, changes, strict=True):
         mask = np.zeros(len(ctx.eval), dtype=bool)
         mask[rows] = True
-        metric = _metric_impact(ctx, mask) if ctx.has_labels and rows.size else None
+        metric = metric_impact(ctx, mask) if ctx.has_labels and rows.size else None
         metrics = dict(metric.metrics) if metric is not None else {}
         values = [v for v in (change, metric.value if metric else None) if v is not None]
         if change is not None:

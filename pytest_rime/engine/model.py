@@ -19,7 +19,8 @@ import hashlib
 import importlib.util
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,12 @@ class ModelAdapter:
         return output
 
 
-def _import_file(path: Path, name: str) -> Any:
+def import_model_file(path: Path, name: str) -> Any:
+    """Import the model file at ``path`` (its folder on ``sys.path`` for its siblings).
+
+    Raises:
+        ModelError: Importing it failed (the message quotes the error).
+    """
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
     module_name = f"rime_user_model_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -129,19 +135,64 @@ def _import_file(path: Path, name: str) -> Any:
     return module
 
 
-def _python_model(path: Path, name: str) -> ModelAdapter:
-    module = _import_file(path, name)
-    predict_df = getattr(module, "predict_df", None)
-    if callable(predict_df):
-        return ModelAdapter(predict_df, source=str(path), name=name, function="predict_df")
-    predict_dict = getattr(module, "predict_dict", None)
-    if callable(predict_dict):
+@dataclass(frozen=True)
+class ModelFunction:
+    """A function a ``model.py`` may define, and how the adapter calls it on a frame.
 
-        def predict_rows(frame: pd.DataFrame) -> np.ndarray:
-            return np.asarray([predict_dict(row) for row in frame.to_dict("records")])
+    Attributes:
+        name: The function's name, e.g. ``predict_df``.
+        argument: What it takes, for messages, e.g. ``df``.
+        call: ``call(function, frame)`` returns the model's raw output for the frame.
+    """
 
-        return ModelAdapter(predict_rows, source=str(path), name=name, function="predict_dict")
-    raise ModelError(f"{name}: the model file defines neither predict_df(df) nor predict_dict(row)")
+    name: str
+    argument: str
+    call: Callable[[Callable[..., Any], pd.DataFrame], Any]
+
+
+def python_model(path: Path, name: str, functions: Sequence[ModelFunction]) -> ModelAdapter:
+    """The first of ``functions`` the model file at ``path`` defines, behind an adapter.
+
+    Args:
+        path: The ``model.py`` file.
+        name: The file as the user knows it, for messages.
+        functions: The functions it may define, in order of preference.
+
+    Raises:
+        ModelError: The file cannot be imported or defines none of ``functions``.
+    """
+    module = import_model_file(path, name)
+    for wanted in functions:
+        function = getattr(module, wanted.name, None)
+        if callable(function):
+
+            def predict(
+                frame: pd.DataFrame,
+                function: Callable[..., Any] = function,
+                call: Callable[[Callable[..., Any], pd.DataFrame], Any] = wanted.call,
+            ) -> Any:
+                return call(function, frame)
+
+            return ModelAdapter(predict, source=str(path), name=name, function=wanted.name)
+    names = " nor ".join(f"{wanted.name}({wanted.argument})" for wanted in functions)
+    raise ModelError(f"{name}: the model file defines neither {names}")
+
+
+def call_on_frame(function: Callable[..., Any], frame: pd.DataFrame) -> Any:
+    """``function(frame)``: a model's ``predict_df``."""
+    return function(frame)
+
+
+def call_per_row(function: Callable[..., Any], frame: pd.DataFrame) -> Any:
+    """``[function(row) for row in frame]`` with each row as a dict: a model's ``predict_dict``."""
+    return np.asarray([function(row) for row in frame.to_dict("records")])
+
+
+TABLE_FUNCTIONS = (
+    ModelFunction("predict_df", "df", call_on_frame),
+    ModelFunction("predict_dict", "row", call_per_row),
+)
+"""The functions a tabular ``model.py`` may define, in order of preference."""
 
 
 def _load_pickle(path: Path) -> Any:
@@ -153,32 +204,59 @@ def _load_pickle(path: Path) -> Any:
     return joblib.load(path)
 
 
-def _estimator_model(path: Path, name: str) -> ModelAdapter:
+def unpickle_model(path: Path, name: str) -> Any:
+    """The pickled (or joblib) model at ``path``.
+
+    Raises:
+        ModelError: It cannot be unpickled (the message quotes the error).
+    """
     try:
-        estimator = _load_pickle(path)
+        return _load_pickle(path)
     except MemoryError:  # the worker reports it as OOMKILLED
         raise
     except Exception as exc:
         raise ModelError(f"{name}: cannot unpickle the model: {error_text(exc)}") from exc
+
+
+def _frame_itself(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
+def estimator_model(
+    estimator: Any,
+    path: Path,
+    name: str,
+    inputs: Callable[[pd.DataFrame], Any] = _frame_itself,
+) -> ModelAdapter:
+    """An unpickled estimator behind an adapter.
+
+    It calls ``predict_proba`` (else ``predict``) on ``inputs(frame)``.
+
+    Raises:
+        ModelError: The estimator has neither method.
+    """
     classes = getattr(estimator, "classes_", None)
     for function in ("predict_proba", "predict"):
-        if hasattr(estimator, function):
+        method = getattr(estimator, function, None)
+        if callable(method):
             labels = None if classes is None or function == "predict" else np.asarray(classes)
+
+            def predict(frame: pd.DataFrame, method: Callable[..., Any] = method) -> Any:
+                return method(inputs(frame))
+
             return ModelAdapter(
-                getattr(estimator, function),
-                source=str(path),
-                classes=labels,
-                name=name,
-                function=function,
+                predict, source=str(path), classes=labels, name=name, function=function
             )
     raise ModelError(f"{name}: the unpickled object has neither predict_proba nor predict")
 
 
-def load_model(path: str, resolver: Resolver | None = None) -> ModelAdapter:
-    """Load the model at ``path`` (local, ``rime://`` file or directory).
+def model_file(path: str, resolver: Resolver | None) -> tuple[Path, str]:
+    """The local model file of ``model_info.path`` and its name as the user knows it.
+
+    A directory means its ``model.py``.
 
     Raises:
-        ModelError: Missing file, unsupported kind, or the model fails to import.
+        ModelError: There is no such file.
     """
     local = Path(resolve_path(path, resolver))
     name = display_name(path)
@@ -187,9 +265,37 @@ def load_model(path: str, resolver: Resolver | None = None) -> ModelAdapter:
         name = f"{name.rstrip('/')}/model.py" if name else "model.py"
     if not local.is_file():
         raise ModelError(f"model_info.path: {name}: model file not found")
-    if local.suffix == ".py":
-        return _python_model(local, name)
-    if local.suffix in PICKLE_SUFFIXES:
-        return _estimator_model(local, name)
+    return local, name
+
+
+def unsupported_model_file(name: str) -> ModelError:
+    """The error for a model file that is neither Python nor a pickle."""
     expected = ", ".join((".py", *PICKLE_SUFFIXES))
-    raise ModelError(f"model_info.path: {name}: unsupported model file (expected {expected})")
+    return ModelError(f"model_info.path: {name}: unsupported model file (expected {expected})")
+
+
+def load_model(
+    path: str,
+    resolver: Resolver | None = None,
+    functions: Sequence[ModelFunction] = TABLE_FUNCTIONS,
+    inputs: Callable[[pd.DataFrame], Any] = _frame_itself,
+) -> ModelAdapter:
+    """Load the model at ``path`` (local, ``rime://`` file or directory).
+
+    Args:
+        path: ``model_info.path``.
+        resolver: Maps a ``rime://`` reference to a local path.
+        functions: The functions a ``model.py`` may define, in order of preference (default:
+            a tabular model's ``predict_df`` / ``predict_dict``).
+        inputs: What a pickled estimator's ``predict_proba`` (else ``predict``) gets of a
+            frame (default: the frame).
+
+    Raises:
+        ModelError: Missing file, unsupported kind, or the model fails to import.
+    """
+    local, name = model_file(path, resolver)
+    if local.suffix == ".py":
+        return python_model(local, name, functions)
+    if local.suffix in PICKLE_SUFFIXES:
+        return estimator_model(unpickle_model(local, name), local, name, inputs=inputs)
+    raise unsupported_model_file(name)

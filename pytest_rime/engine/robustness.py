@@ -22,7 +22,15 @@ Shared machinery of the Transformations and Attacks tests:
   the change of the mean absolute error relative to the error of a constant predictor (the
   baseline: the median of the reference labels), so a move comparable to the model's own
   noise is not mistaken for a broken model;
-- :func:`crash_finding`: the case of a feature whose perturbation makes the model raise.
+- :func:`crash_finding`: the case of a feature whose perturbation makes the model raise;
+- :func:`what_if_capped`, :class:`ExposureMeasure`, :func:`binomial_exposure`: the MEDIUM cap
+  of a what-if the evaluation data is not exposed to, and how exposure is measured;
+- :func:`decision_index`, :func:`confidence`, :func:`flip_p_value`,
+  :func:`prediction_change`: decisions and their probabilities in the flip-rate tests of
+  text and image classifiers;
+- :func:`predict_variants`, :class:`AttackOutcome`, :func:`attack_finding`,
+  :func:`attack_case`: the batched rounds and the case of a query-budgeted attack of text or
+  image classifiers.
 """
 
 from __future__ import annotations
@@ -30,16 +38,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeGuard, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from pytest_rime.engine.model import error_text
-from pytest_rime.engine.registry import Finding
+from pytest_rime.engine.registry import Finding, TestSettings
 from pytest_rime.engine.results import JSONValue, Severity
 from pytest_rime.vocabulary import MULTICLASS, REGRESSION
 
@@ -466,3 +474,264 @@ def crash_finding(
         description=f"The model raised {message} on {inputs}.",
         metrics={**metrics, "model_error": message},
     )
+
+
+# ------------------------------------------------------------------------------ exposure
+EXPOSURE_SHARE = 0.05
+"""Share of eval rows showing what a perturbation imitates from which the eval data is exposed
+to it (the Abnormal Inputs medium threshold)."""
+
+
+def what_if_capped(finding: Finding, held: str) -> Finding:
+    """``finding`` capped at MEDIUM: a what-if the evaluation data is not exposed to.
+
+    A cap the finding already has at MEDIUM or below stays (with its reason).
+
+    Args:
+        finding: The case.
+        held: What the evaluation data holds, completing "Capped at MEDIUM: ..., so the
+            weakness is hypothetical."
+    """
+    if finding.severity_cap is not None and finding.severity_cap.rank <= Severity.MEDIUM.rank:
+        return finding
+    reason = f"Capped at MEDIUM: {held}, so the weakness is hypothetical."
+    return dataclasses.replace(finding, severity_cap=Severity.MEDIUM, cap_reason=reason)
+
+
+@dataclass(frozen=True)
+class ExposureMeasure:
+    """How much of the eval data shows what a perturbation creates.
+
+    Attributes:
+        share: Share of eval rows (texts, readable images) showing it.
+        baseline: The share expected without it (chance, or the reference's share; ``None``
+            when none is compared).
+        p_value: One-sided test that the eval share exceeds the baseline (``None``: no test).
+        exposed: The eval data shows it.
+    """
+
+    share: float
+    baseline: float | None
+    p_value: float | None
+    exposed: bool
+
+    def metrics(self) -> dict[str, JSONValue]:
+        """The measure as metrics."""
+        return {
+            "eval_exposure": self.share,
+            "exposure_baseline": self.baseline,
+            "exposure_p_value": self.p_value,
+            "exposed": self.exposed,
+        }
+
+
+def binomial_exposure(ctx: RunContext, hits: int, total: int, baseline: float) -> ExposureMeasure:
+    """``hits`` of ``total`` eval rows show a property a share ``baseline`` shows by chance.
+
+    Exposed when at least :data:`EXPOSURE_SHARE` of the rows show it and the exact one-sided
+    binomial test that the share exceeds ``baseline`` is below the run's significance level.
+    """
+    from scipy import stats
+
+    share = hits / total if total else 0.0
+    if total == 0:
+        return ExposureMeasure(share, baseline, None, False)
+    if baseline <= 0.0:
+        p_value = 0.0 if hits else 1.0
+    elif baseline >= 1.0:
+        p_value = 1.0
+    else:
+        p_value = float(stats.binomtest(hits, total, baseline, alternative="greater").pvalue)
+    exposed = share >= EXPOSURE_SHARE and p_value < ctx.config.significance_level
+    return ExposureMeasure(share, baseline, p_value, exposed)
+
+
+# ------------------------------------------------------------ decisions of text and images
+def decision_index(predictions: np.ndarray) -> np.ndarray:
+    """The decision of normal-form classification predictions (class position or label)."""
+    if predictions.ndim == 2:
+        return np.asarray(np.argmax(np.nan_to_num(predictions.astype(float), nan=-1.0), axis=1))
+    if np.issubdtype(predictions.dtype, np.floating):
+        return np.asarray(predictions >= 0.5, dtype=np.int64)
+    return predictions
+
+
+def confidence(predictions: np.ndarray, decision: np.ndarray) -> np.ndarray:
+    """Each row's probability of the class ``decision`` names (0/1 for label predictions)."""
+    if predictions.ndim == 2:
+        rows = np.arange(len(predictions))
+        return np.asarray(predictions[rows, decision.astype(np.int64)], dtype=float)
+    if np.issubdtype(predictions.dtype, np.floating):
+        return np.where(decision == 1, predictions, 1.0 - predictions).astype(float)
+    return np.asarray(predictions == decision, dtype=float)
+
+
+def flip_p_value(flips: int, total: int, tolerance: float) -> float:
+    """Exact one-sided binomial p-value of ``flips`` in ``total`` at flip rate ``tolerance``.
+
+    1.0 without rows.
+    """
+    from scipy import stats
+
+    if total == 0:
+        return 1.0
+    return float(stats.binomtest(flips, total, tolerance, alternative="greater").pvalue)
+
+
+def _label(value: Any) -> JSONValue:
+    return value.item() if hasattr(value, "item") else value
+
+
+def prediction_change(
+    ctx: RunContext, before: np.ndarray, after: np.ndarray
+) -> dict[str, JSONValue]:
+    """The predicted class and its probability before and after, for an example.
+
+    ``before`` and ``after`` are one row of normal-form predictions each (shape ``(1,)`` or
+    ``(1, k)``); the probability is that of the class predicted before.
+    """
+    decision = decision_index(before)
+    return {
+        "prediction_before": _label(ctx.labels_of(before)[0]),
+        "prediction_after": _label(ctx.labels_of(after)[0]),
+        "confidence_before": float(confidence(before, decision)[0]),
+        "confidence_after": float(confidence(after, decision)[0]),
+    }
+
+
+# ------------------------------------------------------------------------------ attacks
+def object_array(items: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array holding each item (never a stacked pixel array)."""
+    array = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        array[i] = item
+    return array
+
+
+def predict_variants(
+    ctx: RunContext,
+    sample: PerturbationSample,
+    feature: str,
+    variants: Sequence[tuple[int, Sequence[Any]]],
+) -> list[np.ndarray] | Exception:
+    """Predictions of each sample row's new values of ``feature``, all in ONE predict call.
+
+    Args:
+        ctx: The run.
+        sample: The sampled rows.
+        feature: The replaced column.
+        variants: ``(sample row, its new values)`` pairs; a row may come more than once.
+
+    Returns:
+        The predictions of each pair's values, or the exception the model raised.
+    """
+    rows = [row for row, values in variants for _ in values]
+    values = object_array([value for _, row_values in variants for value in row_values])
+    output = predict_edits(ctx, sample, [Edit.of(feature, rows, values)])[0]
+    if isinstance(output, Exception):
+        return output
+    bounds = np.cumsum([0, *(len(row_values) for _, row_values in variants)])
+    return [output[start:stop] for start, stop in itertools.pairwise(bounds)]
+
+
+class AttackTarget(Protocol):
+    """The attack of one sampled row: how many queries it took and whether it succeeded."""
+
+    row: int
+    queries: int
+    flipped: bool
+
+
+TargetT = TypeVar("TargetT", bound=AttackTarget)
+
+
+@dataclass(frozen=True)
+class AttackOutcome(Generic[TargetT]):
+    """The attacks of one test: targets, predict calls, and a model error if any."""
+
+    targets: list[TargetT]
+    predict_calls: int
+    error: Exception | None = None
+
+    @property
+    def won(self) -> list[TargetT]:
+        """The successful attacks (the decision flipped)."""
+        return [t for t in self.targets if t.flipped]
+
+    @property
+    def queries(self) -> int:
+        """The model queries of all attacks."""
+        return sum(t.queries for t in self.targets)
+
+    @property
+    def success_rate(self) -> float:
+        """Share of the targets whose decision flipped (targets needed)."""
+        return len(self.won) / len(self.targets)
+
+
+def attack_finding(
+    feature: str,
+    outcome: AttackOutcome[Any],
+    description: str,
+    metrics: dict[str, JSONValue],
+    low: float,
+) -> Finding:
+    """The measured case of an attack the model answered.
+
+    Statistic and impact are the success rate; ``p_value`` is the exact one-sided binomial
+    test that it exceeds ``low``, the low threshold (:func:`flip_p_value`).
+    """
+    rate = outcome.success_rate
+    return Finding(
+        features=(feature,),
+        statistic=rate,
+        impact=rate,
+        description=description,
+        metrics=metrics,
+        p_value=flip_p_value(len(outcome.won), len(outcome.targets), low),
+    )
+
+
+def attack_case(
+    ctx: RunContext,
+    settings: TestSettings,
+    feature: str,
+    noun: str,
+    attack: Callable[[RunContext, PerturbationSample, TestSettings], AttackOutcome[TargetT]],
+    measured: Callable[
+        [RunContext, PerturbationSample, TestSettings, AttackOutcome[TargetT]], Finding
+    ],
+    no_target: Callable[[PerturbationSample], str],
+    capped: Callable[[Finding], Finding],
+) -> list[Finding]:
+    """The case of a query-budgeted attack on sampled eval rows of ``feature``.
+
+    A SKIP without rows or without a row to attack; else ``measured``, or a crash FAIL when
+    the model raises on the attacked variants, either one passed through ``capped``.
+
+    Args:
+        ctx: The run.
+        settings: The test's settings (``sample_size``).
+        feature: The attacked column.
+        noun: The attacked rows in words (``texts``, ``images``).
+        attack: Runs the attack of the sample.
+        measured: The case of an attack the model answered.
+        no_target: The SKIP reason when no sampled row can be attacked.
+        capped: The test's severity cap of a case (a what-if).
+    """
+    sample = perturbation_sample(ctx, int(settings.params[SAMPLE_SIZE_PARAM]))
+    if len(sample) == 0:
+        return [Finding.skip((), f"The evaluation data has no {noun} to attack.")]
+    outcome = attack(ctx, sample, settings)
+    if not outcome.targets:
+        return [Finding.skip((feature,), no_target(sample))]
+    if outcome.error is None:
+        return [capped(measured(ctx, sample, settings, outcome))]
+    count = len(outcome.targets)
+    finding = crash_finding(
+        feature,
+        outcome.error,
+        f"attacked variants of {count} sampled {noun}",
+        {f"{noun}_attacked": count},
+    )
+    return [capped(finding)]

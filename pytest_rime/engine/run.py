@@ -112,7 +112,7 @@ def load_context(
     check_data(config, ref, cur)
     model: ModelAdapter | None = None
     if config.model_info is not None:
-        model = kind.load_model(config.model_info.path, resolver)
+        model = kind.load_model(config, resolver)
         log(f"loaded model {model.name}")
     elif ref_preds is None and eval_preds is None:
         log("no model and no predictions: model-dependent tests are skipped")

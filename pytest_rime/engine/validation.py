@@ -9,11 +9,13 @@ rejected before a job starts; ``data_type`` against the registered data types.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, get_type_hints
 
 from pytest_rime.engine.catalog import all_tests, get_test, supported_data_types
+from pytest_rime.engine.catalog import data_type as get_data_type
 from pytest_rime.engine.config import (
     DEFAULT_SIGNIFICANCE_LEVEL,
     SIGNIFICANCE_KEY,
@@ -27,7 +29,6 @@ from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.monitoring import resolve_thresholds
 from pytest_rime.vocabulary import (
     BIN_SIZES,
-    MODEL_TASKS,
     TABULAR,
     VocabularyError,
     join_key,
@@ -47,17 +48,14 @@ _TOP_KEYS = (
     "random_seed",
     "data_type",
 )
-_DATA_STR_KEYS = (
-    "ref_path",
-    "eval_path",
-    "label_col",
-    "pred_col",
-    "timestamp_col",
-    "ref_pred_path",
-    "eval_pred_path",
+_DATA_HINTS = get_type_hints(DataInfo)
+_DATA_STR_KEYS = tuple(key for key, hint in _DATA_HINTS.items() if hint in (str, str | None))
+_DATA_LIST_KEYS = tuple(key for key, hint in _DATA_HINTS.items() if hint == tuple[str, ...])
+_DATA_REQUIRED_KEYS = tuple(
+    f.name for f in dataclasses.fields(DataInfo) if f.default is dataclasses.MISSING
 )
-_DATA_LIST_KEYS = ("categorical_features", "protected_features", "features_not_in_model")
-_DATA_KEYS = (*_DATA_STR_KEYS, *_DATA_LIST_KEYS, "nrows")
+"""The ``data_info`` keys by their type in :class:`DataInfo` (their one declaration): strings,
+lists of strings, and the required ones among the strings; ``nrows`` is checked on its own."""
 
 
 def _check_mapping(value: Any, path: str) -> Mapping[str, Any]:
@@ -115,30 +113,19 @@ def _str_list(section: Mapping[str, Any], key: str, path: str) -> tuple[str, ...
     return tuple(value)
 
 
-def _data_info(raw: Any) -> DataInfo:
+def _data_info(raw: Any, allowed: tuple[str, ...]) -> DataInfo:
     path = "data_info"
     if raw is None:
         raise ConfigError(path, "required key is missing")
     section = _check_mapping(raw, path)
-    _check_keys(section, _DATA_KEYS, path)
+    _check_keys(section, allowed, path)
     nrows = section.get("nrows")
     if nrows is not None and (not _is_int(nrows) or nrows <= 0):
         raise ConfigError(join_key(path, "nrows"), f"expected a positive integer, got {nrows!r}")
-    strings = {key: _opt_str(section, key, path) for key in _DATA_STR_KEYS}
-    lists = {key: _str_list(section, key, path) for key in _DATA_LIST_KEYS}
-    return DataInfo(
-        ref_path=_req_str(section, "ref_path", path),
-        eval_path=_req_str(section, "eval_path", path),
-        label_col=strings["label_col"],
-        pred_col=strings["pred_col"],
-        timestamp_col=strings["timestamp_col"],
-        ref_pred_path=strings["ref_pred_path"],
-        eval_pred_path=strings["eval_pred_path"],
-        categorical_features=lists["categorical_features"],
-        protected_features=lists["protected_features"],
-        features_not_in_model=lists["features_not_in_model"],
-        nrows=nrows,
-    )
+    values: dict[str, Any] = {key: _opt_str(section, key, path) for key in _DATA_STR_KEYS}
+    values.update({key: _str_list(section, key, path) for key in _DATA_LIST_KEYS})
+    values.update({key: _req_str(section, key, path) for key in _DATA_REQUIRED_KEYS})
+    return DataInfo(**values, nrows=nrows)
 
 
 def _model_info(raw: Any) -> ModelInfo | None:
@@ -241,11 +228,11 @@ def _significance_level(raw: Any) -> float:
     return float(value)
 
 
-def _tests_config(raw: Any) -> Mapping[str, TestOverride]:
+def _tests_config(raw: Any, data_type: str) -> Mapping[str, TestOverride]:
     if raw is None:
         return MappingProxyType({})
     section = _check_mapping(raw, "tests_config")
-    known = {spec.test_id for spec in all_tests()}
+    known = {spec.test_id for spec in all_tests(data_type)}
     overrides: dict[str, TestOverride] = {}
     for test_id, value in section.items():
         if test_id == SIGNIFICANCE_KEY:
@@ -253,7 +240,8 @@ def _tests_config(raw: Any) -> Mapping[str, TestOverride]:
         if test_id not in known:
             raise ConfigError(
                 f"tests_config.{test_id}",
-                f"unknown test id {test_id!r} (known ids: {', '.join(sorted(known))})",
+                f"unknown test id {test_id!r} for data_type {data_type!r} "
+                f"(known ids: {', '.join(sorted(known))})",
             )
         overrides[test_id] = _test_override(test_id, value)
     return MappingProxyType(overrides)
@@ -279,25 +267,28 @@ def validate_config(raw: Mapping[str, Any] | TestRunConfig) -> TestRunConfig:
     run_name = top.get("run_name", "Stress Test")
     if not isinstance(run_name, str) or not run_name:
         raise ConfigError("run_name", f"expected a non-empty string, got {run_name!r}")
-    model_task = top.get("model_task")
-    if model_task is not None and model_task not in MODEL_TASKS:
-        raise ConfigError(
-            "model_task", f"expected one of {', '.join(MODEL_TASKS)}, got {model_task!r}"
-        )
-    seed = top.get("random_seed", 0)
-    if not _is_int(seed) or seed < 0:
-        raise ConfigError("random_seed", f"expected a non-negative integer, got {seed!r}")
     data_type = top.get("data_type", TABULAR)
     supported = supported_data_types()
     if data_type not in supported:
         raise ConfigError("data_type", f"expected one of {', '.join(supported)}, got {data_type!r}")
+    kind = get_data_type(data_type)
+    model_task = top.get("model_task")
+    if model_task is not None and model_task not in kind.model_tasks:
+        raise ConfigError(
+            "model_task",
+            f"expected one of {', '.join(kind.model_tasks)} for data_type {data_type!r}, "
+            f"got {model_task!r}",
+        )
+    seed = top.get("random_seed", 0)
+    if not _is_int(seed) or seed < 0:
+        raise ConfigError("random_seed", f"expected a non-negative integer, got {seed!r}")
     return TestRunConfig(
         run_name=run_name,
-        data_info=_data_info(top.get("data_info")),
+        data_info=_data_info(top.get("data_info"), kind.data_info_keys),
         model_info=_model_info(top.get("model_info")),
         model_task=model_task,
         monitoring_info=_monitoring_info(top.get("monitoring_info")),
-        tests_config=_tests_config(top.get("tests_config")),
+        tests_config=_tests_config(top.get("tests_config"), data_type),
         random_seed=seed,
         data_type=data_type,
         significance_level=_significance_level(top.get("tests_config")),

@@ -191,7 +191,7 @@ class StressTestKind:
             "ram_request_megabytes": spec.ram_request_megabytes,
             "cpu_request_millicores": spec.cpu_request_millicores,
         }
-        return fingerprint(spec.config, extra)
+        return fingerprint(spec.config, extra, spec.data_type)
 
     def refreshed(self, client: RIMEClient, record: RunRecord) -> RunRecord:
         """The record with its run's current link."""
@@ -203,7 +203,11 @@ class StressTestKind:
         names = LocalNames(context.display_dir)
         project_id = context.project_id(backend.project) if backend.project else None
         config = upload_and_rewrite(
-            spec.config, client.upload_dataset_file, client.upload_model_directory, names
+            spec.config,
+            client.upload_dataset_file,
+            client.upload_model_directory,
+            names,
+            spec.data_type,
         )
         with refusals_as_run_failed(names):
             job = client.start_stress_test(
@@ -288,10 +292,14 @@ def project_firewall(
 def _incremental_config(
     client: RIMEClient, spec: FirewallSpec, names: LocalNames
 ) -> dict[str, Any]:
-    eval_path = spec.eval_path
-    if "://" not in spec.eval_path:
-        eval_path = client.upload_dataset_file(spec.eval_path)
-        names.add(eval_path, Path(spec.eval_path))
+    section = upload_and_rewrite(
+        {"data_info": {"eval_path": spec.eval_path}},
+        client.upload_dataset_file,
+        client.upload_model_directory,
+        names,
+        spec.reference.data_type,
+    )
+    eval_path: str = section["data_info"]["eval_path"]
     config: dict[str, Any] = {"eval_path": eval_path, "timestamp_col": spec.timestamp_col}
     if spec.thresholds:
         config["monitoring_info"] = {
@@ -370,7 +378,7 @@ class FirewallKind:
             "reference_test_run_id": reference_run_id,
             "server": server_identity,
         }
-        return fingerprint(section, extra)
+        return fingerprint(section, extra, spec.reference.data_type)
 
     def refreshed(self, client: RIMEClient, record: FirewallRecord) -> FirewallRecord:
         """The record with fresh links of the firewall and every bin.

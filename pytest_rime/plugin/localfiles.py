@@ -3,7 +3,10 @@
 Local data files (``data_info.ref_path`` ...) are uploaded with ``upload_dataset_file``; a
 local model file is uploaded with the directory holding it (``upload_model_directory``,
 so a ``model.py`` can load artefacts beside it) and the path is pointed at the file inside
-the uploaded directory. Other paths (``rime://``, ``s3://`` ...) are left alone.
+the uploaded directory. The ref / eval tables of ``data_type: images`` name image files
+relative to their folder, so the folder holding each table is uploaded the same way (one
+directory upload, the images with it) and the path points at the table inside it. Other paths
+(``rime://``, ``s3://`` ...) are left alone.
 
 :class:`LocalNames` remembers what each upload was, so messages from the server (a failed
 job's reason, a case's description) show the user's file names instead of
@@ -20,8 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_rime.plugin.schema import LOCAL_PATH_KEYS
+from pytest_rime.vocabulary import IMAGES, TABULAR
 
 _CHUNK = 1 << 20
+
+_FOLDER_TABLES = {IMAGES: frozenset({("data_info", "ref_path"), ("data_info", "eval_path")})}
+"""Keys of tables uploaded with their folder, by data type (their rows name files beside them)."""
 
 
 def local_references(config: Mapping[str, Any]) -> Iterator[tuple[str, str, Path]]:
@@ -37,6 +44,15 @@ def local_references(config: Mapping[str, Any]) -> Iterator[tuple[str, str, Path
 def model_upload(path: Path) -> tuple[Path, str | None]:
     """The directory uploaded for a local model ``path`` and the file name inside it."""
     return (path, None) if path.is_dir() else (path.parent, path.name)
+
+
+def uploads_folder(section: str, key: str, data_type: str = TABULAR) -> bool:
+    """Whether the local file of ``section.key`` is uploaded with the directory holding it.
+
+    A model always is; so is an images table (``ref_path`` / ``eval_path`` of ``data_type:
+    images``), whose image files are named relative to its folder.
+    """
+    return section == "model_info" or (section, key) in _FOLDER_TABLES.get(data_type, ())
 
 
 def _uploaded_files(directory: Path) -> list[Path]:
@@ -57,10 +73,18 @@ def _hash_file(path: Path, digest: Any) -> None:
             digest.update(chunk)
 
 
-def content_hash(section: str, path: Path) -> str:
-    """sha256 of what gets uploaded for ``path`` (the whole directory for a model)."""
+def content_hash(section: str, path: Path, folder: bool | None = None) -> str:
+    """sha256 of what gets uploaded for ``path``.
+
+    Args:
+        section: The config section naming ``path``.
+        path: The local file.
+        folder: Whether its whole directory is uploaded (default: only for ``model_info``).
+    """
     digest = hashlib.sha256()
-    if section == "model_info":
+    if folder is None:
+        folder = section == "model_info"
+    if folder:
         directory, inner = model_upload(path)
         digest.update(f"model:{inner}\n".encode())
         for file in _uploaded_files(directory):
@@ -78,15 +102,20 @@ def _replaced(config: Mapping[str, Any], values: Mapping[tuple[str, str], str]) 
     return out
 
 
-def fingerprint(config: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+def fingerprint(
+    config: Mapping[str, Any], extra: Mapping[str, Any], data_type: str = TABULAR
+) -> str:
     """sha256 of a config with its local files replaced by their contents' hashes.
 
     Args:
         config: The test run config with absolute local paths.
         extra: Anything else that changes the run (server, project, image, resources).
+        data_type: The run's data type (an images table's hash covers its whole folder).
     """
     hashes = {
-        (section, key): f"sha256:{content_hash(section, path)}"
+        (section, key): (
+            f"sha256:{content_hash(section, path, uploads_folder(section, key, data_type))}"
+        )
         for section, key, path in local_references(config)
     }
     material = {"config": _replaced(config, hashes), "extra": dict(extra)}
@@ -158,22 +187,28 @@ def upload_and_rewrite(
     upload_file: Callable[[Path], str],
     upload_directory: Callable[[Path], str],
     names: LocalNames | None = None,
+    data_type: str = TABULAR,
 ) -> dict[str, Any]:
     """Upload the local files of ``config`` and return a copy pointing at ``rime://`` URIs.
 
     Args:
         config: The test run config with absolute local paths.
         upload_file: Uploads one data file, returns its URI.
-        upload_directory: Uploads a model directory, returns its URI.
+        upload_directory: Uploads a directory (a model's, an images table's), returns its URI.
         names: Where to remember each upload's local file (for messages).
+        data_type: The run's data type: an images table is uploaded with its folder (once
+            for tables sharing a folder).
     """
     uris: dict[tuple[str, str], str] = {}
+    directories: dict[Path, str] = {}
     for section, key, path in local_references(config):
-        if section == "model_info":
+        if uploads_folder(section, key, data_type):
             directory, inner = model_upload(path)
-            uri = upload_directory(directory)
-            if names is not None:
-                names.add(uri, directory)
+            if directory not in directories:
+                directories[directory] = upload_directory(directory)
+                if names is not None:
+                    names.add(directories[directory], directory)
+            uri = directories[directory]
             uris[(section, key)] = f"{uri.rstrip('/')}/{inner}" if inner else uri
         else:
             uris[(section, key)] = upload_file(path)

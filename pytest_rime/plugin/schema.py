@@ -126,7 +126,7 @@ class StressTestSpec:
         name: Run name: the first segment of every item name of the run.
         config: The test run config, with local paths made absolute (not yet uploaded).
         source: Where the spec was written, for messages (``rime.yaml: stress_tests[0]``).
-        data_type: ``tabular``, ``nlp`` or ``images``.
+        data_type: ``tabular``, ``nlp`` or ``images`` (the entry's, else the config's own).
         rime_managed_image: Managed image to run in.
         custom_image: Name of a custom image to run in.
         ram_request_megabytes: RAM request of the job.
@@ -447,7 +447,9 @@ def parse_stress_test(value: Any, where: _Where, base_dir: Path) -> StressTestSp
     if "::" in name:
         raise where.child("name").error(f"'::' is not allowed in a run name, got {name!r}")
     config.setdefault("run_name", name)
-    data_type = section.get("data_type", "tabular")
+    # The entry's data_type, else the config's own (a config naming ``data_type: nlp`` runs as
+    # nlp without repeating it), else tabular.
+    data_type = section.get("data_type", config.get("data_type", "tabular"))
     if data_type not in DATA_TYPES:
         raise where.child("data_type").error(
             f"expected one of {', '.join(DATA_TYPES)}, got {data_type!r}"

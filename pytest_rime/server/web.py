@@ -10,7 +10,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,7 +20,8 @@ from pytest_rime.server.store import Store
 
 _STYLE = (
     "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;"
+    "white-space:pre-line}"
     ".FAIL,.HIGH{color:#b00}.WARNING,.MEDIUM{color:#b60}.PASS{color:#070}"
 )
 
@@ -32,15 +33,75 @@ def _page(title: str, body: str) -> str:
     )
 
 
+class _Html(str):
+    """A table cell that is already HTML (every value inside it escaped)."""
+
+    __slots__ = ()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, _Html):
+        return f"<td>{value}</td>"
+    text = html.escape(str(value))
+    return f"<td class='{text}'>{text}</td>"
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td class='{html.escape(str(c))}'>{html.escape(str(c))}</td>" for c in row)
-        + "</tr>"
-        for row in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def examples_text(metrics: Mapping[str, Any]) -> str:
+    """A case's ``metrics["examples"]`` as text: one line per example.
+
+    An example (e.g. a text before and after a transformation) shows as ``key: value`` pairs
+    separated by `` | ``; a case without examples gives the empty string.
+    """
+    examples = metrics.get("examples")
+    if not isinstance(examples, list):
+        return ""
+    lines = []
+    for example in examples:
+        if isinstance(example, Mapping):
+            lines.append(" | ".join(f"{key}: {value}" for key, value in example.items()))
+        else:
+            lines.append(str(example))
+    return "\n".join(lines)
+
+
+_PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]+={0,2}")
+
+
+def _example_value(value: Any) -> str:
+    """One value of an example: a PNG data URI as an image, anything else as escaped text."""
+    if isinstance(value, str) and _PNG_URI.fullmatch(value):
+        return f"<img src='{value}' alt='' width='64' style='image-rendering:pixelated'>"
+    return html.escape(str(value))
+
+
+def examples_html(metrics: Mapping[str, Any]) -> str:
+    """A case's ``metrics["examples"]`` as HTML: one line per example, thumbnails as images.
+
+    Like :func:`examples_text`, but a value that is a ``data:image/png;base64,...`` URI (an
+    image's thumbnail, e.g. before and after a transformation) shows as an ``<img>``; every
+    other key and value is escaped text.
+    """
+    examples = metrics.get("examples")
+    if not isinstance(examples, list):
+        return ""
+    lines = []
+    for example in examples:
+        if isinstance(example, Mapping):
+            lines.append(
+                " | ".join(
+                    f"{html.escape(str(key))}: {_example_value(value)}"
+                    for key, value in example.items()
+                )
+            )
+        else:
+            lines.append(_example_value(example))
+    return "\n".join(lines)
 
 
 def _test_run_page(store: Store, project_id: str, test_run_id: str) -> str:
@@ -63,7 +124,16 @@ def _test_run_page(store: Store, project_id: str, test_run_id: str) -> str:
         ],
     )
     table = _table(
-        ["category", "test", "features", "status", "severity", "importance", "description"],
+        [
+            "category",
+            "test",
+            "features",
+            "status",
+            "severity",
+            "importance",
+            "description",
+            "examples",
+        ],
         [
             [
                 c.category,
@@ -73,6 +143,7 @@ def _test_run_page(store: Store, project_id: str, test_run_id: str) -> str:
                 c.severity.value,
                 f"{c.importance_score:.3f}",
                 c.description,
+                _Html(examples_html(c.metrics)),
             ]
             for c in cases
         ],

@@ -41,6 +41,7 @@ from threadpoolctl import threadpool_limits
 from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.results import RunResult, Severity, TestCaseResult
 from pytest_rime.engine.run import run_stress_test
+from pytest_rime.vocabulary import TABULAR
 
 MAX_ROWS = 60_000
 """Rows kept per dataset before the split (a seeded sample of larger tables)."""
@@ -51,7 +52,7 @@ MAX_CATEGORIES = 30
 SPEED_CONFIG: dict[str, dict[str, Any]] = {
     **{
         spec.test_id: {"sample_size": 120}
-        for spec in all_tests()
+        for spec in all_tests(TABULAR)
         if spec.test_id.startswith("transformations.")
     },
     "attacks.single_feature_changes": {"sample_size": 40, "grid_size": 7},

@@ -1,8 +1,9 @@
 """The data-type seam: a data type is a loader, a model adapter and its tests, nothing more.
 
-The worked example of docs/internals.md ("Adding a data type") is run here for real: a text
-data type registered for the duration of one test reads jsonl files, calls a model through its
-own adapter and runs only the tests registered for it.
+The worked example of docs/internals.md ("Adding a data type") is run here for real: a data
+type registered for the duration of one test (under the name ``images``, not registered yet)
+reads jsonl files, calls a model through its own adapter and runs only the tests registered
+for it.
 """
 
 from __future__ import annotations
@@ -27,39 +28,47 @@ from pytest_rime.engine.registry import Finding, TestSettings, register_test
 from pytest_rime.engine.results import Status
 from pytest_rime.engine.run import run_stress_test
 from pytest_rime.engine.validation import validate_config
-from pytest_rime.vocabulary import KNOWN_DATA_TYPES, TABULAR
+from pytest_rime.vocabulary import BINARY, IMAGES, KNOWN_DATA_TYPES, NLP, TABULAR
 
 
 @pytest.fixture
 def scratch_registries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Registrations made in the test are dropped after it (the catalog is loaded first)."""
+    """Registrations made in the test are dropped after it.
+
+    ``images`` (and the tests serving it) are unregistered for the test's duration, so that it
+    can register a data type of that name itself (the catalog is loaded first).
+    """
     all_tests()
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(datatypes, "_DATA_TYPES", dict(datatypes._DATA_TYPES))
+    tests = {k: v for k, v in registry._REGISTRY.items() if IMAGES not in v.data_types}
+    monkeypatch.setattr(registry, "_REGISTRY", tests)
+    kinds = {k: v for k, v in datatypes._DATA_TYPES.items() if k != IMAGES}
+    monkeypatch.setattr(datatypes, "_DATA_TYPES", kinds)
     yield
 
 
-def test_tabular_is_the_one_registered_data_type_today() -> None:
-    assert supported_data_types() == (TABULAR,)
+def test_the_registered_data_types() -> None:
+    assert supported_data_types() == (TABULAR, NLP, IMAGES)
     assert data_type(TABULAR).name == TABULAR
-    with pytest.raises(KeyError, match="'nlp' is not supported; supported: tabular"):
-        data_type("nlp")
 
 
-def test_every_test_serves_known_data_types_and_tabular_has_them_all() -> None:
+def test_every_test_serves_a_registered_data_type() -> None:
     specs = all_tests()
     assert specs
     assert all(set(spec.data_types) <= set(KNOWN_DATA_TYPES) for spec in specs)
-    assert all_tests(TABULAR) == specs
-    assert all_tests("nlp") == ()
+    ids = {spec.test_id for spec in specs}
+    assert {s.test_id for kind in KNOWN_DATA_TYPES for s in all_tests(kind)} == ids
 
 
-def test_config_with_an_unregistered_data_type_names_the_supported_ones() -> None:
+def test_config_with_an_unregistered_data_type_names_the_supported_ones(
+    scratch_registries: None,
+) -> None:
     raw = {"data_info": {"ref_path": "r.csv", "eval_path": "e.csv"}, "data_type": "images"}
     with pytest.raises(ConfigError) as info:
         validate_config(raw)
     assert info.value.key == "data_type"
-    assert "expected one of tabular, got 'images'" in str(info.value)
+    assert "expected one of tabular, nlp, got 'images'" in str(info.value)
+    with pytest.raises(KeyError, match="'images' is not supported; supported: tabular, nlp"):
+        data_type(IMAGES)
 
 
 def test_registering_checks_names(scratch_registries: None) -> None:
@@ -67,9 +76,21 @@ def test_registering_checks_names(scratch_registries: None) -> None:
         pd.DataFrame(), pd.DataFrame(), None, None, {}
     )
     with pytest.raises(ValueError, match="expected one of tabular, nlp, images"):
-        register_data_type("audio", load_data=loader, load_model=lambda *_: None)  # type: ignore[arg-type,return-value]
+        register_data_type(
+            "audio", load_data=loader, load_model=_no_model, data_info_keys=(), model_tasks=()
+        )
     with pytest.raises(ValueError, match="already registered"):
-        register_data_type(TABULAR, load_data=loader, load_model=lambda *_: None)  # type: ignore[arg-type,return-value]
+        register_data_type(
+            TABULAR, load_data=loader, load_model=_no_model, data_info_keys=(), model_tasks=()
+        )
+    with pytest.raises(ValueError, match=r"data_info keys \['sound_col'\] are not DataInfo"):
+        register_data_type(
+            "images",
+            load_data=loader,
+            load_model=_no_model,
+            data_info_keys=("ref_path", "sound_col"),
+            model_tasks=(),
+        )
     with pytest.raises(ValueError, match="data_types must be some of"):
         register_test(
             "drift.x",
@@ -79,6 +100,10 @@ def test_registering_checks_names(scratch_registries: None) -> None:
             description="x",
             data_types=("audio",),
         )
+
+
+def _no_model(config: TestRunConfig, resolver: Resolver | None) -> ModelAdapter:
+    raise AssertionError("not called")
 
 
 def _write_jsonl(path: Path, texts: list[str], labels: list[int]) -> str:
@@ -113,13 +138,21 @@ def test_a_new_data_type_is_a_loader_an_adapter_and_its_tests(
 ) -> None:
     model = _TextModel()
 
-    def load_text_model(path: str, resolver: Resolver | None) -> ModelAdapter:
+    def load_text_model(config: TestRunConfig, resolver: Resolver | None) -> ModelAdapter:
+        path = config.model_info.path if config.model_info else "model.py"
+
         def predict(frame: pd.DataFrame) -> np.ndarray:
             return np.array([model.predict_dict(row) for row in frame.to_dict("records")])
 
         return ModelAdapter(predict, source=path, function="predict_dict")
 
-    register_data_type("nlp", load_data=_load_texts, load_model=load_text_model)
+    register_data_type(
+        "images",
+        load_data=_load_texts,
+        load_model=load_text_model,
+        data_info_keys=("ref_path", "eval_path", "label_col"),
+        model_tasks=(BINARY,),
+    )
 
     @register_test(
         "data_cleanliness.empty_texts",
@@ -127,7 +160,7 @@ def test_a_new_data_type_is_a_loader_an_adapter_and_its_tests(
         category="Data Cleanliness",
         thresholds=(0.01, 0.05, 0.1),
         description="Share of eval texts that are empty or whitespace.",
-        data_types=("nlp",),
+        data_types=("images",),
     )
     def empty_texts(ctx: RunContext, settings: TestSettings) -> list[Finding]:
         """Share of blank eval texts. Severity: the threshold level."""
@@ -140,16 +173,16 @@ def test_a_new_data_type_is_a_loader_an_adapter_and_its_tests(
     cur = _write_jsonl(tmp_path / "eval.jsonl", [*texts[:-3], " ", "", "good"], labels)
     config = {
         "run_name": "texts",
-        "data_type": "nlp",
+        "data_type": "images",
         "data_info": {"ref_path": ref, "eval_path": cur, "label_col": "label"},
         "model_info": {"path": "model.py"},
         "tests_config": {"data_cleanliness.empty_texts": {"thresholds": [0.01, 0.02, 0.05]}},
     }
-    assert supported_data_types() == (TABULAR, "nlp")
+    assert supported_data_types() == (TABULAR, NLP, IMAGES)
 
     result = run_stress_test(config, log=lambda _line: None)
 
-    assert result.data_type == "nlp"
+    assert result.data_type == "images"
     assert [batch.test_id for batch in result.batches] == ["data_cleanliness.empty_texts"]
     (case,) = result.batches[0].cases
     assert case.status == Status.FAIL

@@ -126,7 +126,7 @@ def test_model_task_is_optional() -> None:
             "monitoring_info.thresholds.test_pass_rate",
             "descending",
         ),
-        (lambda c: c.update(data_type="images"), "data_type", "tabular"),
+        (lambda c: c.update(data_type="audio"), "data_type", "tabular, nlp, images"),
     ],
 )
 def test_bad_keys_name_their_dotted_path(mutate: Any, key: str, text: str) -> None:

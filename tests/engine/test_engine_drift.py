@@ -13,6 +13,7 @@ from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.evidence import apply_evidence
 from pytest_rime.engine.results import Severity, Status, TestBatchResult, TestCaseResult
 from pytest_rime.engine.stats import PERMUTATIONS
+from pytest_rime.vocabulary import TABULAR
 
 
 def test_feature_drift_passes_on_same_distribution(
@@ -160,7 +161,7 @@ def _drift_after_evidence(ctx) -> list[TestCaseResult]:
     """Every Drift case of ``ctx`` after the run-level Benjamini-Hochberg adjustment."""
     batches = [
         TestBatchResult(spec.test_id, spec.name, "Drift", "", 0, tuple(run_one(ctx, spec.test_id)))
-        for spec in all_tests()
+        for spec in all_tests(TABULAR)
         if spec.category == "Drift"
     ]
     return [case for batch in apply_evidence(batches, 0.01) for case in batch.cases]

@@ -29,6 +29,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import Severity, TestCaseResult
+from pytest_rime.vocabulary import TABULAR
 
 DATA_CATEGORIES = ("Data Cleanliness", "Abnormal Inputs", "Drift")
 CLASS_CODES = {
@@ -58,7 +59,7 @@ class Split:
         )
         return [
             case
-            for spec in all_tests()
+            for spec in all_tests(TABULAR)
             if spec.category in DATA_CATEGORIES
             for case in run_one(ctx, spec.test_id)
         ]

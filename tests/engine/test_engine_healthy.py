@@ -11,13 +11,14 @@ from robustness_helpers import run_titanic, titanic_model, titanic_split
 
 from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.results import Severity, Status
+from pytest_rime.vocabulary import TABULAR
 
 
 def test_healthy_titanic_model_on_clean_data_has_no_high_case(tmp_path) -> None:
     ref, cur = titanic_split(deduplicated=True)
     assert not ref.duplicated().any() and not cur.duplicated().any()
     result = run_titanic(tmp_path, ref, cur, titanic_model(deduplicated=True))
-    assert {b.category for b in result.batches} == {spec.category for spec in all_tests()}
+    assert {b.category for b in result.batches} == {spec.category for spec in all_tests(TABULAR)}
     high = [
         (c.test_batch_type, c.features) for c in result.test_cases if c.severity is Severity.HIGH
     ]

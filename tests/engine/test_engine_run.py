@@ -17,6 +17,7 @@ from pytest_rime.engine.errors import ConfigError, DataError, ModelError
 from pytest_rime.engine.registry import Finding, TestSettings, TestSpec
 from pytest_rime.engine.results import RunResult, Status
 from pytest_rime.engine.run import run_batches, run_stress_test, run_test
+from pytest_rime.vocabulary import TABULAR
 
 MODEL = """import numpy as np
 def predict_df(df):
@@ -30,7 +31,7 @@ def only_my_tests(**overrides: Any) -> dict[str, Any]:
     """tests_config disabling the other helpers' categories (keeps these tests fast)."""
     config: dict[str, Any] = {
         spec.test_id: {"enabled": False}
-        for spec in all_tests()
+        for spec in all_tests(TABULAR)
         if spec.category not in DATA_CATEGORIES
     }
     config.update(overrides)
@@ -76,7 +77,7 @@ def test_run_end_to_end(project: Path) -> None:
     assert progress == [(i, total) for i in range(1, total + 1)]
     assert {b.category for b in result.batches} == DATA_CATEGORIES
     assert [b.test_id for b in result.batches] == [
-        s.test_id for s in all_tests() if s.category in DATA_CATEGORIES
+        s.test_id for s in all_tests(TABULAR) if s.category in DATA_CATEGORIES
     ]
     drift = next(b for b in result.batches if b.test_id == "drift.feature_drift")
     x_case = next(c for c in drift.cases if c.features == ("x",))
@@ -302,7 +303,7 @@ def test_full_registry_on_titanic_with_a_joblib_model(tmp_path: Path) -> None:
     result = run_stress_test(config, log=lambda _: None)
     raised = [c.description for c in result.test_cases if "the test raised" in c.description]
     assert raised == []
-    assert {b.test_id for b in result.batches} == {s.test_id for s in all_tests()}
+    assert {b.test_id for b in result.batches} == {s.test_id for s in all_tests(TABULAR)}
     assert result.model_perf and result.num_inputs == len(cur)
     assert (
         RunResult.from_dict(json.loads(json.dumps(result.to_dict()))).to_dict() == result.to_dict()

@@ -14,8 +14,9 @@ from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.stats import discretize
 from pytest_rime.engine.tests.fairness import CATEGORY, cramers_v
+from pytest_rime.vocabulary import TABULAR
 
-FAIRNESS_IDS = [spec.test_id for spec in all_tests() if spec.category == CATEGORY]
+FAIRNESS_IDS = [spec.test_id for spec in all_tests(TABULAR) if spec.category == CATEGORY]
 
 
 def _frames(n: int = 1200) -> tuple[pd.DataFrame, pd.DataFrame]:

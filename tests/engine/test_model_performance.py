@@ -15,12 +15,14 @@ from pytest_rime.engine.evidence import apply_evidence
 from pytest_rime.engine.metrics import metric_names
 from pytest_rime.engine.results import Severity, Status, TestBatchResult, TestCaseResult
 from pytest_rime.engine.tests.model_performance import CATEGORY
-from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION
+from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION, TABULAR
 
 
 def _category_cases(ctx):
     return {
-        spec.name: run_one(ctx, spec.test_id) for spec in all_tests() if spec.category == CATEGORY
+        spec.name: run_one(ctx, spec.test_id)
+        for spec in all_tests(TABULAR)
+        if spec.category == CATEGORY
     }
 
 
@@ -204,7 +206,7 @@ def _after_evidence(ctx, other_cases: int = 100) -> dict[str, TestCaseResult]:
     """
     batches = [
         TestBatchResult(spec.test_id, spec.name, CATEGORY, "", 0, tuple(cases))
-        for spec in all_tests()
+        for spec in all_tests(TABULAR)
         if spec.category == CATEGORY and (cases := run_one(ctx, spec.test_id))
     ]
     filler = TestCaseResult("drift.x", "X", "Drift", (), Status.PASS, Severity.NONE, 0.0, {}, "")

@@ -18,6 +18,7 @@ from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.run import run_stress_test
 from pytest_rime.engine.severity import impact_cap
 from pytest_rime.engine.tests.subset import DIAGNOSTIC_MAX_IMPACT, MISSING, OTHER, row_parts
+from pytest_rime.vocabulary import TABULAR
 
 MODEL_CATEGORIES = ("Model Performance", "Subset Performance", "Bias and Fairness")
 
@@ -223,7 +224,7 @@ def _titanic_context(titanic, predict, **config):
 def _my_cases(ctx):
     return [
         case
-        for spec in all_tests()
+        for spec in all_tests(TABULAR)
         if spec.category in MODEL_CATEGORIES
         for case in run_one(ctx, spec.test_id)
     ]

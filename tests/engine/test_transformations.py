@@ -21,6 +21,7 @@ from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.robustness import REGRESSION_TOLERANCE
 from pytest_rime.engine.tests.abnormal_inputs import features_with
+from pytest_rime.vocabulary import TABULAR
 
 NULLS = "transformations.null_substitution"
 OUT_OF_RANGE = "transformations.out_of_range_substitution"
@@ -364,7 +365,9 @@ def test_titanic_run_batches_predictions_and_flags_only_exposed_brittleness(tmp_
 
     ref, cur = titanic_split()
     robustness = ("Transformations", "Attacks")
-    others = {s.test_id: {"enabled": False} for s in all_tests() if s.category not in robustness}
+    others = {
+        s.test_id: {"enabled": False} for s in all_tests(TABULAR) if s.category not in robustness
+    }
     result = run_titanic(tmp_path, ref, cur, titanic_model(), others)
     assert [b.category for b in result.batches] == ["Transformations"] * 7 + ["Attacks"] * 2
     # 7 + 2 tests, one call each, plus one per sample (500 and 200 rows); the rest of the run

@@ -235,20 +235,20 @@ def test_start_arguments_checked_before_sending(client: RIMEClient, tmp_path: Pa
     assert client.list_stress_test_jobs() == []  # nothing reached the server
 
 
-def test_unsupported_data_type_is_rejected_by_the_server_naming_the_supported_ones(
+def test_a_config_that_does_not_fit_its_data_type_is_rejected_naming_the_key(
     client: RIMEClient, write_tabular_dataset: Callable[..., Any], tmp_path: Path
 ) -> None:
     config = write_tabular_dataset(tmp_path / "data").config()
-    # The SDK accepts every data type the reference SDK names; the server says which it supports.
-    with pytest.raises(ValueError, match="data_type: 'nlp' is not supported") as info:
+    # A tabular config sent as text: its categorical_features are not an nlp data_info key.
+    unknown_key = "data_info.categorical_features: unknown key"
+    with pytest.raises(RIMEInvalidArgumentError, match=unknown_key) as info:
         client.start_stress_test(config, data_type="nlp")
-    assert isinstance(info.value, RIMEInvalidArgumentError)
     assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert "supported data types: tabular" in str(info.value)
+    assert "text_col" in str(info.value)  # the keys an nlp config may have are named
     monitored = {**config, "monitoring_info": {"timestamp_col": "ts", "bin_size": "day"}}
-    with pytest.raises(RIMEInvalidArgumentError, match="supported data types: tabular") as info:
+    with pytest.raises(RIMEInvalidArgumentError, match=unknown_key) as info:
         client.start_firewall_from_reference(monitored, data_type="images")
-    assert "'images' is not supported" in str(info.value)
+    assert "image_col" in str(info.value)
     assert client.list_stress_test_jobs() == []  # no job was created
 
 

@@ -23,6 +23,8 @@ from server_helpers import (
     wait_for_status,
 )
 
+from pytest_rime.engine import datatypes
+from pytest_rime.engine.catalog import supported_data_types
 from pytest_rime.engine.run import run_stress_test
 from pytest_rime.proto.v1 import (
     common_pb2,
@@ -36,7 +38,7 @@ from pytest_rime.proto.v1 import (
 )
 from pytest_rime.server.app import RunningServer
 from pytest_rime.server.errors import InvalidArgumentError
-from pytest_rime.server.servicers.model_testing import with_data_type
+from pytest_rime.server.servicers.model_testing import check_data_type, with_data_type
 
 RUNNING = (common_pb2.JOB_STATUS_RUNNING,)
 
@@ -168,15 +170,17 @@ def test_malformed_config_is_rejected_before_a_job_exists(
             "/no/such/venv",
         ),
         ({"ram_request_megabytes": -1}, grpc.StatusCode.INVALID_ARGUMENT, "ram_request"),
-        (
+        (  # the tabular config's keys do not fit the requested data type
             {"data_type": common_pb2.DATA_TYPE_NLP},
             grpc.StatusCode.INVALID_ARGUMENT,
-            "data_type: 'nlp' is not supported; supported data types: tabular",
+            "data_info.categorical_features: unknown key (expected one of ref_path, eval_path, "
+            "text_col",
         ),
         (
             {"data_type": common_pb2.DATA_TYPE_IMAGES},
             grpc.StatusCode.INVALID_ARGUMENT,
-            "data_type: 'images' is not supported; supported data types: tabular",
+            "data_info.categorical_features: unknown key (expected one of ref_path, eval_path, "
+            "image_col",
         ),
         ({"data_type": 42}, grpc.StatusCode.INVALID_ARGUMENT, "data_type: 42 is not a data type"),
     ],
@@ -194,6 +198,21 @@ def test_bad_job_requests_are_rejected(
         start_stress_test(rime_channel, config, **fields)
     assert info.value.code() == code
     assert words in details(info.value)
+
+
+def test_a_data_type_the_engine_does_not_register_is_refused_naming_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    supported_data_types()  # every data type module registered
+    registered = {k: v for k, v in datatypes._DATA_TYPES.items() if k != "images"}
+    monkeypatch.setattr(datatypes, "_DATA_TYPES", registered)
+    assert check_data_type(common_pb2.DATA_TYPE_NLP) == "nlp"
+    assert check_data_type(common_pb2.DATA_TYPE_UNSPECIFIED) == ""
+    with pytest.raises(InvalidArgumentError) as info:
+        check_data_type(common_pb2.DATA_TYPE_IMAGES)
+    assert str(info.value) == (
+        "data_type: 'images' is not supported; supported data types: tabular, nlp"
+    )
 
 
 def test_the_requested_data_type_goes_into_the_config_and_must_match_it() -> None:

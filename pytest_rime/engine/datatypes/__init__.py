@@ -17,20 +17,18 @@ it. Loaders raise :class:`~pytest_rime.engine.errors.DataError`, adapters
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from pytest_rime.engine.config import DataInfo, TestRunConfig
 from pytest_rime.engine.data import Resolver
+from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import JSONValue
 from pytest_rime.vocabulary import KNOWN_DATA_TYPES
-
-if TYPE_CHECKING:
-    from pytest_rime.engine.config import TestRunConfig
-    from pytest_rime.engine.model import ModelAdapter
 
 
 @dataclass(frozen=True)
@@ -52,37 +50,60 @@ class LoadedData:
     metadata: dict[str, JSONValue]
 
 
-DataLoader = Callable[["TestRunConfig", Resolver | None, Callable[[str], None]], LoadedData]
+DataLoader = Callable[[TestRunConfig, Resolver | None, Callable[[str], None]], LoadedData]
 """``load(config, resolver, log)``: read ``config.data_info`` (``rime://`` URIs through
 ``resolver``), logging a line per file read."""
 
-ModelLoader = Callable[[str, Resolver | None], "ModelAdapter"]
-"""``load(model_info.path, resolver)``: the model behind the batched adapter the tests call."""
+ModelLoader = Callable[[TestRunConfig, Resolver | None], ModelAdapter]
+"""``load(config, resolver)``: the model at ``config.model_info.path`` behind the batched
+adapter the tests call."""
 
 
 @dataclass(frozen=True)
 class DataType:
-    """A registered data type: its name, data loader and model adapter loader."""
+    """A registered data type.
+
+    Attributes:
+        name: Its ``data_type`` value.
+        load_data: Reads ``data_info`` (see :data:`DataLoader`).
+        load_model: Loads the model (see :data:`ModelLoader`).
+        data_info_keys: The ``data_info`` keys its configs may have (others are rejected by
+            name).
+        model_tasks: The ``model_task`` values its configs may name.
+    """
 
     name: str
     load_data: DataLoader
     load_model: ModelLoader
+    data_info_keys: tuple[str, ...]
+    model_tasks: tuple[str, ...]
 
 
 _DATA_TYPES: dict[str, DataType] = {}
 
 
-def register_data_type(name: str, *, load_data: DataLoader, load_model: ModelLoader) -> DataType:
+def register_data_type(
+    name: str,
+    *,
+    load_data: DataLoader,
+    load_model: ModelLoader,
+    data_info_keys: tuple[str, ...],
+    model_tasks: tuple[str, ...],
+) -> DataType:
     """Register the data type ``name`` (one of the reference SDK's ``data_type`` values).
 
     Raises:
-        ValueError: ``name`` is not a known ``data_type`` or is registered already.
+        ValueError: ``name`` is not a known ``data_type`` or is registered already, or a
+            ``data_info`` key is not a field of :class:`~pytest_rime.engine.config.DataInfo`.
     """
     if name not in KNOWN_DATA_TYPES:
         raise ValueError(f"data type {name!r}: expected one of {', '.join(KNOWN_DATA_TYPES)}")
     if name in _DATA_TYPES:
         raise ValueError(f"data type {name!r} is already registered")
-    _DATA_TYPES[name] = DataType(name, load_data, load_model)
+    unknown = sorted(set(data_info_keys) - {f.name for f in dataclasses.fields(DataInfo)})
+    if unknown:
+        raise ValueError(f"data type {name!r}: data_info keys {unknown} are not DataInfo fields")
+    _DATA_TYPES[name] = DataType(name, load_data, load_model, data_info_keys, model_tasks)
     return _DATA_TYPES[name]
 
 

@@ -65,7 +65,7 @@ class Flags:
     expected_rate: float | None = None
 
 
-def _binomial_p_value(flags: Flags, checked: int) -> float | None:
+def binomial_p_value(flags: Flags, checked: int) -> float | None:
     """P(at least the flagged count among ``checked`` values at the expected rate)."""
     if flags.expected_rate is None or checked == 0:
         return None
@@ -119,7 +119,7 @@ def _findings(
                 metrics=metrics,
                 impact=value if flagged.size else None,
                 flagged_rows=flagged.astype(np.int64),
-                p_value=_binomial_p_value(flags, checked),
+                p_value=binomial_p_value(flags, checked),
             )
         )
     return findings
@@ -606,5 +606,5 @@ def features_with(ctx: RunContext, abnormality: str) -> frozenset[str]:
 def _exercised(ctx: RunContext, flags: Flags) -> bool:
     if not flags.mask.size or flags.mask.mean() < ROW_THRESHOLDS[1]:
         return False
-    p_value = _binomial_p_value(flags, int(ctx.eval[flags.features[0]].notna().sum()))
+    p_value = binomial_p_value(flags, int(ctx.eval[flags.features[0]].notna().sum()))
     return p_value is None or p_value < ctx.config.significance_level

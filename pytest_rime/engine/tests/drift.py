@@ -40,23 +40,25 @@ from pytest_rime.engine.stats import (
     correlation_difference_p_value,
     fisher_exact_p_value,
 )
-from pytest_rime.vocabulary import BINARY, MULTICLASS, REGRESSION
+from pytest_rime.vocabulary import BINARY, IMAGES, MULTICLASS, NLP, REGRESSION, TABULAR
 
 CATEGORY = "Drift"
 DRIFT_THRESHOLDS = (0.05, 0.1, 0.2)
 """PSI's usual reading (below 0.1 stable, 0.1 to 0.2 a moderate shift, above 0.2 a significant
 one): a 0.5 standard-deviation shift of a normal feature has a PSI of about 0.25. Thresholds
 can sit this low because sampling noise no longer reaches MEDIUM or HIGH without evidence."""
-_STAT_PARAMS = {"numeric_statistic": "psi", "categorical_statistic": "psi"}
-_STAT_CHOICES = {
+STAT_PARAMS = {"numeric_statistic": "psi", "categorical_statistic": "psi"}
+"""The parameters choosing a drift test's statistics, with their defaults."""
+STAT_CHOICES = {
     "numeric_statistic": statistic_names("numeric"),
     "categorical_statistic": statistic_names("categorical"),
 }
 
 
-def _shift(
+def measured_shift(
     comparison: Comparison, settings: TestSettings, rng: np.random.Generator
 ) -> Shift | None:
+    """The shift of ``comparison`` by the statistics the test's parameters choose."""
     params = settings.params
     return measure_shift(
         comparison, params["numeric_statistic"], params["categorical_statistic"], rng
@@ -87,8 +89,8 @@ def drift_finding(
     category=CATEGORY,
     thresholds=DRIFT_THRESHOLDS,
     description="Distribution of each feature in eval vs ref (PSI by default).",
-    params=_STAT_PARAMS,
-    param_choices=_STAT_CHOICES,
+    params=STAT_PARAMS,
+    param_choices=STAT_CHOICES,
 )
 def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Per-feature distribution shift between ref and eval.
@@ -107,7 +109,7 @@ def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
             findings.append(Finding.skip((name,), f"Feature {name!r} is missing from eval."))
             continue
         comparison = Comparison(profile, ctx.ref[name], ctx.eval[name])
-        shift = _shift(comparison, settings, ctx.rng(f"drift.feature_drift:{name}"))
+        shift = measured_shift(comparison, settings, ctx.rng(f"drift.feature_drift:{name}"))
         if shift is None:
             findings.append(
                 Finding.skip((name,), f"Feature {name!r} has no non-null values in ref or eval.")
@@ -117,7 +119,7 @@ def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     return findings
 
 
-def _series_comparison(
+def series_comparison(
     ctx: RunContext, key: str, ref: pd.Series, cur: pd.Series, kind: str
 ) -> Comparison:
     """Comparison of a non-feature column (label, predictions); its profile is cached."""
@@ -136,7 +138,7 @@ def _shift_finding(
     what: str,
     impact: float | None,
 ) -> Finding:
-    shift = _shift(comparison, settings, ctx.rng(f"drift:{what}"))
+    shift = measured_shift(comparison, settings, ctx.rng(f"drift:{what}"))
     if shift is None:
         return Finding.skip((), f"The {what} has no non-null values in ref or eval.")
     return drift_finding(shift, (), f"the {what}", impact)
@@ -149,8 +151,9 @@ def _shift_finding(
     thresholds=DRIFT_THRESHOLDS,
     description="Distribution of the label in eval vs ref (PSI by default).",
     needs_labels=True,
-    params=_STAT_PARAMS,
-    param_choices=_STAT_CHOICES,
+    params=STAT_PARAMS,
+    param_choices=STAT_CHOICES,
+    data_types=(TABULAR, NLP, IMAGES),
 )
 def label_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Shift of the label distribution (classes for classification, deciles for regression).
@@ -158,7 +161,7 @@ def label_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     Severity: the threshold level; not capped (the label is not a model input).
     """
     kind = NUMERIC if ctx.model_task == REGRESSION else CATEGORICAL
-    comparison = _series_comparison(ctx, "label", ctx.labels("ref"), ctx.labels("eval"), kind)
+    comparison = series_comparison(ctx, "label", ctx.labels("ref"), ctx.labels("eval"), kind)
     return [_shift_finding(ctx, comparison, settings, "label", None)]
 
 
@@ -169,8 +172,9 @@ def label_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     thresholds=DRIFT_THRESHOLDS,
     description="Distribution of the model's predictions in eval vs ref (PSI by default).",
     needs_predictions=True,
-    params=_STAT_PARAMS,
-    param_choices=_STAT_CHOICES,
+    params=STAT_PARAMS,
+    param_choices=STAT_CHOICES,
+    data_types=(TABULAR, NLP, IMAGES),
 )
 def prediction_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Shift of the predictions (probabilities, values, or predicted classes for multi-class).
@@ -183,7 +187,7 @@ def prediction_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     else:
         ref, cur = ctx.predictions("ref"), ctx.predictions("eval")
         kind = NUMERIC
-    comparison = _series_comparison(ctx, "prediction", pd.Series(ref), pd.Series(cur), kind)
+    comparison = series_comparison(ctx, "prediction", pd.Series(ref), pd.Series(cur), kind)
     return [_shift_finding(ctx, comparison, settings, "predictions", 1.0)]
 
 

@@ -97,6 +97,7 @@ from pytest_rime.engine.stats import (
     split_mean_difference_sd,
 )
 from pytest_rime.engine.tests._families import named_test
+from pytest_rime.vocabulary import IMAGES, NLP, TABULAR
 
 CATEGORY = "Model Performance"
 ABSOLUTE_THRESHOLDS = (0.05, 0.1, 0.15)
@@ -363,6 +364,7 @@ def _register_metric_tests() -> None:
             ),
             needs_labels=True,
             needs_predictions=True,
+            data_types=(TABULAR, NLP, IMAGES),
         )(calibration_comparison if calibration else _metric_test(metric))
 
 

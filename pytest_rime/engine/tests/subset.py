@@ -41,7 +41,7 @@ feature are the Bias and Fairness tests' job.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, TypeVar
@@ -95,7 +95,8 @@ SUBSET_PARAMS: Mapping[str, Any] = {"min_subset_size": 50, "numeric_bins": 5, "m
 """``tests_config`` parameters of every subset test, with their defaults."""
 
 _EXCLUDED_METRIC_SLUGS = ("calibration_comparison", "r2")
-_AUTO = "auto"
+AUTO = "auto"
+"""The ``metric`` parameter's default: the task's primary metric."""
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ POOL_CAP = 2000
 """Rows of one subset (ref and eval together) the degradation permutation test uses at most."""
 
 NULL_ROWS = 20_000
-"""Eval rows the random subsets of :func:`_subset_null` are drawn from at most.
+"""Eval rows the random subsets of :func:`subset_null` are drawn from at most.
 
 Above it they come from a random sample of this many rows, each subset's counts scaled down
 alike: the null of a smaller subset is wider, so the p-value is conservative."""
@@ -455,28 +456,55 @@ def _badness(metric: Metric, values: npt.ArrayLike) -> FloatArray:
     return -array if metric.higher_is_better else array
 
 
+def eval_parts(ctx: RunContext) -> RowParts:
+    """The per-row metric parts of the eval rows (:func:`row_parts`, computed once per run)."""
+    return ctx.memo(
+        "subset_eval_parts", lambda: row_parts(metric_inputs(ctx, "eval"), len(ctx.classes))
+    )
+
+
 @dataclass(frozen=True)
-class _SubsetNull:
+class SubsetNull:
     """Per-row parts of eval and, per (split key, subset name), sums over random subsets."""
 
     parts: RowParts
     sums: Mapping[tuple[str, str], FloatArray]
 
+    def p_value(self, split: SubsetSplit, metric: Metric, value: SubsetValue) -> float | None:
+        """Share of the random subsets of ``value``'s subset that do as badly as it does.
 
-def _subset_null(ctx: RunContext, params: Mapping[str, Any]) -> _SubsetNull:
-    """Random eval subsets matching every subset's size and label mix (computed once per run).
+        :func:`~pytest_rime.engine.resampling.tail_p_value` of the metric on the random
+        subsets; ``None`` when ``value`` is undefined, its subset is not in the null or the
+        metric is no sum over rows (AUC).
+        """
+        sums = self.sums.get((split.key, value.name))
+        if value.value is None or sums is None:
+            return None
+        null = self.parts.metric(metric, sums)
+        if null is None:
+            return None
+        return tail_p_value(_badness(metric, null), float(_badness(metric, value.value)))
 
-    Every subset of every feature gets :data:`~pytest_rime.engine.resampling.NULL_DRAWS`
-    random subsets with as many rows of each stratum (:func:`label_strata`); one set of
-    permutations serves them all (from at most :data:`NULL_ROWS` rows).
+
+def subset_null(
+    ctx: RunContext, splits: Sequence[SubsetSplit], *, seed: str, stratified: bool = True
+) -> SubsetNull:
+    """Random eval subsets matching every subset of ``splits`` in size (computed once per run).
+
+    Every subset gets :data:`~pytest_rime.engine.resampling.NULL_DRAWS` random subsets with as
+    many rows of each stratum (:func:`label_strata` when ``stratified``, else one stratum: the
+    size only); one set of permutations, drawn by ``ctx.rng(seed)``, serves them all (from at
+    most :data:`NULL_ROWS` rows). The tabular tests draw one null for every feature split, the
+    nlp and image tests one per split.
     """
+    split_keys = ",".join(split.key for split in splits)
 
-    def compute() -> _SubsetNull:
+    def compute() -> SubsetNull:
         inputs = metric_inputs(ctx, "eval")
-        parts = row_parts(inputs, len(ctx.classes))
-        strata = label_strata(inputs)
+        parts = eval_parts(ctx)
+        strata = label_strata(inputs) if stratified else np.zeros(inputs.size, dtype=np.int64)
         n_strata = int(strata.max(initial=-1)) + 1
-        rng = ctx.rng("subset_null")
+        rng = ctx.rng(seed)
         sample = np.arange(inputs.size)
         if inputs.size > NULL_ROWS:
             sample = np.sort(rng.choice(inputs.size, NULL_ROWS, replace=False))
@@ -484,7 +512,7 @@ def _subset_null(ctx: RunContext, params: Mapping[str, Any]) -> _SubsetNull:
         scale = sample.size / max(1, inputs.size)
         keys: list[tuple[str, str]] = []
         counts: list[IntArray] = []
-        for split in split_features(ctx, params):
+        for split in splits:
             codes = split.eval_codes[inputs.rows]
             table = np.bincount(
                 codes * n_strata + strata, minlength=len(split.names) * n_strata
@@ -495,15 +523,14 @@ def _subset_null(ctx: RunContext, params: Mapping[str, Any]) -> _SubsetNull:
                     scaled = np.round(table[index] * scale).astype(np.int64)
                     counts.append(np.minimum(np.maximum(scaled, table[index] > 0), available))
         if not keys:
-            return _SubsetNull(parts, {})
+            return SubsetNull(parts, {})
         unique, inverse = np.unique(np.stack(counts), axis=0, return_inverse=True)
         sums = random_subset_sums(parts.values[sample], unique, rng, strata=strata[sample])
-        return _SubsetNull(
+        return SubsetNull(
             parts, {key: sums[:, int(i), :] for key, i in zip(keys, inverse.ravel(), strict=True)}
         )
 
-    bins, categories = params["numeric_bins"], params["max_categories"]
-    return ctx.memo(f"subset_null:{bins}:{categories}", compute)
+    return ctx.memo(f"subset_null:{seed}:{stratified}:{split_keys}", compute)
 
 
 def _score_order(ctx: RunContext, which: Which) -> IntArray | None:
@@ -580,17 +607,16 @@ def subset_p_value(
 ) -> float | None:
     """P-value that a random eval subset with the same label mix does as badly as ``value``.
 
-    Sum-decomposable metrics read it off the random subsets of :func:`_subset_null`
+    Sum-decomposable metrics read it off the random subsets of :func:`subset_null`
     (:func:`~pytest_rime.engine.resampling.tail_p_value`); ranking metrics (AUC) use the
     normal approximation with the Hanley--McNeil variance of the subset's AUC, shrunk by the
     finite-population factor ``1 - size / rows``. ``None`` when the metric is undefined.
     """
     if value.value is None:
         return None
-    null = _subset_null(ctx, params)
-    metric_null = null.parts.metric(metric, null.sums[(split.key, value.name)])
-    if metric_null is not None:
-        return tail_p_value(_badness(metric, metric_null), float(_badness(metric, value.value)))
+    if metric.name in _SUM_FORMS:
+        null = subset_null(ctx, split_features(ctx, params), seed="subset_null")
+        return null.p_value(split, metric, value)
     inputs = metric_inputs(ctx, "eval")
     known = next(
         (
@@ -677,53 +703,125 @@ def _too_small(feature: str, min_size: int, metric: Metric) -> Finding:
     )
 
 
+def gap_candidates(
+    values: Sequence[SubsetValue],
+    metric: Metric,
+    overall: float,
+    p_value: Callable[[SubsetValue], float | None],
+) -> list[tuple[float, float, SubsetValue]]:
+    """``(gap to overall, p-value, value)`` of every subset whose metric and p-value are defined."""
+    scored = []
+    for v in values:
+        p = p_value(v)
+        if v.value is not None and p is not None:
+            scored.append((metric.degradation(overall, v.value), p, v))
+    return scored
+
+
+@dataclass(frozen=True)
+class WorstGap:
+    """The subset a gap case reports (:func:`pick_worst`), with what its Finding says of it."""
+
+    split: SubsetSplit
+    metric: Metric
+    overall: float
+    gap: float
+    p_value: float
+    worst: SubsetValue
+    worst_value: float
+    share: float
+    ref_value: float | None
+    known: str | None
+    tests: int
+    p_by_subset: Mapping[str, float]
+
+    def metrics(self, min_size: int, method: str, subsets: list[JSONValue]) -> dict[str, JSONValue]:
+        """The case's metrics (``subsets``: the per-subset rows, ``method``: the p-value's)."""
+        return {
+            "metric": self.metric.name,
+            "overall_metric": self.overall,
+            "worst_subset": self.worst.name,
+            "worst_subset_metric": self.worst_value,
+            "worst_subset_ref_metric": self.ref_value,
+            "worst_subset_size": self.worst.size,
+            "worst_subset_share": self.share,
+            "gap": self.gap,
+            "gap_kind": "relative" if self.metric.relative else "absolute",
+            "min_subset_size": min_size,
+            "p_value_method": method,
+            "subsets": subsets,
+        }
+
+    def finding(self, description: str, metrics: Mapping[str, JSONValue]) -> Finding:
+        """The case: impact of the subset's share, at most MEDIUM for a known weakness."""
+        return Finding(
+            features=(self.split.feature,),
+            statistic=self.gap,
+            description=description,
+            metrics=dict(metrics),
+            impact=subset_impact(self.metric, self.share),
+            severity_cap=None if self.known is None else Severity.MEDIUM,
+            cap_reason=self.known or "",
+            p_value=self.p_value,
+        )
+
+
+def worst_gap(
+    ctx: RunContext,
+    split: SubsetSplit,
+    metric: Metric,
+    overall: float,
+    scored: list[tuple[float, float, SubsetValue]],
+    min_size: int,
+) -> WorstGap:
+    """The worst of the (non-empty) ``scored`` gap candidates, its share, ref value and cap."""
+    gap, p_value, worst = pick_worst(scored, ctx.config.significance_level)
+    assert worst.value is not None
+    in_ref = {v.name: v.value for v in subset_values(ctx, "ref", split, metric, min_size)}
+    return WorstGap(
+        split=split,
+        metric=metric,
+        overall=overall,
+        gap=gap,
+        p_value=p_value,
+        worst=worst,
+        worst_value=worst.value,
+        share=worst.size / metric_inputs(ctx, "eval").size,
+        ref_value=in_ref.get(worst.name),
+        known=known_weakness(ctx, split, metric, worst, gap, in_ref.get(worst.name)),
+        tests=len(scored),
+        p_by_subset={v.name: p for _, p, v in scored},
+    )
+
+
 def _gap_finding(
     ctx: RunContext, settings: TestSettings, split: SubsetSplit, metric: Metric, overall: float
 ) -> Finding:
     min_size = int(settings.params["min_subset_size"])
-    inputs = metric_inputs(ctx, "eval")
     values = subset_values(ctx, "eval", split, metric, min_size)
-    scored = []
-    for v in values:
-        p = subset_p_value(ctx, settings.params, split, metric, v, overall)
-        if v.value is not None and p is not None:
-            scored.append((metric.degradation(overall, v.value), p, v))
+    scored = gap_candidates(
+        values,
+        metric,
+        overall,
+        lambda v: subset_p_value(ctx, settings.params, split, metric, v, overall),
+    )
     if not scored:
         return _too_small(split.feature, min_size, metric)
-    gap, p_value, worst = pick_worst(scored, ctx.config.significance_level)
-    assert worst.value is not None
-    share = worst.size / inputs.size
-    in_ref = {v.name: v.value for v in subset_values(ctx, "ref", split, metric, min_size)}
-    p_by_subset = {v.name: p for _, p, v in scored}
-    known = known_weakness(ctx, split, metric, worst, gap, in_ref.get(worst.name))
-    return Finding(
-        features=(split.feature,),
-        statistic=gap,
-        description=(
+    case = worst_gap(ctx, split, metric, overall, scored, min_size)
+    worst = case.worst
+    return case.finding(
+        (
             f"{metric.name} on subset {worst.name!r} of feature {split.feature!r} is "
-            f"{worst.value:.4g} vs {overall:.4g} on all eval rows ({worst.size} rows, "
-            f"{share:.1%} of eval); random eval rows with the same "
+            f"{case.worst_value:.4g} vs {overall:.4g} on all eval rows ({worst.size} rows, "
+            f"{case.share:.1%} of eval); random eval rows with the same "
             f"{'target range' if ctx.model_task == REGRESSION else 'labels'} do as badly with "
-            f"p = {p_value:.2g} (corrected for {len(scored)} subsets)."
+            f"p = {case.p_value:.2g} (corrected for {case.tests} subsets)."
         ),
-        metrics={
-            "metric": metric.name,
-            "overall_metric": overall,
-            "worst_subset": worst.name,
-            "worst_subset_metric": worst.value,
-            "worst_subset_ref_metric": in_ref.get(worst.name),
-            "worst_subset_size": worst.size,
-            "worst_subset_share": share,
-            "gap": gap,
-            "gap_kind": "relative" if metric.relative else "absolute",
-            "min_subset_size": min_size,
-            "p_value_method": _method(metric, "random subsets with the same label mix"),
-            "subsets": [{**v.to_dict(), "p_value": p_by_subset.get(v.name)} for v in values],
-        },
-        impact=subset_impact(metric, share),
-        severity_cap=None if known is None else Severity.MEDIUM,
-        cap_reason=known or "",
-        p_value=p_value,
+        case.metrics(
+            min_size,
+            _method(metric, "random subsets with the same label mix"),
+            [{**v.to_dict(), "p_value": case.p_by_subset.get(v.name)} for v in values],
+        ),
     )
 
 
@@ -892,23 +990,44 @@ def _register_subset_metric_tests() -> None:
 _register_subset_metric_tests()
 
 
-def _degradation_metric(ctx: RunContext, choice: str) -> Metric | None:
-    if choice == _AUTO:
-        choice = "MAE" if ctx.model_task == REGRESSION else ACCURACY.name
-    return next((m for m in all_metrics() if m.name == choice), None)
+def chosen_metric(ctx: RunContext, settings: TestSettings, auto: Metric) -> Metric | Finding:
+    """The ``metric`` parameter's metric (``auto`` for "auto"), or a SKIP for another task's."""
+    choice = str(settings.params["metric"])
+    if choice == AUTO:
+        return auto
+    metric = next((m for m in all_metrics() if m.name == choice), None)
+    if metric is None or metric.name not in metric_names(ctx.model_task):
+        return Finding.skip(
+            (), f"Skipped: metric {choice!r} is not a metric of the {ctx.model_task} task."
+        )
+    return metric
 
 
 @dataclass(frozen=True)
-class _SubsetDrop:
+class SubsetDrop:
+    """A subset's metric in ref and eval and its degradation from one to the other."""
+
     name: str
     ref: SubsetValue
     eval: SubsetValue
     drop: float
 
+    def to_dict(self, p_value: float | None) -> dict[str, JSONValue]:
+        """JSON-ready form, with the drop's p-value."""
+        return {
+            "subset": self.name,
+            "ref_size": self.ref.size,
+            "eval_size": self.eval.size,
+            "ref_metric": self.ref.value,
+            "eval_metric": self.eval.value,
+            "p_value": p_value,
+        }
 
-def _subset_drops(
+
+def subset_drops(
     ctx: RunContext, split: SubsetSplit, metric: Metric, min_size: int
-) -> list[_SubsetDrop]:
+) -> list[SubsetDrop]:
+    """The drop of ``metric`` of every subset of ``split`` defined in both ref and eval."""
     ref = subset_values(ctx, "ref", split, metric, min_size)
     cur = subset_values(ctx, "eval", split, metric, min_size)
     ref_by_name = {v.name: v for v in ref if v.value is not None}
@@ -918,9 +1037,39 @@ def _subset_drops(
         if before is None or before.value is None or value.value is None:
             continue
         drops.append(
-            _SubsetDrop(value.name, before, value, metric.degradation(before.value, value.value))
+            SubsetDrop(value.name, before, value, metric.degradation(before.value, value.value))
         )
     return drops
+
+
+def scored_drops(
+    ctx: RunContext, split: SubsetSplit, metric: Metric, drops: list[SubsetDrop]
+) -> list[tuple[float, float, SubsetDrop]]:
+    """``(drop, p-value, drop)`` of every drop with a p-value (:func:`degradation_p_value`)."""
+    return [
+        (d.drop, p, d)
+        for d in drops
+        if (p := degradation_p_value(ctx, split, metric, d.drop, d.name)) is not None
+    ]
+
+
+def degradation_metrics(
+    metric: Metric, worst: SubsetDrop, share: float, min_size: int, subsets: list[JSONValue]
+) -> dict[str, JSONValue]:
+    """The metrics of a degradation case about subset ``worst`` (``subsets``: per-subset rows)."""
+    return {
+        "metric": metric.name,
+        "worst_subset": worst.name,
+        "worst_subset_ref_metric": worst.ref.value,
+        "worst_subset_eval_metric": worst.eval.value,
+        "worst_subset_size": worst.eval.size,
+        "worst_subset_share": share,
+        "degradation": worst.drop,
+        "degradation_kind": "relative" if metric.relative else "absolute",
+        "min_subset_size": min_size,
+        "p_value_method": _method(metric, "permutation of the subset's ref and eval rows"),
+        "subsets": subsets,
+    }
 
 
 @register_test(
@@ -931,8 +1080,8 @@ def _subset_drops(
     description="Per feature, the largest drop of a subset's metric from ref to eval.",
     needs_labels=True,
     needs_predictions=True,
-    params={**SUBSET_PARAMS, "metric": _AUTO},
-    param_choices={"metric": (_AUTO, *(m.name for m in all_metrics()))},
+    params={**SUBSET_PARAMS, "metric": AUTO},
+    param_choices={"metric": (AUTO, *(m.name for m in all_metrics()))},
 )
 def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Per feature, the worst subset's degradation of the metric from ref to eval.
@@ -941,33 +1090,20 @@ def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> l
     regression); a subset counts when it is large enough in both ref and eval. Severity: the
     threshold level capped by the subset's share of the eval rows.
     """
-    metric = _degradation_metric(ctx, str(settings.params["metric"]))
-    if metric is None or metric.name not in metric_names(ctx.model_task):
-        return [
-            Finding.skip(
-                (),
-                f"Skipped: metric {settings.params['metric']!r} is not a metric of the "
-                f"{ctx.model_task} task.",
-            )
-        ]
+    auto = "MAE" if ctx.model_task == REGRESSION else ACCURACY.name
+    metric = chosen_metric(ctx, settings, next(m for m in all_metrics() if m.name == auto))
+    if isinstance(metric, Finding):
+        return [metric]
     min_size = int(settings.params["min_subset_size"])
     eval_rows = metric_inputs(ctx, "eval").size
     findings = []
     for split in split_features(ctx, settings.params):
-        drops = _subset_drops(ctx, split, metric, min_size)
-        if not drops:
-            findings.append(_too_small(split.feature, min_size, metric))
-            continue
-        scored = [
-            (d.drop, p, d)
-            for d in drops
-            if (p := degradation_p_value(ctx, split, metric, d.drop, d.name)) is not None
-        ]
+        drops = subset_drops(ctx, split, metric, min_size)
+        scored = scored_drops(ctx, split, metric, drops)
         if not scored:
             findings.append(_too_small(split.feature, min_size, metric))
             continue
         _, p_value, worst = pick_worst(scored, ctx.config.significance_level)
-        assert worst.ref.value is not None and worst.eval.value is not None
         share = worst.eval.size / eval_rows
         p_by_subset = {d.name: p for _, p, d in scored}
         findings.append(
@@ -981,31 +1117,13 @@ def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> l
                     f"the subset's rows does as badly with p = {p_value:.2g} (corrected for "
                     f"{len(scored)} subsets)."
                 ),
-                metrics={
-                    "metric": metric.name,
-                    "worst_subset": worst.name,
-                    "worst_subset_ref_metric": worst.ref.value,
-                    "worst_subset_eval_metric": worst.eval.value,
-                    "worst_subset_size": worst.eval.size,
-                    "worst_subset_share": share,
-                    "degradation": worst.drop,
-                    "degradation_kind": "relative" if metric.relative else "absolute",
-                    "min_subset_size": min_size,
-                    "p_value_method": _method(
-                        metric, "permutation of the subset's ref and eval rows"
-                    ),
-                    "subsets": [
-                        {
-                            "subset": d.name,
-                            "ref_size": d.ref.size,
-                            "eval_size": d.eval.size,
-                            "ref_metric": d.ref.value,
-                            "eval_metric": d.eval.value,
-                            "p_value": p_by_subset.get(d.name),
-                        }
-                        for d in drops
-                    ],
-                },
+                metrics=degradation_metrics(
+                    metric,
+                    worst,
+                    share,
+                    min_size,
+                    [d.to_dict(p_by_subset.get(d.name)) for d in drops],
+                ),
                 impact=impact_of_share(share),
                 p_value=p_value,
             )

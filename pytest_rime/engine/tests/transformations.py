@@ -42,7 +42,9 @@ call (:func:`pytest_rime.engine.robustness.predict_edits`). One case per feature
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +62,7 @@ from pytest_rime.engine.perturb import (
     unseen_category,
 )
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
-from pytest_rime.engine.results import JSONValue, Severity
+from pytest_rime.engine.results import JSONValue
 from pytest_rime.engine.robustness import (
     SAMPLE_SIZE_PARAM,
     Edit,
@@ -72,10 +74,11 @@ from pytest_rime.engine.robustness import (
     perturbation_sample,
     predict_edits,
     row_changes,
+    what_if_capped,
 )
 from pytest_rime.engine.tests._families import named_test
 from pytest_rime.engine.tests.abnormal_inputs import features_with
-from pytest_rime.vocabulary import REGRESSION
+from pytest_rime.vocabulary import REGRESSION, TABULAR
 
 CATEGORY = "Transformations"
 THRESHOLDS = (0.05, 0.15, 0.3)
@@ -164,13 +167,7 @@ def _exposure_capped(ctx: RunContext, finding: Finding, abnormality: str, what: 
     """
     if finding.statistic is None or set(finding.features) & features_with(ctx, abnormality):
         return finding
-    if finding.severity_cap is not None and finding.severity_cap.rank <= Severity.MEDIUM.rank:
-        return finding
-    reason = (
-        f"Capped at MEDIUM: the evaluation data holds no {what} in this feature, so the "
-        "weakness is hypothetical."
-    )
-    return replace(finding, severity_cap=Severity.MEDIUM, cap_reason=reason)
+    return what_if_capped(finding, f"the evaluation data holds no {what} in this feature")
 
 
 def substitution_findings(
@@ -233,22 +230,55 @@ _SEVERITY_DOC = (
 
 
 @dataclass(frozen=True)
-class Transformation:
-    """One Transformations test: a corruption of :mod:`pytest_rime.engine.perturb` and its words.
+class TransformationSpec:
+    """What every Transformations test (tabular, nlp, images) is registered with.
 
     Attributes:
         slug: The test id after ``transformations.``, and the test function's name.
         name: The display name (``test_batch_type``).
         description: What the test does, one sentence (also its docstring's first line).
+    """
+
+    slug: str
+    name: str
+    description: str
+
+
+def register_transformation(
+    spec: TransformationSpec,
+    severity_doc: str,
+    params: Mapping[str, Any],
+    run: Callable[[RunContext, TestSettings], list[Finding]],
+    data_types: tuple[str, ...] = (TABULAR,),
+) -> None:
+    """Register ``run`` as the Transformations test ``transformations.<slug>`` of a model.
+
+    Its function is named ``spec.slug``, its docstring ``spec.description`` then
+    ``severity_doc``.
+    """
+    register_test(
+        f"transformations.{spec.slug}",
+        name=spec.name,
+        category=CATEGORY,
+        thresholds=THRESHOLDS,
+        description=spec.description,
+        needs_model=True,
+        params=params,
+        data_types=data_types,
+    )(named_test(spec.slug, f"{spec.description}\n\n{severity_doc}", run))
+
+
+@dataclass(frozen=True)
+class Transformation(TransformationSpec):
+    """One tabular Transformations test: a corruption of :mod:`pytest_rime.engine.perturb`.
+
+    Attributes:
         substitute: The corruption.
         what: The corrupted values in words, completing "With ... in 'feature'".
         abnormality: The kind of abnormal eval value the corruption imitates (a key of
             :data:`~pytest_rime.engine.tests.abnormal_inputs.ABNORMALITIES`).
     """
 
-    slug: str
-    name: str
-    description: str
     substitute: Substitution
     what: str
     abnormality: str
@@ -316,22 +346,13 @@ TRANSFORMATIONS = (
 
 
 def _register_transformation(spec: Transformation) -> None:
-    register_test(
-        f"transformations.{spec.slug}",
-        name=spec.name,
-        category=CATEGORY,
-        thresholds=THRESHOLDS,
-        description=spec.description,
-        needs_model=True,
-        params=_PARAMS,
-    )(
-        named_test(
-            spec.slug,
-            f"{spec.description}\n\n{_SEVERITY_DOC}",
-            lambda ctx, settings: substitution_findings(
-                ctx, settings, spec.substitute, spec.what, spec.abnormality
-            ),
-        )
+    register_transformation(
+        spec,
+        _SEVERITY_DOC,
+        _PARAMS,
+        lambda ctx, settings: substitution_findings(
+            ctx, settings, spec.substitute, spec.what, spec.abnormality
+        ),
     )
 
 

@@ -37,14 +37,20 @@ from pytest_rime.server.worker import DEFAULT_CPU_MILLICORES, DEFAULT_RAM_MB
 LOG_CHUNK_BYTES = 64 * 1024
 
 
-def parse_config(config_json: str) -> dict[str, Any]:
+def parse_config(config_json: str, data_type: str = "") -> dict[str, Any]:
     """Parse and validate a test run config before any job is created.
 
+    Args:
+        config_json: The request's config.
+        data_type: The request's data type (``''``: the config's own); the config is validated
+            as that data type (its ``data_info`` keys and model tasks).
+
     Raises:
-        InvalidArgumentError: Not JSON, not an object, or rejected by the engine's validation
-            (the message names the dotted key).
+        InvalidArgumentError: Not JSON, not an object, a ``data_type`` other than the
+            request's (:func:`with_data_type`), or rejected by the engine's validation (the
+            message names the dotted key).
     """
-    raw = config_from_json(config_json)
+    raw = with_data_type(config_from_json(config_json), data_type)
     try:
         validate_config(raw)
     except ConfigError as exc:
@@ -117,7 +123,7 @@ def request_config(request: _ConfigRequest) -> dict[str, Any]:
             :func:`with_data_type` rejects.
     """
     data_type = check_data_type(request.data_type)
-    return with_data_type(parse_config(request.test_run_config_json), data_type)
+    return parse_config(request.test_run_config_json, data_type)
 
 
 def _positive_or_default(name: str, value: int, default: int) -> int:
