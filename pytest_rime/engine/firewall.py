@@ -39,6 +39,7 @@ from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import Resolver, read_table
 from pytest_rime.engine.drift_statistics import SAMPLES, get_statistic
 from pytest_rime.engine.errors import ConfigError, DataError, ModelError
+from pytest_rime.engine.evidence import P_VALUE, P_VALUE_ADJUSTED
 from pytest_rime.engine.metrics import MetricInputs, task_metrics
 from pytest_rime.engine.monitoring import (
     ABNORMALITY_RATE,
@@ -518,6 +519,33 @@ def _bin_evidence(
 _TESTED = (Status.PASS, Status.WARNING, Status.FAIL)
 
 
+def _case_drift_evidence(
+    result: RunResult, drift_tests: tuple[str, ...], known: Mapping[str, Evidence]
+) -> dict[str, Evidence]:
+    """Evidence of the columns a drift test without a null spread compared: its case's own.
+
+    Feature Drift gets the spread of reference chunks (:func:`_bin_evidence`); the text and image
+    drift tests have no row-wise twin to draw it from, so a column they compared gets the
+    smallest adjusted p-value of its cases (already adjusted over the bin's cases).
+    """
+    found: dict[str, Evidence] = {}
+    for case in result.test_cases:
+        if case.test_id == FEATURE_DRIFT_TEST_ID or case.test_id not in drift_tests:
+            continue
+        if case.status not in _TESTED or not case.features:
+            continue
+        p_value, adjusted = case.metrics.get(P_VALUE), case.metrics.get(P_VALUE_ADJUSTED)
+        if not isinstance(p_value, int | float) or not isinstance(adjusted, int | float):
+            continue
+        key = FEATURE_DRIFT_PREFIX + case.features[0]
+        if key in known:
+            continue
+        evidence = Evidence(float(p_value), float(adjusted), 0)
+        if key not in found or evidence.p_value_adjusted < found[key].p_value_adjusted:
+            found[key] = evidence
+    return found
+
+
 def _model_targets(
     ctx: RunContext, result: RunResult
 ) -> tuple[dict[str, NullTarget], tuple[MetricInputs, int] | None]:
@@ -599,8 +627,12 @@ def _run_bin(
             "eval_unparsed_timestamp_rows": len(prepared.binning.unparsed_rows),
         },
     )
+    drift_tests = tuple(spec.test_id for spec in specs if spec.column_drift)
     evidence = _bin_evidence(prepared, pool, ctx, result, time_bin)
-    metrics = measure_bin(result, _metric_supports(ctx), evidence, cfg.significance_level)
+    evidence |= _case_drift_evidence(result, drift_tests, evidence)
+    metrics = measure_bin(
+        result, _metric_supports(ctx), evidence, cfg.significance_level, drift_tests
+    )
     events = bin_events(
         result,
         metrics,

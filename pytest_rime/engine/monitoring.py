@@ -11,7 +11,8 @@ metric                     value
 ``test_pass_rate``         PASS cases / non-skipped cases
 ``average_severity``       mean severity rank (NONE=0, LOW=1, MEDIUM=2, HIGH=3) over the
                            non-skipped cases
-``num_drifting_features``  features whose ``Feature Drift`` case is WARNING or FAIL *and*
+``num_drifting_features``  features whose case of a column drift test (``Feature Drift`` for
+                           tables; the text and image drift tests) is WARNING or FAIL *and*
                            whose drift is significant (see Evidence below)
 ``model_perf.<Metric>``    the model metric on the bin (only when the bin has labels)
 =========================  ================================================================
@@ -52,8 +53,10 @@ survive the correction). The p-values of a bin are adjusted together by Benjamin
 (:func:`adjust`) and kept as :class:`Evidence`. A feature counts as drifting only when its
 adjusted p-value is under the run's ``significance_level``; an event is MEDIUM or HIGH only
 when its metric's is (otherwise at most LOW, like a test case without evidence). The pass rate
-and the average severity have no null spread: their events are at most LOW. The bin's metrics
-carry ``<metric>.p_value`` and ``<metric>.p_value_adjusted``; an event's description states them.
+and the average severity have no null spread: their events are at most LOW. A text or image
+column has no row-wise drift statistic to draw chunks of: it counts as drifting on the adjusted
+p-value of its drift case itself. The bin's metrics carry ``<metric>.p_value`` and
+``<metric>.p_value_adjusted``; an event's description states them.
 
 The pass rate and the average severity are loose by default: a bin is small, and some cases
 fail on every bin of a sound model (a subset near the decision boundary is always less
@@ -67,7 +70,7 @@ Overrides (:func:`resolve_thresholds`) replace whole triples, e.g.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -85,7 +88,7 @@ from pytest_rime.engine.evidence import (
     format_p_value,
 )
 from pytest_rime.engine.metrics import Metric, all_metrics
-from pytest_rime.engine.results import RunResult, Severity, Status
+from pytest_rime.engine.results import RunResult, Severity, Status, TestCaseResult
 from pytest_rime.vocabulary import VocabularyError, parse_thresholds
 
 ABNORMALITY_RATE = "abnormality_rate"
@@ -241,9 +244,11 @@ class Evidence:
 
     Attributes:
         p_value: Share of reference chunks of the bin's size whose metric is at least as bad as
-            the bin's, ``(1 + worse) / (1 + draws)``.
-        p_value_adjusted: ``p_value`` after Benjamini--Hochberg over the bin's metrics.
-        draws: Reference chunks the p-value was read from.
+            the bin's, ``(1 + worse) / (1 + draws)``; for a column drift test without a null
+            spread of reference chunks, the p-value of its case.
+        p_value_adjusted: ``p_value`` after Benjamini--Hochberg over the bin's metrics (over the
+            bin's cases for a case's own p-value).
+        draws: Reference chunks the p-value was read from (0: the case's own p-value).
     """
 
     p_value: float
@@ -255,10 +260,14 @@ class Evidence:
         return self.p_value_adjusted < significance_level
 
     def describe(self) -> str:
-        """``p = 0.0012, adjusted p = 0.021 (1000 reference chunks)``."""
+        """``p = 0.0012, adjusted p = 0.021 (1000 reference chunks)``.
+
+        Evidence of no reference chunks (``draws`` 0) is the test's own p-value.
+        """
+        source = f"{self.draws} reference chunks" if self.draws else "the test's own"
         return (
             f"p = {format_p_value(self.p_value)}, "
-            f"adjusted p = {format_p_value(self.p_value_adjusted)} ({self.draws} reference chunks)"
+            f"adjusted p = {format_p_value(self.p_value_adjusted)} ({source})"
         )
 
 
@@ -414,6 +423,8 @@ class BinMetrics:
     """Features whose drift is beyond its threshold but within the null spread."""
     significance_level: float = DEFAULT_SIGNIFICANCE_LEVEL
     """The level an adjusted p-value must be under for a metric to be significant."""
+    drift_tests: tuple[str, ...] = (FEATURE_DRIFT_TEST_ID,)
+    """The ids of the column drift tests whose cases count features as drifting."""
 
     def monitored(self, metric_name: str) -> bool:
         """Whether the bin's value of a model metric rests on enough rows to raise events."""
@@ -453,11 +464,17 @@ class BinMetrics:
         return flat
 
 
-def drift_candidates(result: RunResult) -> list[str]:
-    """Features whose ``Feature Drift`` case is WARNING or FAIL (drift beyond its threshold)."""
+def drift_candidates(
+    result: RunResult, drift_tests: Collection[str] = (FEATURE_DRIFT_TEST_ID,)
+) -> list[str]:
+    """Features of a WARNING or FAIL case of a column drift test (drift beyond its threshold).
+
+    ``drift_tests``: the ids of the tests that measure column drift (``column_drift`` in the
+    registry): Feature Drift for tables, the text and image drift tests for nlp and images.
+    """
     features: list[str] = []
     for case in result.test_cases:
-        if case.test_id == FEATURE_DRIFT_TEST_ID and case.status in (Status.WARNING, Status.FAIL):
+        if case.test_id in drift_tests and case.status in (Status.WARNING, Status.FAIL):
             features.extend(name for name in case.features if name not in features)
     return features
 
@@ -486,6 +503,7 @@ def measure_bin(
     model_supports: Mapping[str, int] | None = None,
     evidence: Mapping[str, Evidence] | None = None,
     significance_level: float = DEFAULT_SIGNIFICANCE_LEVEL,
+    drift_tests: Collection[str] = (FEATURE_DRIFT_TEST_ID,),
 ) -> BinMetrics:
     """Monitored metrics of one bin's run result.
 
@@ -497,10 +515,11 @@ def measure_bin(
             when its drift is significant, and ``num_drifting_features`` gets the evidence of
             the weakest feature it counts.
         significance_level: The level an adjusted p-value must be under.
+        drift_tests: The ids of the bin's column drift tests (see :func:`drift_candidates`).
     """
     scored = [case for case in result.test_cases if case.status is not Status.SKIP]
     passed = sum(case.status is Status.PASS for case in scored)
-    candidates = drift_candidates(result)
+    candidates = drift_candidates(result, drift_tests)
     known = dict(evidence or {})
 
     def drift_significant(feature: str) -> bool:
@@ -525,6 +544,7 @@ def measure_bin(
         evidence=known,
         noisy_features=tuple(f for f in candidates if f not in drifting),
         significance_level=significance_level,
+        drift_tests=tuple(drift_tests),
     )
 
 
@@ -547,11 +567,12 @@ def _model_threshold(
 
 
 def _drift_notes(features: Sequence[str], metrics: BinMetrics, result: RunResult) -> str:
-    cases = {
-        case.features[0]: case
-        for case in result.test_cases
-        if case.test_id == FEATURE_DRIFT_TEST_ID and case.features
-    }
+    cases: dict[str, TestCaseResult] = {}
+    for case in result.test_cases:  # per feature, its most severe drift case
+        if case.test_id in metrics.drift_tests and case.features:
+            known = cases.get(case.features[0])
+            if known is None or case.severity.rank > known.severity.rank:
+                cases[case.features[0]] = case
     notes = []
     for name in features:
         case = cases[name]

@@ -138,6 +138,7 @@ class TestSpec:
         default_factory=lambda: MappingProxyType({})
     )
     data_types: tuple[str, ...] = (TABULAR,)
+    column_drift: bool = False
 
     @property
     def category_slug(self) -> str:
@@ -161,6 +162,7 @@ def register_test(
     params: Mapping[str, Any] | None = None,
     param_choices: Mapping[str, tuple[Any, ...]] | None = None,
     data_types: tuple[str, ...] = (TABULAR,),
+    column_drift: bool = False,
 ) -> Callable[[TestFunction], TestFunction]:
     """Decorator registering a test function under ``test_id``.
 
@@ -177,6 +179,9 @@ def register_test(
         param_choices: Allowed values of some parameters.
         data_types: The ``data_type`` values the test serves (the run loop runs it only on
             those); each one of :data:`pytest_rime.vocabulary.KNOWN_DATA_TYPES`.
+        column_drift: The test measures the drift of the columns its cases name: in a firewall
+            bin, a WARNING or FAIL case of it counts its features as drifting
+            (``num_drifting_features``, :mod:`pytest_rime.engine.monitoring`).
 
     Returns:
         The decorator; it returns the function unchanged.
@@ -212,6 +217,7 @@ def register_test(
             params=MappingProxyType(dict(params or {})),
             param_choices=MappingProxyType(dict(param_choices or {})),
             data_types=tuple(data_types),
+            column_drift=column_drift,
         )
         return func
 

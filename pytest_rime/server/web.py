@@ -52,22 +52,29 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def examples_text(metrics: Mapping[str, Any]) -> str:
-    """A case's ``metrics["examples"]`` as text: one line per example.
-
-    An example (e.g. a text before and after a transformation) shows as ``key: value`` pairs
-    separated by `` | ``; a case without examples gives the empty string.
-    """
+def _examples(
+    metrics: Mapping[str, Any], key: Callable[[Any], str], value: Callable[[Any], str]
+) -> str:
+    """A case's ``metrics["examples"]``, one line per example of ``key: value`` pairs."""
     examples = metrics.get("examples")
     if not isinstance(examples, list):
         return ""
     lines = []
     for example in examples:
         if isinstance(example, Mapping):
-            lines.append(" | ".join(f"{key}: {value}" for key, value in example.items()))
+            lines.append(" | ".join(f"{key(k)}: {value(v)}" for k, v in example.items()))
         else:
-            lines.append(str(example))
+            lines.append(value(example))
     return "\n".join(lines)
+
+
+def examples_text(metrics: Mapping[str, Any]) -> str:
+    """A case's ``metrics["examples"]`` as text: one line per example.
+
+    An example (e.g. a text before and after a transformation) shows as ``key: value`` pairs
+    separated by `` | ``; a case without examples gives the empty string.
+    """
+    return _examples(metrics, str, str)
 
 
 _PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]+={0,2}")
@@ -87,21 +94,7 @@ def examples_html(metrics: Mapping[str, Any]) -> str:
     image's thumbnail, e.g. before and after a transformation) shows as an ``<img>``; every
     other key and value is escaped text.
     """
-    examples = metrics.get("examples")
-    if not isinstance(examples, list):
-        return ""
-    lines = []
-    for example in examples:
-        if isinstance(example, Mapping):
-            lines.append(
-                " | ".join(
-                    f"{html.escape(str(key))}: {_example_value(value)}"
-                    for key, value in example.items()
-                )
-            )
-        else:
-            lines.append(_example_value(example))
-    return "\n".join(lines)
+    return _examples(metrics, lambda k: html.escape(str(k)), _example_value)
 
 
 def _test_run_page(store: Store, project_id: str, test_run_id: str) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from e2e.sweep_helpers import Outcome
 from PIL import Image
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -209,26 +210,6 @@ class SweepCase:
         return f"{self.name}-{self.model}-seed{self.seed}"
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One finished clean run (read by ``sweep_helpers.table`` like the tabular ones)."""
-
-    case: SweepCase
-    rows: int
-    ref_rows: int
-    eval_rows: int
-    result: Any
-    seconds: float
-    accuracy: float
-
-    @property
-    def cases(self) -> list[Any]:
-        return [case for batch in self.result.batches for case in batch.cases]
-
-    def with_severity(self, severity: Any) -> list[Any]:
-        return [c for c in self.cases if c.severity == severity]
-
-
 def image_config(ref: Path, eval_: Path, model: Path, seed: int, **extra: Any) -> dict[str, Any]:
     """The images test run config of local tables and a pickled model."""
     data_info = {"ref_path": str(ref), "eval_path": str(eval_), "label_col": "label"}
@@ -269,18 +250,4 @@ def run_case(case: SweepCase, folder: Path) -> Outcome:
         result,
         time.perf_counter() - started,
         accuracy(model, data.eval),
-    )
-
-
-def describe(case: Any) -> str:
-    """A case in one line: severity, test id, features, statistic, p-values, description."""
-    metrics = case.metrics
-    numbers = ", ".join(
-        f"{key}={metrics[key]}"
-        for key in ("statistic", "threshold", "p_value", "p_value_adjusted")
-        if key in metrics
-    )
-    return (
-        f"{case.severity.value} {case.test_id}[{', '.join(case.features)}] "
-        f"(impact {case.importance_score:.3f}; {numbers}): {case.description}"
     )

@@ -19,8 +19,8 @@ random (seeded) into a training part (40%), a reference set (30%) and an evaluat
 written as jsonl; a scikit-learn text pipeline of one kind (:data:`MODELS`) is trained on the
 training part and given to the engine either as a pickled pipeline (``.joblib``) or as a
 ``model.py`` with ``predict_batch``. Nothing changed between reference and evaluation, so a sound
-engine gives no HIGH case. :class:`Outcome` has the attributes ``sweep_helpers.table`` reads, so
-nlp runs join the tabular sweep's table in the terminal summary.
+engine gives no HIGH case. A run is a ``sweep_helpers.Outcome``, so nlp runs join the tabular
+sweep's table in the terminal summary.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
 import pandas as pd
+from e2e.sweep_helpers import Outcome
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -45,7 +46,6 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
-from pytest_rime.engine.results import RunResult, Severity, TestCaseResult
 from pytest_rime.engine.run import run_stress_test
 
 _SPACES = re.compile(r"\s+")
@@ -344,30 +344,6 @@ def config(
     return run
 
 
-def cases_of(result: RunResult) -> list[TestCaseResult]:
-    return [case for batch in result.batches for case in batch.cases]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One finished sweep run."""
-
-    case: SweepCase
-    rows: int
-    ref_rows: int
-    eval_rows: int
-    result: RunResult
-    seconds: float
-    accuracy: float = field(default=float("nan"))
-
-    @property
-    def cases(self) -> list[TestCaseResult]:
-        return cases_of(self.result)
-
-    def with_severity(self, severity: Severity) -> list[TestCaseResult]:
-        return [c for c in self.cases if c.severity == severity]
-
-
 def run_case(case: SweepCase, folder: Path, **extra: Any) -> Outcome:
     """Split, train, save and stress-test one sweep case in ``folder`` (one native thread)."""
     with threadpool_limits(limits=1):
@@ -399,17 +375,3 @@ def run_case(case: SweepCase, folder: Path, **extra: Any) -> Outcome:
             seconds=time.perf_counter() - started,
             accuracy=accuracy,
         )
-
-
-def describe(case: TestCaseResult) -> str:
-    """A case in one paragraph: test id, features, severity, statistic, p-values, description."""
-    metrics = case.metrics
-    numbers = ", ".join(
-        f"{key}={metrics[key]}"
-        for key in ("statistic", "p_value", "p_value_adjusted", "threshold")
-        if key in metrics
-    )
-    return (
-        f"{case.severity.value} {case.test_id}[{', '.join(case.features)}] "
-        f"(impact {case.importance_score:.3f}; {numbers}): {case.description}"
-    )

@@ -39,7 +39,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from pytest_rime.engine.catalog import all_tests
-from pytest_rime.engine.results import RunResult, Severity, TestCaseResult
+from pytest_rime.engine.results import RunResult, Severity, Status, TestCaseResult
 from pytest_rime.engine.run import run_stress_test
 from pytest_rime.vocabulary import TABULAR
 
@@ -480,14 +480,20 @@ def cases_of(result: RunResult) -> list[TestCaseResult]:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One finished sweep run."""
+    """One finished sweep run: tabular, or nlp (``nlp_corpora``) or images (``image_datasets``).
 
-    case: SweepCase
+    ``case`` is that sweep's ``SweepCase`` (:func:`table` reads its ``id``, ``model``, ``seed``
+    and its dataset's ``name``, ``source`` and ``task``); ``accuracy``: the model's on the eval
+    rows (nlp and images runs).
+    """
+
+    case: Any
     rows: int
     ref_rows: int
     eval_rows: int
     result: RunResult
     seconds: float
+    accuracy: float = float("nan")
 
     @property
     def cases(self) -> list[TestCaseResult]:
@@ -495,6 +501,40 @@ class Outcome:
 
     def with_severity(self, severity: Severity) -> list[TestCaseResult]:
         return [c for c in self.cases if c.severity == severity]
+
+
+def describe(case: TestCaseResult) -> str:
+    """A case in one paragraph: test id, features, severity, statistic, p-values, description."""
+    metrics = case.metrics
+    numbers = ", ".join(
+        f"{key}={metrics[key]}"
+        for key in ("statistic", "p_value", "p_value_adjusted", "threshold")
+        if key in metrics
+    )
+    return (
+        f"{case.severity.value} {case.test_id}[{', '.join(case.features)}] "
+        f"(impact {case.importance_score:.3f}; {numbers}): {case.description}"
+    )
+
+
+def check_clean_run(outcome: Outcome, data_type: str, min_accuracy: float) -> None:
+    """Assert that a clean split's run is sound and has no HIGH case.
+
+    Sound: no ERROR case, a case in every category of ``data_type``, and a model better than
+    ``min_accuracy`` (else there is nothing to test).
+    """
+    cases = outcome.cases
+    raised = [f"{c.test_id}: {c.description}" for c in cases if c.status == Status.ERROR]
+    assert not raised, "tests raised:\n" + "\n".join(raised)
+    missing = {spec.category for spec in all_tests(data_type)} - {c.category for c in cases}
+    assert not missing, f"{data_type} categories without a case: {sorted(missing)}"
+    assert outcome.accuracy > min_accuracy, (
+        f"the model is too weak to test ({outcome.accuracy:.2f})"
+    )
+    highs = outcome.with_severity(Severity.HIGH)
+    assert not highs, f"{outcome.case.id}: HIGH on a clean split:\n" + "\n".join(
+        map(describe, highs)
+    )
 
 
 def run_case(case: SweepCase, folder: Path) -> tuple[Outcome, Split]:

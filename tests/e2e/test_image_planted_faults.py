@@ -31,7 +31,6 @@ import numpy as np
 import pytest
 from image_datasets import (
     DATASETS,
-    describe,
     image_config,
     save_model,
     split,
@@ -39,6 +38,7 @@ from image_datasets import (
     write_table,
 )
 from PIL import Image, ImageFilter
+from sweep_helpers import describe
 
 from pytest_rime.engine.results import Severity, TestCaseResult
 from pytest_rime.engine.run import run_stress_test

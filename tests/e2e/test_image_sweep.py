@@ -19,10 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from image_datasets import Outcome, SweepCase, describe, run_case
-
-from pytest_rime.engine.catalog import all_tests
-from pytest_rime.engine.results import Severity, Status
+from image_datasets import SweepCase, run_case
+from sweep_helpers import check_clean_run
 
 CASES = [
     SweepCase("digits", "logreg", 0, max_rows=600),
@@ -44,13 +42,6 @@ def _param(case: SweepCase) -> object:
 def test_clean_image_split_is_sound_and_has_no_high_case(
     case: SweepCase, tmp_path: Path, sweep_outcomes: list[object]
 ) -> None:
-    outcome: Outcome = run_case(case, tmp_path)
+    outcome = run_case(case, tmp_path)
     sweep_outcomes.append(outcome)
-    cases = outcome.cases
-    errors = [f"{c.test_id}: {c.description}" for c in cases if c.status == Status.ERROR]
-    assert not errors, "tests raised:\n" + "\n".join(errors)
-    missing = {spec.category for spec in all_tests("images")} - {c.category for c in cases}
-    assert not missing, f"images categories without a case: {sorted(missing)}"
-    assert outcome.accuracy > 0.8, f"the model is too weak to test ({outcome.accuracy:.2f})"
-    highs = outcome.with_severity(Severity.HIGH)
-    assert not highs, f"{case.id}: HIGH on a clean split:\n" + "\n".join(map(describe, highs))
+    check_clean_run(outcome, "images", min_accuracy=0.8)

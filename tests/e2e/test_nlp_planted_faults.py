@@ -32,13 +32,13 @@ from nlp_corpora import (
     CORPORA_BY_NAME,
     TextSplit,
     config,
-    describe,
     split,
     text_pipeline,
     trump_tweets,
     write_jsonl,
 )
 from sklearn.pipeline import Pipeline
+from sweep_helpers import describe
 from threadpoolctl import threadpool_limits
 
 from pytest_rime.engine.results import Severity, TestCaseResult

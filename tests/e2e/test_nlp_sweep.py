@@ -20,10 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nlp_corpora import Outcome, SweepCase, describe, run_case, sweep_cases
-
-from pytest_rime.engine.catalog import all_tests
-from pytest_rime.engine.results import Severity, Status
+from nlp_corpora import SweepCase, run_case, sweep_cases
+from sweep_helpers import check_clean_run
 
 DEFAULT_RUNS = frozenset({"chatterbot_lines-tfidf_logreg-seed0"})
 """Runs of the sweep in the default suite (1,255 short texts, 5 classes); the rest are slow."""
@@ -38,13 +36,6 @@ def _param(case: SweepCase) -> object:
 def test_clean_text_split_is_sound_and_has_no_high_case(
     case: SweepCase, tmp_path: Path, sweep_outcomes: list[object]
 ) -> None:
-    outcome: Outcome = run_case(case, tmp_path)
+    outcome = run_case(case, tmp_path)
     sweep_outcomes.append(outcome)
-    cases = outcome.cases
-    errors = [f"{c.test_id}: {c.description}" for c in cases if c.status == Status.ERROR]
-    assert not errors, "tests raised:\n" + "\n".join(errors)
-    missing = {spec.category for spec in all_tests("nlp")} - {c.category for c in cases}
-    assert not missing, f"nlp categories without a case: {sorted(missing)}"
-    assert outcome.accuracy > 0.6, f"the model is too weak to test ({outcome.accuracy:.2f})"
-    highs = outcome.with_severity(Severity.HIGH)
-    assert not highs, f"{case.id}: HIGH on a clean split:\n" + "\n".join(map(describe, highs))
+    check_clean_run(outcome, "nlp", min_accuracy=0.6)

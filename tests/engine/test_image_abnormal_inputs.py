@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from image_data import blob_images, digit_images, write_image_run
+from image_models import (
+    Images,
+    assert_at_most_low,
+    category_cases,
+    image_cases,
+    quiet,
+    random_split,
+)
 from scipy import stats
 
-from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.image_thumbnails import decode_thumbnail
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
-from pytest_rime.engine.run import load_context, run_batches, run_stress_test
-from pytest_rime.engine.validation import validate_config
+from pytest_rime.engine.run import run_stress_test
 
 CATEGORY = "Abnormal Inputs"
-Images = tuple[list[np.ndarray], np.ndarray]
 
 # A model that crops or pads every image to 16x16 at the top left (no resizing).
 CROPPING_MODEL = """
@@ -48,36 +52,12 @@ def predict_batch(images):
 """
 
 
-def _quiet(_line: str) -> None:
-    pass
-
-
 def _run(folder: Path, ref: Images, cur: Images, model: str | None = None) -> list[TestCaseResult]:
-    run = write_image_run(folder, ref, cur)
-    extra: dict[str, Any] = {}
-    if model is not None:
-        path = folder / "model.py"
-        path.write_text(model.format(path=str(run.model_path)))
-        extra["model_info"] = {"path": str(path)}
-    config = validate_config(run.config(**extra))
-    ctx, _ = load_context(config, log=_quiet)
-    specs = [s for s in all_tests("images") if s.category == CATEGORY]
-    batches, _ = run_batches(ctx, specs, config, _quiet)
-    return [case for batch in batches for case in batch.cases]
+    return category_cases(folder, ref, cur, CATEGORY, model)
 
 
 def _case(cases: list[TestCaseResult], test_id: str, feature: str) -> TestCaseResult:
     return next(c for c in cases if c.test_id == test_id and feature in c.features)
-
-
-def _split(images: Images, seed: int) -> tuple[Images, Images]:
-    pictures, labels = images
-    order = np.random.default_rng(seed).permutation(len(pictures))
-    half = len(order) // 2
-    return (
-        ([pictures[i] for i in order[:half]], labels[order[:half]]),
-        ([pictures[i] for i in order[half:]], labels[order[half:]]),
-    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -89,16 +69,14 @@ def test_clean_blob_splits_are_at_most_low(tmp_path: Path, seed: int) -> None:
         "abnormal_inputs.image_size",
         "abnormal_inputs.image_extreme_properties",
     }
-    assert all(c.severity in (Severity.NONE, Severity.LOW) for c in cases), [
-        c.description for c in cases if c.severity not in (Severity.NONE, Severity.LOW)
-    ]
+    assert_at_most_low(cases)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_clean_digit_splits_are_at_most_low(tmp_path: Path, seed: int) -> None:
-    ref, cur = _split(digit_images(), seed)
+    ref, cur = random_split(digit_images(), seed)
     cases = _run(tmp_path, ref, cur)
-    assert all(c.severity in (Severity.NONE, Severity.LOW) for c in cases)
+    assert_at_most_low(cases)
 
 
 def test_ten_percent_blank_images_are_high_with_thumbnails(tmp_path: Path) -> None:
@@ -137,7 +115,7 @@ def test_unreadable_files_are_reported_and_the_run_finishes(tmp_path: Path) -> N
             path.write_bytes(path.read_bytes()[:40])
         else:
             path.write_text("not an image")
-    result = run_stress_test(run.config(), log=_quiet)
+    result = run_stress_test(run.config(), log=quiet)
     cases = [c for b in result.batches for c in b.cases]
     assert not [c for c in cases if c.status == Status.ERROR]
     case = _case(cases, "abnormal_inputs.image_unreadable", "image")
@@ -208,11 +186,7 @@ def test_no_labels_and_empty_flags_edge(tmp_path: Path) -> None:
     table = pd.read_csv(run.eval_path).drop(columns=["label"])
     table.loc[0, "image"] = "eval/missing.png"
     table.to_csv(run.eval_path, index=False)
-    config = validate_config(run.config())
-    ctx, _ = load_context(config, log=_quiet)
-    specs = [s for s in all_tests("images") if s.category == CATEGORY]
-    batches, _ = run_batches(ctx, specs, config, _quiet)
-    cases = [c for b in batches for c in b.cases]
+    cases = image_cases(run, lambda spec: spec.category == CATEGORY)
     unreadable = _case(cases, "abnormal_inputs.image_unreadable", "image")
     assert unreadable.metrics["num_failing_rows"] == 1
     # without labels the impact is the prediction change against random reference images

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from image_data import blob_images, digit_images, write_image_run
+from image_models import Images, assert_at_most_low, category_cases, image_cases, random_split
 from scipy import stats
 from sklearn.decomposition import PCA as SkPCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import roc_auc_score
 
-from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.image_embedding import (
     auc,
     domain_auc,
@@ -21,39 +21,18 @@ from pytest_rime.engine.image_embedding import (
     represent,
 )
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
-from pytest_rime.engine.run import load_context, run_batches
 from pytest_rime.engine.stats import psi
-from pytest_rime.engine.validation import validate_config
 
-Images = tuple[list[np.ndarray], np.ndarray]
 MINE = ("drift.image_property_drift", "drift.image_embedding_drift")
 
 
-def _quiet(_line: str) -> None:
-    pass
-
-
 def _run(folder: Path, ref: Images, cur: Images) -> list[TestCaseResult]:
-    run = write_image_run(folder, ref, cur)
-    config = validate_config(run.config())
-    ctx, _ = load_context(config, log=_quiet)
-    specs = [s for s in all_tests("images") if s.category == "Drift"]
-    batches, _ = run_batches(ctx, specs, config, _quiet)
-    return [case for batch in batches for case in batch.cases if case.test_id in MINE]
+    cases = category_cases(folder, ref, cur, "Drift")
+    return [case for case in cases if case.test_id in MINE]
 
 
 def _case(cases: list[TestCaseResult], feature: str) -> TestCaseResult:
     return next(c for c in cases if feature in c.features)
-
-
-def _split(images: Images, seed: int) -> tuple[Images, Images]:
-    pictures, labels = images
-    order = np.random.default_rng(seed).permutation(len(pictures))
-    half = len(order) // 2
-    return (
-        ([pictures[i] for i in order[:half]], labels[order[:half]]),
-        ([pictures[i] for i in order[half:]], labels[order[half:]]),
-    )
 
 
 # ------------------------------------------------------------------- the representation
@@ -117,15 +96,13 @@ def test_domain_test_is_calibrated_and_powerful() -> None:
 def test_clean_blob_splits_are_at_most_low(tmp_path: Path, seed: int) -> None:
     cases = _run(tmp_path, blob_images(200, seed), blob_images(200, seed + 100))
     assert {c.test_id for c in cases} == set(MINE)
-    assert all(c.severity in (Severity.NONE, Severity.LOW) for c in cases), [
-        c.description for c in cases if c.severity not in (Severity.NONE, Severity.LOW)
-    ]
+    assert_at_most_low(cases)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_clean_digit_splits_are_at_most_low(tmp_path: Path, seed: int) -> None:
-    cases = _run(tmp_path, *_split(digit_images(), seed))
-    assert all(c.severity in (Severity.NONE, Severity.LOW) for c in cases)
+    cases = _run(tmp_path, *random_split(digit_images(), seed))
+    assert_at_most_low(cases)
 
 
 def test_darkened_eval_images_are_high_brightness_drift(tmp_path: Path) -> None:
@@ -151,7 +128,7 @@ def test_darkened_eval_images_are_high_brightness_drift(tmp_path: Path) -> None:
 
 def test_new_image_size_is_size_drift(tmp_path: Path) -> None:
     images, labels = digit_images()
-    ref, cur = _split((images, labels), 0)
+    ref, cur = random_split((images, labels), 0)
     grown = [np.kron(image, np.ones((2, 2), dtype=np.uint8)) for image in cur[0]]
     run = write_image_run(tmp_path, ref, (grown, cur[1]))
     model = tmp_path / "model.py"
@@ -162,11 +139,7 @@ def test_new_image_size_is_size_drift(tmp_path: Path) -> None:
         "    return MODEL.predict_proba(np.stack([i[::i.shape[0] // 8, ::i.shape[1] // 8]"
         ".astype(float).ravel() for i in images]))\n"
     )
-    config = validate_config(run.config(model_info={"path": str(model)}))
-    ctx, _ = load_context(config, log=_quiet)
-    specs = [s for s in all_tests("images") if s.test_id in MINE]
-    batches, _ = run_batches(ctx, specs, config, _quiet)
-    cases = [c for b in batches for c in b.cases]
+    cases = image_cases(run, lambda spec: spec.test_id in MINE, model_info={"path": str(model)})
     for name in ("height", "width"):
         assert _case(cases, name).severity == Severity.HIGH
     assert _case(cases, "aspect_ratio").severity == Severity.NONE

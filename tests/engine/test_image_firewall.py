@@ -126,6 +126,10 @@ def test_the_dark_day_shows_brightness_drift(firewall_run: FirewallRunResult) ->
     ]
     assert len(brightness) == 1 and brightness[0].severity == Severity.HIGH
     assert brightness[0].metrics["p_value_adjusted"] < 0.01
+    dark = firewall_run.bins[DARK_DAY].summary
+    assert "brightness" in dark.drifting_features
+    assert dark.metrics["num_drifting_features"] == len(dark.drifting_features)
+    assert firewall_run.bins[0].summary.drifting_features == ()
 
 
 def test_the_blank_day_counts_blank_and_unreadable_images(

@@ -7,14 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from image_data import blob_images, digit_images, write_image_run
+from image_data import blob_images, digit_images
+from image_models import Images, assert_at_most_low, category_cases, random_split
 
-from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
-from pytest_rime.engine.run import load_context, run_batches
-from pytest_rime.engine.validation import validate_config
 
-Images = tuple[list[np.ndarray], np.ndarray]
 GAP, DROP = (
     "subset_performance.image_subset_performance",
     "subset_performance.image_subset_degradation",
@@ -33,39 +30,16 @@ def predict_batch(images):
 """
 
 
-def _quiet(_line: str) -> None:
-    pass
+def _cameras(table: pd.DataFrame) -> None:
+    table["camera"] = np.where(np.arange(len(table)) % 2, "left", "right")
 
 
 def _run(
     folder: Path, ref: Images, cur: Images, model: str | None = None, metadata: bool = False
 ) -> list[TestCaseResult]:
-    run = write_image_run(folder, ref, cur)
-    extra = {}
-    if model is not None:
-        path = folder / "model.py"
-        path.write_text(model.format(path=str(run.model_path)))
-        extra["model_info"] = {"path": str(path)}
-    if metadata:
-        for table in (run.ref_path, run.eval_path):
-            frame = pd.read_csv(table)
-            frame["camera"] = np.where(np.arange(len(frame)) % 2, "left", "right")
-            frame.to_csv(table, index=False)
-    config = validate_config(run.config(**extra))
-    ctx, _ = load_context(config, log=_quiet)
-    specs = [s for s in all_tests("images") if s.category == "Subset Performance"]
-    batches, _ = run_batches(ctx, specs, config, _quiet)
-    return [c for b in batches for c in b.cases if c.test_id in (GAP, DROP)]
-
-
-def _split(images: Images, seed: int) -> tuple[Images, Images]:
-    pictures, labels = images
-    order = np.random.default_rng(seed).permutation(len(pictures))
-    half = len(order) // 2
-    return (
-        ([pictures[i] for i in order[:half]], labels[order[:half]]),
-        ([pictures[i] for i in order[half:]], labels[order[half:]]),
-    )
+    tables = _cameras if metadata else None
+    cases = category_cases(folder, ref, cur, "Subset Performance", model, tables)
+    return [c for c in cases if c.test_id in (GAP, DROP)]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -73,15 +47,13 @@ def test_clean_blob_splits_are_at_most_low(tmp_path: Path, seed: int) -> None:
     cases = _run(tmp_path, blob_images(300, seed), blob_images(300, seed + 100), metadata=True)
     features = {c.features for c in cases if c.status != Status.SKIP}
     assert {("label",), ("brightness",), ("camera",)} <= features
-    assert all(c.severity in (Severity.NONE, Severity.LOW) for c in cases), [
-        c.description for c in cases if c.severity not in (Severity.NONE, Severity.LOW)
-    ]
+    assert_at_most_low(cases)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_clean_digit_splits_are_at_most_low(tmp_path: Path, seed: int) -> None:
-    cases = _run(tmp_path, *_split(digit_images(), seed))
-    assert all(c.severity in (Severity.NONE, Severity.LOW) for c in cases)
+    cases = _run(tmp_path, *random_split(digit_images(), seed))
+    assert_at_most_low(cases)
 
 
 def test_model_failing_on_dark_images_is_high_when_eval_has_them(tmp_path: Path) -> None:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from itertools import combinations
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sklearn.pipeline import Pipeline
-from text_data import make_texts, train_pipeline
+from text_data import make_texts
+from text_models import memory_context, single_cases, tfidf
 
-from pytest_rime.engine.catalog import get_test
 from pytest_rime.engine.context import RunContext
-from pytest_rime.engine.importance import compute_importance
-from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
-from pytest_rime.engine.run import run_batches
 from pytest_rime.engine.tests.nlp_abnormal_inputs import (
     expected_duplicate_share,
     foreign_shares,
@@ -27,7 +21,6 @@ from pytest_rime.engine.tests.nlp_abnormal_inputs import (
     script_counts,
     unusual_counts,
 )
-from pytest_rime.engine.validation import validate_config
 
 TESTS = (
     "abnormal_inputs.empty_text",
@@ -39,52 +32,8 @@ TESTS = (
 )
 
 
-@functools.lru_cache(maxsize=4)
-def _pipeline() -> Pipeline:
-    return train_pipeline(make_texts(400, 1000))
-
-
-def tfidf(frame: pd.DataFrame) -> np.ndarray:
-    return np.asarray(_pipeline().predict_proba(frame["text"].tolist())[:, 1])
-
-
-def text_context(
-    ref: pd.DataFrame,
-    cur: pd.DataFrame,
-    *,
-    model: Any = tfidf,
-    predictions: tuple[np.ndarray, np.ndarray] | None = None,
-    **extra: Any,
-) -> RunContext:
-    """An nlp RunContext over in-memory frames (default: a TF-IDF model trained on other texts)."""
-    config = validate_config(
-        {
-            "run_name": "nlp",
-            "data_type": "nlp",
-            "data_info": {"ref_path": "ref.jsonl", "eval_path": "eval.jsonl", "label_col": "label"},
-            **extra,
-        }
-    )
-    adapter = None if model is None else ModelAdapter(model, source="test model")
-    ref_predictions, eval_predictions = predictions or (None, None)
-    return RunContext(
-        config,
-        ref,
-        cur,
-        model=adapter,
-        ref_predictions=ref_predictions,
-        eval_predictions=eval_predictions,
-        importance=compute_importance,
-    )
-
-
 def run_tests(ctx: RunContext, ids: tuple[str, ...] = TESTS) -> dict[str, TestCaseResult]:
-    batches, _ = run_batches(ctx, [get_test(i) for i in ids], ctx.config, lambda _line: None)
-    out = {}
-    for batch in batches:
-        assert len(batch.cases) == 1, batch.cases
-        out[batch.test_id] = batch.cases[0]
-    return out
+    return single_cases(ctx, ids)
 
 
 def planted(cur: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
@@ -95,7 +44,7 @@ def planted(cur: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("rows", "seed"), [(200, 0), (300, 1), (400, 2), (600, 3), (250, 4)])
 def test_clean_splits_pass(rows: int, seed: int) -> None:
-    cases = run_tests(text_context(make_texts(rows, seed), make_texts(rows, seed + 50)))
+    cases = run_tests(memory_context(make_texts(rows, seed), make_texts(rows, seed + 50)))
     for test_id, case in cases.items():
         assert case.severity.rank <= Severity.LOW.rank, (test_id, case.description)
         assert case.status == Status.PASS, (test_id, case.description)
@@ -104,7 +53,7 @@ def test_clean_splits_pass(rows: int, seed: int) -> None:
 
 def test_empty_texts_are_high_when_the_model_gets_the_prior() -> None:
     cur = planted(make_texts(300, 1), [""] * 40 + ["   \n"] * 20)
-    case = run_tests(text_context(make_texts(300, 0), cur))["abnormal_inputs.empty_text"]
+    case = run_tests(memory_context(make_texts(300, 0), cur))["abnormal_inputs.empty_text"]
     assert case.severity == Severity.HIGH, case.description
     assert case.metrics["failing_fraction"] == pytest.approx(0.2)
     assert case.importance_score >= 0.3
@@ -113,7 +62,7 @@ def test_empty_texts_are_high_when_the_model_gets_the_prior() -> None:
 
 def test_empty_texts_a_constant_model_serves_alike_are_at_most_low() -> None:
     cur = planted(make_texts(300, 1), [""] * 60)
-    ctx = text_context(make_texts(300, 0), cur, model=lambda frame: np.full(len(frame), 0.7))
+    ctx = memory_context(make_texts(300, 0), cur, model=lambda frame: np.full(len(frame), 0.7))
     case = run_tests(ctx, ("abnormal_inputs.empty_text",))["abnormal_inputs.empty_text"]
     assert case.status == Status.FAIL
     assert case.severity == Severity.LOW, case.description
@@ -122,7 +71,7 @@ def test_empty_texts_a_constant_model_serves_alike_are_at_most_low() -> None:
 def test_empty_texts_as_common_as_in_ref_are_not_significant() -> None:
     ref = planted(make_texts(300, 0), [""] * 30)
     cur = planted(make_texts(300, 1), [""] * 33)
-    case = run_tests(text_context(ref, cur), ("abnormal_inputs.empty_text",))[
+    case = run_tests(memory_context(ref, cur), ("abnormal_inputs.empty_text",))[
         "abnormal_inputs.empty_text"
     ]
     assert case.metrics["expected_rate"] == pytest.approx(31 / 301)
@@ -135,7 +84,7 @@ def test_very_long_texts_are_high() -> None:
     # a boilerplate of the other class appended: the decision moves, the text is 10x longer
     boiler = " ".join(make_texts(20, 7, classes=("money", "money"))["text"])
     cur = planted(cur, [t + " " + boiler for t in cur["text"][:60]])
-    case = run_tests(text_context(make_texts(300, 0), cur))["abnormal_inputs.long_text"]
+    case = run_tests(memory_context(make_texts(300, 0), cur))["abnormal_inputs.long_text"]
     assert case.severity == Severity.HIGH, case.description
     assert case.metrics["failing_fraction"] == pytest.approx(0.2)
     assert "characters (bound" in case.metrics["examples"][0]["reason"]
@@ -147,7 +96,7 @@ def test_foreign_script_texts_are_high() -> None:
     greek = ["Η τράπεζα ανακοίνωσε νέο δάνειο για την αγορά"] * 30  # noqa: RUF001
     cur = planted(make_texts(300, 1), russian + greek)
     cur.loc[:59, "text"] = [f"{t} {i}" for i, t in enumerate(cur["text"][:60])]  # not duplicates
-    case = run_tests(text_context(make_texts(300, 0), cur))["abnormal_inputs.non_language_text"]
+    case = run_tests(memory_context(make_texts(300, 0), cur))["abnormal_inputs.non_language_text"]
     assert case.severity == Severity.HIGH, case.description
     assert "CYRILLIC" in case.metrics["examples"][0]["reason"]
     assert case.metrics["reference_scripts"] == ["LATIN"]
@@ -155,7 +104,7 @@ def test_foreign_script_texts_are_high() -> None:
 
 def test_texts_without_letters_are_non_language() -> None:
     cur = planted(make_texts(300, 1), ["12345 !!! ???"] * 10)
-    case = run_tests(text_context(make_texts(300, 0), cur))["abnormal_inputs.non_language_text"]
+    case = run_tests(memory_context(make_texts(300, 0), cur))["abnormal_inputs.non_language_text"]
     assert case.metrics["failing_fraction"] == pytest.approx(10 / 300)
     assert case.metrics["examples"][0]["reason"] == "no letter"
 
@@ -163,7 +112,7 @@ def test_texts_without_letters_are_non_language() -> None:
 def test_unusual_characters_that_break_words_are_high() -> None:
     cur = make_texts(300, 1)
     broken = ["\u200b".join(t) + " \x07😀" for t in cur["text"][:60]]  # zero-width spaces
-    case = run_tests(text_context(make_texts(300, 0), planted(cur, broken)))[
+    case = run_tests(memory_context(make_texts(300, 0), planted(cur, broken)))[
         "abnormal_inputs.unusual_characters"
     ]
     assert case.severity == Severity.HIGH, case.description
@@ -174,7 +123,7 @@ def test_unusual_characters_that_break_words_are_high() -> None:
 def test_unusual_characters_the_model_ignores_are_at_most_low() -> None:
     cur = make_texts(300, 1)
     noisy = [t + " \x07" for t in cur["text"][:60]]  # TF-IDF tokens are unchanged
-    case = run_tests(text_context(make_texts(300, 0), planted(cur, noisy)))[
+    case = run_tests(memory_context(make_texts(300, 0), planted(cur, noisy)))[
         "abnormal_inputs.unusual_characters"
     ]
     assert case.status == Status.FAIL
@@ -188,7 +137,7 @@ def test_out_of_vocabulary_texts_are_high_when_the_model_loses_them() -> None:
         " ".join(f"w{i}x{j}" for j in range(8)) + " " + " ".join(t.split()[:2])
         for i, t in enumerate(cur["text"][:60])
     ]
-    case = run_tests(text_context(make_texts(300, 0), planted(cur, unknown)))[
+    case = run_tests(memory_context(make_texts(300, 0), planted(cur, unknown)))[
         "abnormal_inputs.out_of_vocabulary_text"
     ]
     assert case.severity == Severity.HIGH, case.description
@@ -198,7 +147,7 @@ def test_out_of_vocabulary_texts_are_high_when_the_model_loses_them() -> None:
 def test_duplicated_rows_are_flagged_but_at_most_low_without_model_damage() -> None:
     cur = make_texts(300, 1)
     cur = pd.concat([cur.iloc[:240], cur.iloc[:60]], ignore_index=True)  # whole rows repeated
-    case = run_tests(text_context(make_texts(300, 0), cur))["abnormal_inputs.duplicate_texts"]
+    case = run_tests(memory_context(make_texts(300, 0), cur))["abnormal_inputs.duplicate_texts"]
     assert case.metrics["eval_duplicate_share"] == pytest.approx(60 / 300)
     assert case.status == Status.FAIL
     assert case.metrics["p_value_adjusted"] < 0.01
@@ -210,7 +159,7 @@ def test_duplicates_as_common_as_in_ref_pass() -> None:
     ref = pd.concat([ref.iloc[:270], ref.iloc[:30]], ignore_index=True)
     cur = make_texts(300, 1)
     cur = pd.concat([cur.iloc[:270], cur.iloc[:30]], ignore_index=True)
-    case = run_tests(text_context(ref, cur))["abnormal_inputs.duplicate_texts"]
+    case = run_tests(memory_context(ref, cur))["abnormal_inputs.duplicate_texts"]
     assert case.metrics["ref_duplicate_share"] == pytest.approx(0.1)
     assert case.status == Status.PASS  # the excess over ref's repeats is 0
     assert case.severity.rank <= Severity.LOW.rank
@@ -244,13 +193,13 @@ def test_character_and_script_helpers() -> None:
 
 def test_edge_cases() -> None:
     ref = make_texts(100, 0)
-    single = run_tests(text_context(ref, make_texts(1, 1)))
+    single = run_tests(memory_context(ref, make_texts(1, 1)))
     assert all(c.status == Status.PASS for c in single.values()), [
         c.description for c in single.values()
     ]
-    empty_eval = run_tests(text_context(ref, make_texts(5, 1).iloc[:0]))
+    empty_eval = run_tests(memory_context(ref, make_texts(5, 1).iloc[:0]))
     assert all(c.status == Status.PASS for c in empty_eval.values())
-    all_blank = run_tests(text_context(ref, make_texts(50, 1).assign(text="")))
+    all_blank = run_tests(memory_context(ref, make_texts(50, 1).assign(text="")))
     assert all_blank["abnormal_inputs.empty_text"].severity == Severity.HIGH
     assert all_blank["abnormal_inputs.non_language_text"].status == Status.PASS
     assert all_blank["abnormal_inputs.duplicate_texts"].status == Status.PASS
@@ -259,7 +208,7 @@ def test_edge_cases() -> None:
 def test_precomputed_predictions_use_the_labelled_loss_only() -> None:
     ref = make_texts(300, 0)
     cur = planted(make_texts(300, 1), [""] * 60)
-    ctx = text_context(ref, cur, model=None, predictions=(tfidf(ref), tfidf(cur)))
+    ctx = memory_context(ref, cur, model=None, predictions=(tfidf(ref), tfidf(cur)))
     case = run_tests(ctx, ("abnormal_inputs.empty_text",))["abnormal_inputs.empty_text"]
     assert "prediction_change" not in case.metrics
     assert case.metrics["flagged_rows_loss"] > case.metrics["clean_rows_loss"]

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sklearn.pipeline import Pipeline
-from text_data import make_texts, train_pipeline
+from text_data import make_texts
+from text_models import memory_context, single_cases
 
-from pytest_rime.engine.catalog import get_test
 from pytest_rime.engine.context import RunContext
-from pytest_rime.engine.importance import compute_importance
 from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
-from pytest_rime.engine.run import run_batches
 from pytest_rime.engine.stats import psi
 from pytest_rime.engine.text import leave_one_out_oov_rates, oov_rates, tokens
 from pytest_rime.engine.text_representation import (
@@ -30,7 +24,6 @@ from pytest_rime.engine.text_representation import (
     text_features,
     truncated_svd,
 )
-from pytest_rime.engine.validation import validate_config
 
 DRIFT_TESTS = (
     "drift.text_length_drift",
@@ -40,47 +33,14 @@ DRIFT_TESTS = (
 )
 
 
-@functools.lru_cache(maxsize=8)
-def _pipeline(rows: int, seed: int) -> Pipeline:
-    return train_pipeline(make_texts(rows, seed + 1000))
-
-
-def text_context(
-    ref: pd.DataFrame, cur: pd.DataFrame, *, model: bool = True, **extra: Any
-) -> RunContext:
-    """An nlp RunContext over in-memory frames, with a TF-IDF model trained on other texts."""
-    config = validate_config(
-        {
-            "run_name": "nlp",
-            "data_type": "nlp",
-            "data_info": {"ref_path": "ref.jsonl", "eval_path": "eval.jsonl", "label_col": "label"},
-            **extra,
-        }
-    )
-    adapter = None
-    if model:
-        pipeline = _pipeline(400, 0)
-
-        def predict(frame: pd.DataFrame) -> np.ndarray:
-            return np.asarray(pipeline.predict_proba(frame["text"].tolist())[:, 1])
-
-        adapter = ModelAdapter(predict, source="tfidf")
-    return RunContext(config, ref, cur, model=adapter, importance=compute_importance)
-
-
 def run_tests(ctx: RunContext, ids: tuple[str, ...] = DRIFT_TESTS) -> dict[str, TestCaseResult]:
     """The single case of each test, with the evidence of the run applied."""
-    batches, _ = run_batches(ctx, [get_test(i) for i in ids], ctx.config, lambda _line: None)
-    out = {}
-    for batch in batches:
-        assert len(batch.cases) == 1, batch.cases
-        out[batch.test_id] = batch.cases[0]
-    return out
+    return single_cases(ctx, ids)
 
 
 @pytest.mark.parametrize(("rows", "seed"), [(200, 0), (300, 1), (400, 2), (600, 3), (250, 4)])
 def test_clean_splits_have_no_medium_or_high(rows: int, seed: int) -> None:
-    cases = run_tests(text_context(make_texts(rows, seed), make_texts(rows, seed + 50)))
+    cases = run_tests(memory_context(make_texts(rows, seed), make_texts(rows, seed + 50)))
     for test_id, case in cases.items():
         assert case.severity.rank <= Severity.LOW.rank, (test_id, case.description)
         assert case.metrics.get("p_value") is not None, test_id
@@ -89,7 +49,7 @@ def test_clean_splits_have_no_medium_or_high(rows: int, seed: int) -> None:
 def test_a_topic_shift_is_high_in_token_oov_and_embedding_drift() -> None:
     ref = make_texts(300, 0)
     cur = make_texts(300, 1, classes=("health", "travel"))
-    cases = run_tests(text_context(ref, cur))
+    cases = run_tests(memory_context(ref, cur))
     for test_id in ("drift.token_drift", "drift.oov_rate_drift", "drift.embedding_drift"):
         assert cases[test_id].severity == Severity.HIGH, cases[test_id].description
         assert cases[test_id].metrics["p_value_adjusted"] < 1e-6
@@ -102,7 +62,7 @@ def test_longer_texts_are_high_in_length_drift() -> None:
     ref = make_texts(300, 0)
     cur = make_texts(300, 1)
     cur["text"] = cur["text"] + " " + make_texts(300, 2)["text"]
-    case = run_tests(text_context(ref, cur), ("drift.text_length_drift",))[
+    case = run_tests(memory_context(ref, cur), ("drift.text_length_drift",))[
         "drift.text_length_drift"
     ]
     assert case.severity == Severity.HIGH
@@ -112,7 +72,7 @@ def test_longer_texts_are_high_in_length_drift() -> None:
 def test_drift_of_texts_a_model_ignores_is_at_most_low() -> None:
     ref = make_texts(300, 0)
     cur = make_texts(300, 1, classes=("health", "travel"))
-    ctx = text_context(ref, cur, model=False)
+    ctx = memory_context(ref, cur, model=None)
     ctx.model = ModelAdapter(
         lambda frame: np.where(frame["source"] == "web", 0.8, 0.3), source="metadata only"
     )
@@ -126,7 +86,7 @@ def test_drift_of_texts_a_model_ignores_is_at_most_low() -> None:
 def test_ks_length_drift_matches_scipy() -> None:
     ref, cur = make_texts(300, 0), make_texts(300, 1)
     cur["text"] = cur["text"] + " extra words here"
-    ctx = text_context(
+    ctx = memory_context(
         ref, cur, tests_config={"drift.text_length_drift": {"numeric_statistic": "ks"}}
     )
     case = run_tests(ctx, ("drift.text_length_drift",))["drift.text_length_drift"]
@@ -138,7 +98,7 @@ def test_ks_length_drift_matches_scipy() -> None:
 def test_token_psi_matches_a_direct_count() -> None:
     ref = make_texts(200, 0)
     cur = make_texts(200, 1, classes=("sport", "health"))
-    case = run_tests(text_context(ref, cur), ("drift.token_drift",))["drift.token_drift"]
+    case = run_tests(memory_context(ref, cur), ("drift.token_drift",))["drift.token_drift"]
     ref_counts = pd.Series([t for text in ref["text"] for t in tokens(text)]).value_counts()
     eval_counts = pd.Series([t for text in cur["text"] for t in tokens(text)]).value_counts()
     both = ref_counts.add(eval_counts, fill_value=0)  # fewer tokens than top_tokens: all kept
@@ -167,7 +127,7 @@ def test_oov_drift_p_value_matches_a_permutation_test() -> None:
     ref = make_texts(150, 0)
     cur = make_texts(150, 1)
     cur.loc[:14, "text"] = cur.loc[:14, "text"] + " zyxw qwerty"
-    case = run_tests(text_context(ref, cur), ("drift.oov_rate_drift",))["drift.oov_rate_drift"]
+    case = run_tests(memory_context(ref, cur), ("drift.oov_rate_drift",))["drift.oov_rate_drift"]
     ref_rates = leave_one_out_oov_rates([tokens(t) for t in ref["text"]])
     vocabulary = frozenset(t for text in ref["text"] for t in tokens(text))
     eval_rates = oov_rates([tokens(t) for t in cur["text"]], vocabulary)
@@ -240,12 +200,12 @@ def test_hashed_features_are_stable_and_unit_length() -> None:
 def test_edge_cases_do_not_crash() -> None:
     ref = make_texts(100, 0)
     blank = make_texts(50, 1).assign(text="   ")
-    cases = run_tests(text_context(ref, blank))
+    cases = run_tests(memory_context(ref, blank))
     for test_id in ("drift.token_drift", "drift.oov_rate_drift"):
         assert cases[test_id].status == Status.SKIP, cases[test_id].description
     assert cases["drift.text_length_drift"].severity == Severity.HIGH
     assert cases["drift.embedding_drift"].status != Status.ERROR
-    one = run_tests(text_context(ref, make_texts(1, 2)))
+    one = run_tests(memory_context(ref, make_texts(1, 2)))
     assert all(c.status != Status.ERROR for c in one.values()), [
         c.description for c in one.values()
     ]
@@ -253,7 +213,7 @@ def test_edge_cases_do_not_crash() -> None:
 
 
 def test_large_inputs_are_sampled() -> None:
-    ctx = text_context(
+    ctx = memory_context(
         make_texts(300, 0),
         make_texts(300, 1),
         tests_config={

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from text_data import make_texts, write_text_run
+from text_data import make_texts
+from text_models import context, pipe_model, quiet
 
 from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
-from pytest_rime.engine.run import load_context, run_batches
+from pytest_rime.engine.run import run_batches
 from pytest_rime.engine.tests.nlp_fairness import flip_p_value, swap_families
-from pytest_rime.engine.validation import validate_config
 
 CATEGORY = "Bias and Fairness"
 GENDER = "bias_and_fairness.text_gender_swap"
@@ -31,10 +31,6 @@ def predict_batch(texts):
     p = PIPE.predict_proba(texts)[:, 1]
     return np.clip(p + 0.4 * np.array([bool(FEMALE.search(t)) for t in texts]), 0, 1)
 """
-
-
-def _quiet(_line: str) -> None:
-    pass
 
 
 def _gendered(frame: pd.DataFrame, seed: int, subjects: list[str], share: float = 0.5):  # type: ignore[no-untyped-def]
@@ -58,18 +54,11 @@ def _run(
     **extra: Any,
 ) -> tuple[dict[str, list[TestCaseResult]], Any]:
     """Bias and Fairness cases of an nlp run (evidence applied) by test id, and the context."""
-    run = write_text_run(folder, ref, cur)
-    if model is not None:
-        path = folder / "model.py"
-        path.write_text(f"import joblib\nPIPE = joblib.load({str(run.model_path)!r})\n{model}")
-        extra["model_info"] = {"path": str(path)}
-    raw = run.config(**extra)
-    if protected is not None:
-        raw["data_info"]["protected_features"] = protected
-    config = validate_config(raw)
-    ctx, _ = load_context(config, log=_quiet)
+    source = None if model is None else pipe_model(model)
+    data_info = None if protected is None else {"protected_features": protected}
+    ctx = context(folder, ref, cur, source, data_info=data_info, **extra)
     specs = [s for s in all_tests("nlp") if s.category == CATEGORY]
-    batches, _ = run_batches(ctx, specs, config, _quiet)
+    batches, _ = run_batches(ctx, specs, ctx.config, quiet)
     return {b.test_id: list(b.cases) for b in batches}, ctx
 
 
@@ -169,7 +158,7 @@ def test_swaps_of_a_family_are_predicted_in_one_call(tmp_path: Path) -> None:
     from pytest_rime.engine.run import run_test, settings_for
 
     spec = get_test(GENDER)
-    run_test(ctx, spec, settings_for(ctx.config, spec), _quiet)
+    run_test(ctx, spec, settings_for(ctx.config, spec), quiet)
     assert ctx.model.n_calls == calls + 1
 
 

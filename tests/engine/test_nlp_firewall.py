@@ -41,11 +41,16 @@ ROWS_PER_DAY = 200
 
 
 def _days(seed: int, fault: str | None) -> pd.DataFrame:
-    """Three days of texts stamped ``ts``; ``fault`` (``flipped`` / ``empty``) on day 1."""
+    """Three days of texts stamped ``ts``, with ``fault`` on day 1.
+
+    ``flipped``: 40% of its labels flipped; ``empty``: 30% of its texts empty; ``topic``: its
+    texts of other topics.
+    """
     rng = np.random.default_rng(seed)
     frames = []
     for day in range(3):
-        frame = make_texts(ROWS_PER_DAY, seed=seed * 10 + day)
+        topics = ("health", "travel") if day == BAD_DAY and fault == "topic" else ("sport", "money")
+        frame = make_texts(ROWS_PER_DAY, seed=seed * 10 + day, classes=topics)
         if day == BAD_DAY and fault is not None:
             rows = rng.choice(
                 ROWS_PER_DAY,
@@ -79,6 +84,17 @@ def _config(run: TextRun, eval_path: str | None = None, **extra: Any) -> dict[st
     if eval_path is not None:
         config["data_info"]["eval_path"] = eval_path
     return config
+
+
+def _daily_firewall(texts: TextRun, eval_path: str) -> FirewallRunResult:
+    """The firewall of ``texts``' reference over daily bins of ``eval_path`` (stamped ``ts``)."""
+    return run_firewall(
+        _config(texts),
+        eval_path=eval_path,
+        timestamp_col="ts",
+        bin_size_seconds=DAY,
+        log=lambda _line: None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -149,13 +165,7 @@ def test_flipped_labels_raise_model_events_on_that_day_only(
 def test_empty_texts_raise_the_abnormality_rate_of_that_day(texts: TextRun, tmp_path: Path) -> None:
     days = _days(6, "empty")
     path = _write_jsonl(days, tmp_path / "days_empty.jsonl")
-    result = run_firewall(
-        _config(texts),
-        eval_path=path,
-        timestamp_col="ts",
-        bin_size_seconds=DAY,
-        log=lambda _line: None,
-    )
+    result = _daily_firewall(texts, path)
     assert isinstance(result, FirewallRunResult)
     rates = [s.metrics[ABNORMALITY_RATE] for s in result.summaries]
     assert rates[BAD_DAY] == pytest.approx(0.3, abs=0.02)  # the empty texts, and only them
@@ -166,6 +176,20 @@ def test_empty_texts_raise_the_abnormality_rate_of_that_day(texts: TextRun, tmp_
     bad_cases = result.bins[BAD_DAY].result.test_cases
     empty = [c for c in bad_cases if c.test_id == "abnormal_inputs.empty_text"]
     assert empty and empty[0].severity is Severity.HIGH
+
+
+def test_a_day_of_other_topics_counts_the_text_column_as_drifting(
+    texts: TextRun, tmp_path: Path
+) -> None:
+    path = _write_jsonl(_days(8, "topic"), tmp_path / "days_topic.jsonl")
+    result = _daily_firewall(texts, path)
+    counts = [s.metrics[NUM_DRIFTING_FEATURES] for s in result.summaries]
+    assert counts == [0.0, 1.0, 0.0]
+    assert result.summaries[BAD_DAY].drifting_features == ("text",)
+    drift_events = [e for e in result.events if e.metric == NUM_DRIFTING_FEATURES]
+    assert [e.bin_start_secs for e in drift_events] == [_day_start(BAD_DAY)]
+    assert "'text' (" in drift_events[0].description
+    assert "the test's own" in drift_events[0].description
 
 
 def test_clean_days_raise_no_event_above_low(texts: TextRun, tmp_path: Path) -> None:

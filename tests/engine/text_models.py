@@ -1,21 +1,27 @@
-"""Text runs of the nlp Transformations and Attacks tests: contexts, typos, a fragile model.
+"""Text runs of the nlp engine tests: contexts, the cases of a run, typos, a fragile model.
 
-Imported as ``from text_models import ...`` (shared by test_nlp_transformations.py and
-test_nlp_attacks.py).
+Imported as ``from text_models import ...`` (shared by the test_nlp_*.py modules).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from text_data import make_texts, write_text_run
+from sklearn.pipeline import Pipeline
+from text_data import make_texts, train_pipeline, write_text_run
 
 from pytest_rime.engine import text_perturb as tp
+from pytest_rime.engine.catalog import get_test
 from pytest_rime.engine.context import RunContext
-from pytest_rime.engine.run import load_context
+from pytest_rime.engine.importance import compute_importance
+from pytest_rime.engine.model import ModelAdapter
+from pytest_rime.engine.results import TestCaseResult
+from pytest_rime.engine.run import load_context, run_batches
 from pytest_rime.engine.validation import validate_config
 
 TYPO_FRAGILE = '''
@@ -49,16 +55,28 @@ def with_typos(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
     return out
 
 
+def pipe_model(source: str) -> str:
+    """A ``model_source`` for :func:`context`: ``source`` run with ``PIPE``, the pipeline."""
+    escaped = source.replace("{", "{{").replace("}", "}}")
+    return "import joblib\nPIPE = joblib.load({path!r})\n" + escaped
+
+
 def context(
     folder: Path,
     ref: pd.DataFrame,
     cur: pd.DataFrame,
     model_source: str | None = None,
+    *,
+    data_info: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> RunContext:
-    """A loaded nlp run of ``ref`` and ``cur`` (the pipeline, or ``model_source`` on it)."""
+    """A loaded nlp run of ``ref`` and ``cur`` (the pipeline, or ``model_source`` on it).
+
+    ``data_info``: keys added to the config's ``data_info``; ``extra``: other config keys.
+    """
     run = write_text_run(folder, ref, cur)
     config = run.config(**extra)
+    config["data_info"].update(data_info or {})
     if model_source is not None:
         model = folder / "model.py"
         model.write_text(model_source.format(path=str(run.model_path)), encoding="utf-8")
@@ -76,3 +94,53 @@ def clean_split(folder: Path, seed: int, classes: tuple[str, ...]) -> RunContext
     return context(
         folder, make_texts(300, 2 * seed, classes), make_texts(300, 2 * seed + 1, classes)
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _other_pipeline() -> Pipeline:
+    return train_pipeline(make_texts(400, 1000))
+
+
+def tfidf(frame: pd.DataFrame) -> np.ndarray:
+    """Class-1 probability of a TF-IDF pipeline trained on other texts (400, seed 1000)."""
+    return np.asarray(_other_pipeline().predict_proba(frame["text"].tolist())[:, 1])
+
+
+def memory_context(
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    *,
+    model: Any = tfidf,
+    predictions: tuple[np.ndarray, np.ndarray] | None = None,
+    **extra: Any,
+) -> RunContext:
+    """An nlp RunContext over in-memory frames (default model: :func:`tfidf`; None: no model)."""
+    config = validate_config(
+        {
+            "run_name": "nlp",
+            "data_type": "nlp",
+            "data_info": {"ref_path": "ref.jsonl", "eval_path": "eval.jsonl", "label_col": "label"},
+            **extra,
+        }
+    )
+    adapter = None if model is None else ModelAdapter(model, source="test model")
+    ref_predictions, eval_predictions = predictions or (None, None)
+    return RunContext(
+        config,
+        ref,
+        cur,
+        model=adapter,
+        ref_predictions=ref_predictions,
+        eval_predictions=eval_predictions,
+        importance=compute_importance,
+    )
+
+
+def single_cases(ctx: RunContext, ids: tuple[str, ...]) -> dict[str, TestCaseResult]:
+    """The single case of each test of ``ids`` by test id, with the evidence of the run applied."""
+    batches, _ = run_batches(ctx, [get_test(i) for i in ids], ctx.config, quiet)
+    out = {}
+    for batch in batches:
+        assert len(batch.cases) == 1, batch.cases
+        out[batch.test_id] = batch.cases[0]
+    return out

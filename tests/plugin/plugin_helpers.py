@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import textwrap
 from dataclasses import dataclass
@@ -164,3 +165,46 @@ class RimeProject:
             "--rime-config", config, "-o", f"cache_dir={self.cache_dir}", "-p", "no:randomly",
             *args, timeout=180,
         )  # fmt: skip
+
+
+def write_gate(pytester: pytest.Pytester, server: EmbeddedServer, entry: str) -> None:
+    """Write a rime.yaml of the embedded ``server`` and one stress test ``entry`` (a list item)."""
+    text = f"server: {{address: '{server.address}'}}\nstress_tests:\n" + textwrap.indent(
+        textwrap.dedent(entry), "  "
+    )
+    (pytester.path / "rime.yaml").write_text(text)
+
+
+def run_gate(
+    pytester: pytest.Pytester, cache: Path, *args: str, timeout: float = 180
+) -> pytest.RunResult:
+    """``pytest --rime-config rime.yaml ...`` in a subprocess sharing the results ``cache``."""
+    return pytester.runpytest_subprocess(
+        "--rime-config", "rime.yaml", "-o", f"cache_dir={cache}", "-p", "no:randomly", *args,
+        timeout=timeout,
+    )  # fmt: skip
+
+
+def example_gate_summary(pytester: pytest.Pytester, example: Path, min_passed: int) -> str:
+    """Run the gate of the example project ``example`` (copied into the temp project).
+
+    It passes with more than ``min_passed`` items and no failure, collects exactly the rime
+    items and says that no case reached its gate. Returns the ``= rime =`` summary.
+    """
+    shutil.copytree(
+        example,
+        pytester.path,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".pytest_cache", "__pycache__"),
+    )
+    result = pytester.runpytest_subprocess("--rime-config", "rime.yaml", timeout=300)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
+    output = result.stdout.str()
+    assert "starting stress test on 127.0.0.1:" in output
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] > min_passed and "failed" not in outcomes, outcomes
+    items = outcomes["passed"] + outcomes.get("skipped", 0)
+    assert f"collected {items} items" in output
+    summary = output[output.index("= rime =") :]
+    assert "no test case reached its fail_on gate" in summary, summary
+    return summary

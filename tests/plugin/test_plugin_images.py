@@ -12,7 +12,6 @@ independently through the SDK.
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 from e2e.image_datasets import digits, save_model, split, train, write_table
 from PIL import Image
-from plugin_helpers import failing
+from plugin_helpers import example_gate_summary, failing, run_gate, write_gate
 
 from pytest_rime.plugin.localfiles import fingerprint, upload_and_rewrite
 from pytest_rime.sdk import RIMEClient
@@ -102,18 +101,8 @@ def _entry(root: Path, eval_file: str, *, data_type: str = "images", extra: str 
     )
 
 
-def _write(pytester: pytest.Pytester, server: EmbeddedServer, entry: str) -> None:
-    text = f"server: {{address: '{server.address}'}}\nstress_tests:\n" + textwrap.indent(
-        entry, "  "
-    )
-    (pytester.path / "rime.yaml").write_text(text)
-
-
 def _run(pytester: pytest.Pytester, cache: Path, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(
-        "--rime-config", "rime.yaml", "-o", f"cache_dir={cache}", "-p", "no:randomly", *args,
-        timeout=240,
-    )  # fmt: skip
+    return run_gate(pytester, cache, *args, timeout=240)
 
 
 def test_images_gate_fails_on_darkened_images_as_the_sdk_says(
@@ -130,7 +119,7 @@ def test_images_gate_fails_on_darkened_images_as_the_sdk_says(
         & expected_failures["features"].map(lambda features: "brightness" in list(features))
     ]
     assert not brightness.empty, expected[expected["category"] == "Drift"].to_dict("records")
-    _write(pytester, embedded_server, _entry(image_data, "eval_dark.csv"))
+    write_gate(pytester, embedded_server, _entry(image_data, "eval_dark.csv"))
     result = _run(pytester, shared_cache, "-rf")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert f"collected {len(expected)} items" in result.stdout.str()
@@ -141,7 +130,7 @@ def test_images_gate_fails_on_darkened_images_as_the_sdk_says(
 def test_images_gate_passes_on_the_clean_split(
     pytester: pytest.Pytester, embedded_server: EmbeddedServer, shared_cache: Path, image_data: Path
 ) -> None:
-    _write(pytester, embedded_server, _entry(image_data, "eval.csv"))
+    write_gate(pytester, embedded_server, _entry(image_data, "eval.csv"))
     result = _run(pytester, shared_cache)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
     outcomes = result.parseoutcomes()
@@ -159,7 +148,7 @@ def test_images_firewall_gate_names_the_dark_day(
         "    timestamp_col: ts\n"
         "    bin_size: day\n"
     )
-    _write(pytester, embedded_server, _entry(image_data, "eval.csv"))
+    write_gate(pytester, embedded_server, _entry(image_data, "eval.csv"))
     rime_yaml = pytester.path / "rime.yaml"
     rime_yaml.write_text("project: {name: digits-firewall}\n" + rime_yaml.read_text() + firewall)
     result = _run(pytester, shared_cache)
@@ -188,7 +177,7 @@ def test_a_key_of_another_data_type_is_a_clear_error(
     line: str,
     message: str,
 ) -> None:
-    _write(
+    write_gate(
         pytester, embedded_server, _entry(image_data, "eval.csv", data_type=data_type, extra=line)
     )
     result = _run(pytester, shared_cache)
@@ -272,22 +261,5 @@ def test_the_example_model_needs_numpy_and_pillow_only() -> None:
 
 @pytest.mark.slow
 def test_images_example_gate_passes(pytester: pytest.Pytester) -> None:
-    import shutil
-
-    shutil.copytree(
-        EXAMPLE,
-        pytester.path,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns(".pytest_cache", "__pycache__"),
-    )
-    result = pytester.runpytest_subprocess("--rime-config", "rime.yaml", timeout=300)
-    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
-    output = result.stdout.str()
-    assert "starting stress test on 127.0.0.1:" in output
-    outcomes = result.parseoutcomes()
-    assert outcomes["passed"] > 30 and "failed" not in outcomes
-    items = outcomes["passed"] + outcomes.get("skipped", 0)
-    assert f"collected {items} items" in output
-    summary = output[output.index("= rime =") :]
-    assert "no test case reached its fail_on gate" in summary
+    summary = example_gate_summary(pytester, EXAMPLE, min_passed=30)
     assert "Transformations:" in summary and "Abnormal Inputs:" in summary

@@ -8,7 +8,6 @@ labels flipped. The expected outcome of each gate is computed independently thro
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from e2e.nlp_corpora import amazon_reviews, save_model, split, text_pipeline, write_jsonl
-from plugin_helpers import failing
+from plugin_helpers import example_gate_summary, failing, run_gate, write_gate
 
 from pytest_rime.sdk import RIMEClient
 from pytest_rime.sdk.embedded import EmbeddedServer
@@ -69,13 +68,6 @@ def _sdk_cases(client: RIMEClient, data: Path, eval_file: str) -> pd.DataFrame:
     return job.get_test_cases_result()
 
 
-def _write(pytester: pytest.Pytester, server: EmbeddedServer, entry: str) -> None:
-    text = f"server: {{address: '{server.address}'}}\nstress_tests:\n" + textwrap.indent(
-        textwrap.dedent(entry), "  "
-    )
-    (pytester.path / "rime.yaml").write_text(text)
-
-
 def _entry(data: Path, eval_file: str, *, data_type: str = "nlp", config_extra: str = "") -> str:
     data_type_line = f"  data_type: {data_type}\n" if data_type else ""
     return (
@@ -92,13 +84,6 @@ def _entry(data: Path, eval_file: str, *, data_type: str = "nlp", config_extra: 
     ) + textwrap.indent(config_extra, "    ")
 
 
-def _run(pytester: pytest.Pytester, cache: Path, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(
-        "--rime-config", "rime.yaml", "-o", f"cache_dir={cache}", "-p", "no:randomly", *args,
-        timeout=180,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def flipped_cases(sdk_client: RIMEClient, text_data: Path) -> pd.DataFrame:
     return _sdk_cases(sdk_client, text_data, "eval_flipped.jsonl")
@@ -111,8 +96,8 @@ def test_nlp_gate_turns_every_case_into_an_item(
     text_data: Path,
     flipped_cases: pd.DataFrame,
 ) -> None:
-    _write(pytester, embedded_server, _entry(text_data, "eval_flipped.jsonl"))
-    result = _run(pytester, shared_cache, "-rfs")
+    write_gate(pytester, embedded_server, _entry(text_data, "eval_flipped.jsonl"))
+    result = run_gate(pytester, shared_cache, "-rfs")
     expected_failures = failing(flipped_cases)
     assert "Model Performance" in set(expected_failures["category"])
     assert f"collected {len(flipped_cases)} items" in result.stdout.str()
@@ -131,8 +116,8 @@ def test_the_configs_own_data_type_is_enough(
     flipped_cases: pd.DataFrame,
 ) -> None:
     entry = _entry(text_data, "eval_flipped.jsonl", data_type="", config_extra="data_type: nlp\n")
-    _write(pytester, embedded_server, entry)
-    result = _run(pytester, shared_cache)
+    write_gate(pytester, embedded_server, entry)
+    result = run_gate(pytester, shared_cache)
     assert result.parseoutcomes()["failed"] == len(failing(flipped_cases))
     assert f"collected {len(flipped_cases)} items" in result.stdout.str()
 
@@ -143,8 +128,8 @@ def test_a_tabular_only_key_in_a_text_gate_is_a_clear_error(
     entry = _entry(text_data, "eval.jsonl").replace(
         "      label_col: label\n", "      label_col: label\n      categorical_features: [text]\n"
     )
-    _write(pytester, embedded_server, entry)
-    result = _run(pytester, shared_cache)
+    write_gate(pytester, embedded_server, entry)
+    result = run_gate(pytester, shared_cache)
     assert result.ret != pytest.ExitCode.OK
     output = result.stdout.str() + result.stderr.str()
     assert "data_info.categorical_features: unknown key" in output
@@ -155,8 +140,8 @@ def test_a_text_config_as_tabular_is_a_clear_error(
     pytester: pytest.Pytester, embedded_server: EmbeddedServer, shared_cache: Path, text_data: Path
 ) -> None:
     entry = _entry(text_data, "eval.jsonl", data_type="tabular", config_extra="data_type: nlp\n")
-    _write(pytester, embedded_server, entry)
-    result = _run(pytester, shared_cache)
+    write_gate(pytester, embedded_server, entry)
+    result = run_gate(pytester, shared_cache)
     assert result.ret != pytest.ExitCode.OK
     output = result.stdout.str() + result.stderr.str()
     assert "the request asks for 'tabular' but the test run config's data_type is 'nlp'" in output
@@ -164,19 +149,4 @@ def test_a_text_config_as_tabular_is_a_clear_error(
 
 @pytest.mark.slow
 def test_text_example_gate_passes(pytester: pytest.Pytester) -> None:
-    shutil.copytree(
-        EXAMPLES / "text",
-        pytester.path,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns(".pytest_cache", "__pycache__"),
-    )
-    result = pytester.runpytest_subprocess("--rime-config", "rime.yaml", timeout=300)
-    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
-    output = result.stdout.str()
-    assert "starting stress test on 127.0.0.1:" in output
-    outcomes = result.parseoutcomes()
-    assert outcomes["passed"] > 40 and "failed" not in outcomes
-    items = outcomes["passed"] + outcomes.get("skipped", 0)
-    assert f"collected {items} items" in output
-    summary = output[output.index("= rime =") :]
-    assert "no test case reached its fail_on gate" in summary
+    example_gate_summary(pytester, EXAMPLES / "text", min_passed=40)

@@ -1,4 +1,4 @@
-"""Helpers for the SDK tests: poll rate, client factory type, hand-built wheels."""
+"""Helpers for the SDK tests: poll rate, client factory type, hand-built wheels, run configs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import hashlib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from pytest_rime.sdk import RIMEClient
+import grpc
+import pytest
+
+from pytest_rime.sdk import RIMEClient, RIMEError
 
 POLL_SECS = 0.05
 """Poll rate the tests give ``get_status(wait_until_finish=True)``."""
@@ -47,3 +51,28 @@ def build_wheel(directory: Path, name: str, version: str, source: str = "") -> P
         for path, data in files.items():
             archive.writestr(path, data)
     return wheel
+
+
+def uploaded_config(
+    run_name: str, task: str, ref: str, eval_: str, model: str, **extra: Any
+) -> dict[str, Any]:
+    """The test run config of uploaded ``ref`` / ``eval_`` tables (label ``label``) and ``model``.
+
+    ``extra``: config keys on top; its ``data_info`` is merged into the tables'.
+    """
+    data_info = {"ref_path": ref, "eval_path": eval_, "label_col": "label"}
+    data_info.update(extra.pop("data_info", {}))
+    return {
+        "run_name": run_name,
+        "data_info": data_info,
+        "model_info": {"path": model},
+        "model_task": task,
+        "random_seed": 0,
+        **extra,
+    }
+
+
+def invalid_message(error: pytest.ExceptionInfo[RIMEError]) -> str:
+    """The message of an INVALID_ARGUMENT error (asserted)."""
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    return str(error.value)

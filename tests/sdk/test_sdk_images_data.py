@@ -12,22 +12,20 @@ first two days have no HIGH. Everything goes through a real server on 127.0.0.1.
 
 from __future__ import annotations
 
-import html
 import shutil
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 import pandas as pd
 import pytest
 from e2e.image_datasets import digits, save_model, split, train, write_table
 from firewall_data import wait_succeeded
+from sdk_helpers import invalid_message, uploaded_config
 
 from pytest_rime.sdk import RIMEClient, RIMEError, RIMEStressTestJob
-from pytest_rime.server.web import examples_html
 
 DAYS = 3
 DAY = 86400
@@ -45,20 +43,10 @@ class ImageFiles:
     days: pd.DataFrame
 
     def config(self, **extra: Any) -> dict[str, Any]:
-        data_info = {
-            "ref_path": f"{self.data}/ref.csv",
-            "eval_path": f"{self.data}/eval.csv",
-            "label_col": "label",
-        }
-        data_info.update(extra.pop("data_info", {}))
-        return {
-            "run_name": "digits",
-            "data_info": data_info,
-            "model_info": {"path": self.model},
-            "model_task": "Multi-class Classification",
-            "random_seed": 0,
-            **extra,
-        }
+        ref, eval_ = f"{self.data}/ref.csv", f"{self.data}/eval.csv"
+        return uploaded_config(
+            "digits", "Multi-class Classification", ref, eval_, self.model, **extra
+        )
 
 
 def _days(eval_table: Path, seed: int) -> pd.DataFrame:
@@ -151,27 +139,6 @@ def test_the_test_run_page_shows_thumbnails_of_failing_examples(
     assert "<img src='data:text" not in page
 
 
-def test_examples_html_makes_only_png_data_uris_images() -> None:
-    png = "data:image/png;base64,iVBORw0KGgo="
-    metrics = {
-        "examples": [
-            {"row": 3, "original": png, "note": "<script>x</script>"},
-            {"perturbed": "data:image/png;base64,AAAA' onerror='alert(1)"},
-            {"svg": "data:image/svg+xml;base64,PHN2Zz4="},
-            "<b>plain</b>",
-        ]
-    }
-    lines = examples_html(metrics).split("\n")
-    assert lines[0] == (
-        f"row: 3 | original: <img src='{png}' alt='' width='64' "
-        "style='image-rendering:pixelated'> | note: &lt;script&gt;x&lt;/script&gt;"
-    )
-    assert "<img" not in lines[1] and html.escape("' onerror='") in lines[1]
-    assert "<img" not in lines[2]
-    assert lines[3] == "&lt;b&gt;plain&lt;/b&gt;"
-    assert examples_html({}) == "" and examples_html({"examples": "x"}) == ""
-
-
 def _write_corrupt(folder: Path, source: Path) -> int:
     """``folder/ref.csv`` and ``folder/eval.csv`` whose eval names 5 unreadable images."""
     shutil.copytree(source, folder)
@@ -208,22 +175,17 @@ def test_unreadable_images_are_counted_and_reported_not_a_failed_job(
     assert clean_case["status"].tolist() == ["PASS"]
 
 
-def _invalid(error: pytest.ExceptionInfo[RIMEError]) -> str:
-    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    return str(error.value)
-
-
 def test_a_text_key_in_an_images_config_is_refused_by_name(
     module_client: RIMEClient, image_files: ImageFiles
 ) -> None:
     config = image_files.config(data_info={"text_col": "image"})
     with pytest.raises(RIMEError) as error:
         module_client.start_stress_test(config, data_type="images")
-    assert "data_info.text_col: unknown key" in _invalid(error)
+    assert "data_info.text_col: unknown key" in invalid_message(error)
     config["monitoring_info"] = {"timestamp_col": "ts"}
     with pytest.raises(RIMEError) as error:
         module_client.start_firewall_from_reference(config, data_type="images")
-    assert "data_info.text_col: unknown key" in _invalid(error)
+    assert "data_info.text_col: unknown key" in invalid_message(error)
 
 
 @pytest.mark.parametrize("data_type", ["nlp", "tabular"])
@@ -233,7 +195,7 @@ def test_image_col_in_another_data_type_is_refused_by_name(
     config = image_files.config(data_info={"image_col": "image"})
     with pytest.raises(RIMEError) as error:
         module_client.start_stress_test(config, data_type=data_type)
-    assert "data_info.image_col: unknown key" in _invalid(error)
+    assert "data_info.image_col: unknown key" in invalid_message(error)
 
 
 def test_image_col_names_another_column(

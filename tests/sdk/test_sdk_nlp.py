@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import numpy as np
 import pandas as pd
 import pytest
 from e2e.nlp_corpora import amazon_reviews, save_model, split, text_pipeline, write_jsonl
 from firewall_data import wait_succeeded
+from sdk_helpers import invalid_message, uploaded_config
 
 from pytest_rime.engine.catalog import supported_data_types
 from pytest_rime.sdk import RIMEClient, RIMEError
@@ -41,16 +41,9 @@ class TextFiles:
     days_frame: pd.DataFrame
 
     def config(self, **extra: Any) -> dict[str, Any]:
-        data_info = {"ref_path": self.ref, "eval_path": self.eval, "label_col": "label"}
-        data_info.update(extra.pop("data_info", {}))
-        return {
-            "run_name": "reviews",
-            "data_info": data_info,
-            "model_info": {"path": self.model},
-            "model_task": "Binary Classification",
-            "random_seed": 0,
-            **extra,
-        }
+        return uploaded_config(
+            "reviews", "Binary Classification", self.ref, self.eval, self.model, **extra
+        )
 
 
 def _days(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -110,11 +103,6 @@ def test_the_config_may_name_the_data_type_itself(
     assert job.get_test_run_result().iloc[0]["metadata.data_type"] == "nlp"
 
 
-def _invalid(error: pytest.ExceptionInfo[RIMEError]) -> str:
-    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    return str(error.value)
-
-
 def test_a_text_config_sent_as_images_is_refused(
     module_client: RIMEClient, text_files: TextFiles
 ) -> None:
@@ -128,11 +116,11 @@ def test_a_text_config_sent_as_images_is_refused(
     config = text_files.config(data_info={"text_col": "text"})
     with pytest.raises(RIMEError) as error:
         module_client.start_stress_test(config, data_type="images")
-    assert expected in _invalid(error)
+    assert expected in invalid_message(error)
     config["monitoring_info"] = {"timestamp_col": "ts"}
     with pytest.raises(RIMEError) as error:
         module_client.start_firewall_from_reference(config, data_type="images")
-    assert expected in _invalid(error)
+    assert expected in invalid_message(error)
 
 
 def test_a_text_config_sent_as_tabular_is_refused_by_its_text_col(
@@ -140,7 +128,7 @@ def test_a_text_config_sent_as_tabular_is_refused_by_its_text_col(
 ) -> None:
     with pytest.raises(RIMEError) as error:
         module_client.start_stress_test(text_files.config(data_info={"text_col": "text"}))
-    assert "data_info.text_col: unknown key" in _invalid(error)
+    assert "data_info.text_col: unknown key" in invalid_message(error)
 
 
 def test_text_col_is_accepted_for_nlp(module_client: RIMEClient, text_files: TextFiles) -> None:
@@ -162,13 +150,13 @@ def test_a_tabular_only_or_unknown_key_is_refused_by_name(
 ) -> None:
     with pytest.raises(RIMEError) as error:
         module_client.start_stress_test(text_files.config(data_info=data_info), data_type="nlp")
-    assert key in _invalid(error)
+    assert key in invalid_message(error)
 
 
 def test_regression_is_refused_for_text(module_client: RIMEClient, text_files: TextFiles) -> None:
     with pytest.raises(RIMEError) as error:
         module_client.start_stress_test(text_files.config(model_task="Regression"), data_type="nlp")
-    assert "model_task" in _invalid(error)
+    assert "model_task" in invalid_message(error)
 
 
 def test_a_request_contradicting_its_config_is_refused(
@@ -176,7 +164,7 @@ def test_a_request_contradicting_its_config_is_refused(
 ) -> None:
     with pytest.raises(RIMEError) as error:
         module_client.start_stress_test(text_files.config(data_type="nlp"), data_type="tabular")
-    message = _invalid(error)
+    message = invalid_message(error)
     assert "'tabular'" in message and "'nlp'" in message
 
 

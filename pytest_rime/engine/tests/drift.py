@@ -91,6 +91,7 @@ def drift_finding(
     description="Distribution of each feature in eval vs ref (PSI by default).",
     params=STAT_PARAMS,
     param_choices=STAT_CHOICES,
+    column_drift=True,
 )
 def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Per-feature distribution shift between ref and eval.
@@ -189,6 +190,48 @@ def prediction_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
         kind = NUMERIC
     comparison = series_comparison(ctx, "prediction", pd.Series(ref), pd.Series(cur), kind)
     return [_shift_finding(ctx, comparison, settings, "predictions", 1.0)]
+
+
+def confidences(ctx: RunContext, which: Which) -> np.ndarray | None:
+    """The model's confidence in each ``ref`` or ``eval`` prediction: its top class probability.
+
+    ``None`` for regression and for multi-class predictions given as labels only.
+    """
+    if ctx.model_task == REGRESSION:
+        return None
+    predictions = np.asarray(ctx.predictions(which), dtype=float)
+    if ctx.model_task == BINARY:
+        top: np.ndarray = np.maximum(predictions, 1.0 - predictions)
+        return top
+    if predictions.ndim != 2:
+        return None
+    best: np.ndarray = predictions.max(axis=1)
+    return best
+
+
+@register_test(
+    "drift.confidence_drift",
+    name="Confidence Drift",
+    category=CATEGORY,
+    thresholds=DRIFT_THRESHOLDS,
+    description="Distribution of the model's confidence (its top class probability) in eval vs "
+    "ref (PSI by default).",
+    needs_predictions=True,
+    params=STAT_PARAMS,
+    param_choices=STAT_CHOICES,
+    data_types=(NLP, IMAGES),
+)
+def confidence_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
+    """Shift of the model's confidence: unfamiliar inputs often show as less sure predictions.
+
+    Classification with probabilities only (a SKIP otherwise). Severity: the threshold level,
+    impact 1.0 (the confidence is the model's output).
+    """
+    ref, cur = confidences(ctx, "ref"), confidences(ctx, "eval")
+    if ref is None or cur is None:
+        return [Finding.skip((), "The model gives no class probabilities to take confidence of.")]
+    comparison = series_comparison(ctx, "confidence", pd.Series(ref), pd.Series(cur), NUMERIC)
+    return [_shift_finding(ctx, comparison, settings, "model's confidence", 1.0)]
 
 
 @register_test(

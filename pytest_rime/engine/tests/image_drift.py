@@ -70,6 +70,7 @@ def _all_grey(ctx: RunContext) -> bool:
     params=STAT_PARAMS,
     param_choices=STAT_CHOICES,
     data_types=(IMAGES,),
+    column_drift=True,
 )
 def image_property_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Per image property, the shift between ref and eval (the tabular Feature Drift's statistic).
@@ -127,6 +128,7 @@ def _sample_representation(ctx: RunContext, which: Which, colour: bool) -> np.nd
     description="How well a linear classifier on downsampled, PCA-reduced pixels tells eval "
     "images from ref images (held-out AUC; 0.5 = no drift).",
     data_types=(IMAGES,),
+    column_drift=True,
 )
 def image_embedding_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Held-out AUC of a discriminant between ref and eval image representations.

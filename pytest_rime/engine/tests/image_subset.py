@@ -56,7 +56,7 @@ from pytest_rime.engine.data import CATEGORICAL, DATETIME, TEXT, FeatureInfo
 from pytest_rime.engine.datatypes.images import image_column
 from pytest_rime.engine.image_properties import properties
 from pytest_rime.engine.metrics import ACCURACY, Metric, all_metrics
-from pytest_rime.engine.performance import dataset_metrics, metric_inputs
+from pytest_rime.engine.performance import dataset_metrics
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
 from pytest_rime.engine.tests.subset import (
     _SUM_FORMS,
@@ -69,11 +69,9 @@ from pytest_rime.engine.tests.subset import (
     _categorical_split,
     _numeric_split,
     chosen_metric,
-    degradation_metrics,
+    drop_finding,
     feature_subsets,
     gap_candidates,
-    impact_of_share,
-    pick_worst,
     scored_drops,
     subset_drops,
     subset_null,
@@ -194,26 +192,11 @@ def _gap_finding(
     if overall is None or len(scored) < 2:
         return _too_few(item, values, min_size, "fewer than two subsets")
     case = worst_gap(ctx, split, metric, overall, scored, min_size)
-    worst = case.worst
+    of = f"{item.kind} {split.feature!r}"
     mix = "labels" if item.stratified else "size"
     return case.finding(
-        (
-            f"{metric.name} on subset {worst.name!r} of {item.kind} {split.feature!r} is "
-            f"{case.worst_value:.4g} vs {overall:.4g} on all eval rows ({worst.size} rows, "
-            f"{case.share:.1%} of eval); random eval rows with the same {mix} do as badly with "
-            f"p = {case.p_value:.2g} (corrected for {case.tests} subsets)."
-        ),
-        {
-            "split": item.kind,
-            **case.metrics(
-                min_size,
-                f"random eval subsets with the same {mix}, Bonferroni over the subsets",
-                [
-                    {**v.to_dict(), "support": v.support, "p_value": case.p_by_subset.get(v.name)}
-                    for v in values
-                ],
-            ),
-        },
+        case.describe("subset", of, mix),
+        {"split": item.kind, **case.mix_metrics(min_size, mix, values)},
     )
 
 
@@ -225,27 +208,9 @@ def _degradation_finding(
     if not scored:
         after = subset_values(ctx, "eval", split, metric, min_size)
         return _too_few(item, after, min_size, "no subset in both ref and eval")
-    drop, p_value, worst = pick_worst(scored, ctx.config.significance_level)
-    share = worst.eval.size / metric_inputs(ctx, "eval").size
-    return Finding(
-        features=(split.feature,),
-        statistic=drop,
-        description=(
-            f"{metric.name} on subset {worst.name!r} of {item.kind} {split.feature!r} went from "
-            f"{worst.ref.value:.4g} on ref to {worst.eval.value:.4g} on eval "
-            f"({worst.eval.size} eval rows, {share:.1%} of eval); a random split of the "
-            f"subset's rows does as badly with p = {p_value:.2g} (corrected for {len(scored)} "
-            "subsets)."
-        ),
-        metrics={
-            "split": item.kind,
-            **degradation_metrics(
-                metric, worst, share, min_size, [d.to_dict(p) for _, p, d in scored]
-            ),
-        },
-        impact=impact_of_share(share),
-        p_value=p_value,
-    )
+    drops = [d for _, _, d in scored]
+    naming = ("subset", f"{item.kind} {split.feature!r}")
+    return drop_finding(ctx, split, metric, scored, drops, naming, min_size, {"split": item.kind})
 
 
 _Make = Callable[[RunContext, TestSettings, ImageSplit, Metric], Finding]

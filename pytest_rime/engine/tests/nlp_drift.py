@@ -79,6 +79,7 @@ def _no_text(ctx: RunContext) -> Finding | None:
     params=STAT_PARAMS,
     param_choices=STAT_CHOICES,
     data_types=(NLP,),
+    column_drift=True,
 )
 def text_length_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Shift of the number of characters per text, by the drift statistics of tabular features.
@@ -141,6 +142,7 @@ def _document_term_counts(all_tokens: list[list[str]], vocabulary: list[str]) ->
     description="Frequencies of the most frequent tokens in eval vs ref (PSI beyond chance).",
     params={"top_tokens": 1000, "max_rows": 5000},
     data_types=(NLP,),
+    column_drift=True,
 )
 def token_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """PSI of the token distribution over the ``top_tokens`` most frequent tokens (pooled).
@@ -224,6 +226,7 @@ def token_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     thresholds=(0.02, 0.05, 0.1),
     description="Increase of the share of tokens unseen in ref, eval texts vs ref texts.",
     data_types=(NLP,),
+    column_drift=True,
 )
 def oov_rate_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Mean per-text out-of-vocabulary rate of eval minus that of ref (ref texts left out).
@@ -273,6 +276,7 @@ def oov_rate_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     description="Two-sample MMD test of eval vs ref texts in a hashed n-gram + SVD embedding.",
     params={"max_rows": 1000, "components": 20, "dims": 1024},
     data_types=(NLP,),
+    column_drift=True,
 )
 def embedding_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     """Unbiased squared MMD (RBF kernel) between ref and eval texts in an offline embedding.

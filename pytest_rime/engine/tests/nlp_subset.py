@@ -64,7 +64,7 @@ import pandas as pd
 from pytest_rime.engine.context import RunContext, Which
 from pytest_rime.engine.data import CATEGORICAL, DATETIME, TEXT, FeatureInfo
 from pytest_rime.engine.metrics import ACCURACY, IntArray, Metric
-from pytest_rime.engine.performance import dataset_metrics, metric_inputs
+from pytest_rime.engine.performance import dataset_metrics
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
 from pytest_rime.engine.stats import unsorted_quantile_edges
 from pytest_rime.engine.tests._families import named_test
@@ -76,11 +76,9 @@ from pytest_rime.engine.tests.subset import (
     SubsetSplit,
     SubsetValue,
     chosen_metric,
-    degradation_metrics,
+    drop_finding,
     feature_subsets,
     gap_candidates,
-    impact_of_share,
-    pick_worst,
     scored_drops,
     subset_drops,
     subset_null,
@@ -284,26 +282,10 @@ def _gap_finding(
     if len(scored) < 2:
         return Finding.skip((split.feature,), _too_few(family, split, values, min_size))
     case = worst_gap(ctx, split, metric, overall, scored, min_size)
-    worst = case.worst
     mix = "labels" if family.stratified else "size"
     return case.finding(
-        (
-            f"{metric.name} on the {family.what} subset {worst.name!r} of {split.feature!r} is "
-            f"{case.worst_value:.4g} vs {overall:.4g} on all eval rows ({worst.size} rows, "
-            f"{case.share:.1%} of eval); random eval rows with the same {mix} do as badly with "
-            f"p = {case.p_value:.2g} (corrected for {case.tests} subsets)."
-        ),
-        {
-            "family": family.name,
-            **case.metrics(
-                min_size,
-                f"random eval subsets with the same {mix}, Bonferroni over the subsets",
-                [
-                    {**v.to_dict(), "support": v.support, "p_value": case.p_by_subset.get(v.name)}
-                    for v in values
-                ],
-            ),
-        },
+        case.describe(f"the {family.what} subset", repr(split.feature), mix),
+        {"family": family.name, **case.mix_metrics(min_size, mix, values)},
     )
 
 
@@ -322,26 +304,10 @@ def _degradation_finding(
             f"Skipped: no {family.what} subset of {split.feature!r} has {min_size} rows in both "
             f"ref and eval (eval sizes {sizes}; min_subset_size={min_size}).",
         )
-    drop, p_value, worst = pick_worst(scored, ctx.config.significance_level)
-    share = worst.eval.size / metric_inputs(ctx, "eval").size
-    return Finding(
-        features=(split.feature,),
-        statistic=drop,
-        description=(
-            f"{metric.name} on the {family.what} subset {worst.name!r} of {split.feature!r} went "
-            f"from {worst.ref.value:.4g} on ref to {worst.eval.value:.4g} on eval "
-            f"({worst.eval.size} eval rows, {share:.1%} of eval); a random split of the "
-            f"subset's rows does as badly with p = {p_value:.2g} (corrected for {len(scored)} "
-            "subsets)."
-        ),
-        metrics={
-            "family": family.name,
-            **degradation_metrics(
-                metric, worst, share, min_size, [d.to_dict(p) for _, p, d in scored]
-            ),
-        },
-        impact=impact_of_share(share),
-        p_value=p_value,
+    drops = [d for _, _, d in scored]
+    naming = (f"the {family.what} subset", repr(split.feature))
+    return drop_finding(
+        ctx, split, metric, scored, drops, naming, min_size, {"family": family.name}
     )
 
 

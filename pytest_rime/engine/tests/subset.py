@@ -752,6 +752,35 @@ class WorstGap:
             "subsets": subsets,
         }
 
+    def mix_metrics(
+        self, min_size: int, mix: str, values: Sequence[SubsetValue]
+    ) -> dict[str, JSONValue]:
+        """:meth:`metrics` with the subsets' ``values`` and support, p-values by random eval rows.
+
+        ``mix``: what the random eval rows keep of the subset ("labels", "size").
+        """
+        return self.metrics(
+            min_size,
+            f"random eval subsets with the same {mix}, Bonferroni over the subsets",
+            [
+                {**v.to_dict(), "support": v.support, "p_value": self.p_by_subset.get(v.name)}
+                for v in values
+            ],
+        )
+
+    def describe(self, subset: str, of: str, mix: str) -> str:
+        """The case's description: "<metric> on <subset> '<worst>' of <of> is ...".
+
+        ``subset``: how the subsets are named ("subset", "the length subset"); ``of``: what
+        they split ("feature 'x'"); ``mix``: what the random eval rows of the p-value keep.
+        """
+        return (
+            f"{self.metric.name} on {subset} {self.worst.name!r} of {of} is "
+            f"{self.worst_value:.4g} vs {self.overall:.4g} on all eval rows ({self.worst.size} "
+            f"rows, {self.share:.1%} of eval); random eval rows with the same {mix} do as badly "
+            f"with p = {self.p_value:.2g} (corrected for {self.tests} subsets)."
+        )
+
     def finding(self, description: str, metrics: Mapping[str, JSONValue]) -> Finding:
         """The case: impact of the subset's share, at most MEDIUM for a known weakness."""
         return Finding(
@@ -808,15 +837,9 @@ def _gap_finding(
     if not scored:
         return _too_small(split.feature, min_size, metric)
     case = worst_gap(ctx, split, metric, overall, scored, min_size)
-    worst = case.worst
+    mix = "target range" if ctx.model_task == REGRESSION else "labels"
     return case.finding(
-        (
-            f"{metric.name} on subset {worst.name!r} of feature {split.feature!r} is "
-            f"{case.worst_value:.4g} vs {overall:.4g} on all eval rows ({worst.size} rows, "
-            f"{case.share:.1%} of eval); random eval rows with the same "
-            f"{'target range' if ctx.model_task == REGRESSION else 'labels'} do as badly with "
-            f"p = {case.p_value:.2g} (corrected for {case.tests} subsets)."
-        ),
+        case.describe("subset", f"feature {split.feature!r}", mix),
         case.metrics(
             min_size,
             _method(metric, "random subsets with the same label mix"),
@@ -1072,6 +1095,50 @@ def degradation_metrics(
     }
 
 
+def drop_finding(
+    ctx: RunContext,
+    split: SubsetSplit,
+    metric: Metric,
+    scored: list[tuple[float, float, SubsetDrop]],
+    drops: Sequence[SubsetDrop],
+    naming: tuple[str, str],
+    min_size: int,
+    context: Mapping[str, JSONValue] | None = None,
+) -> Finding:
+    """The degradation case of the worst of the (non-empty) ``scored`` drops of ``split``.
+
+    ``drops``: the subsets its metrics list, with their p-values in ``scored``; ``naming``:
+    ``(subset, of)`` as in :meth:`WorstGap.describe`; ``context``: metrics put before the rest.
+    Impact: the worst subset's share of the eval rows.
+    """
+    _, p_value, worst = pick_worst(scored, ctx.config.significance_level)
+    share = worst.eval.size / metric_inputs(ctx, "eval").size
+    p_by_subset = {d.name: p for _, p, d in scored}
+    subset, of = naming
+    return Finding(
+        features=(split.feature,),
+        statistic=worst.drop,
+        description=(
+            f"{metric.name} on {subset} {worst.name!r} of {of} went from {worst.ref.value:.4g} "
+            f"on ref to {worst.eval.value:.4g} on eval ({worst.eval.size} eval rows, "
+            f"{share:.1%} of eval); a random split of the subset's rows does as badly with "
+            f"p = {p_value:.2g} (corrected for {len(scored)} subsets)."
+        ),
+        metrics={
+            **(context or {}),
+            **degradation_metrics(
+                metric,
+                worst,
+                share,
+                min_size,
+                [d.to_dict(p_by_subset.get(d.name)) for d in drops],
+            ),
+        },
+        impact=impact_of_share(share),
+        p_value=p_value,
+    )
+
+
 @register_test(
     "subset_performance.subset_performance_degradation",
     name="Subset Performance Degradation",
@@ -1095,7 +1162,6 @@ def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> l
     if isinstance(metric, Finding):
         return [metric]
     min_size = int(settings.params["min_subset_size"])
-    eval_rows = metric_inputs(ctx, "eval").size
     findings = []
     for split in split_features(ctx, settings.params):
         drops = subset_drops(ctx, split, metric, min_size)
@@ -1103,29 +1169,15 @@ def subset_performance_degradation(ctx: RunContext, settings: TestSettings) -> l
         if not scored:
             findings.append(_too_small(split.feature, min_size, metric))
             continue
-        _, p_value, worst = pick_worst(scored, ctx.config.significance_level)
-        share = worst.eval.size / eval_rows
-        p_by_subset = {d.name: p for _, p, d in scored}
         findings.append(
-            Finding(
-                features=(split.feature,),
-                statistic=worst.drop,
-                description=(
-                    f"{metric.name} on subset {worst.name!r} of feature {split.feature!r} went "
-                    f"from {worst.ref.value:.4g} on ref to {worst.eval.value:.4g} on eval "
-                    f"({worst.eval.size} eval rows, {share:.1%} of eval); a random split of "
-                    f"the subset's rows does as badly with p = {p_value:.2g} (corrected for "
-                    f"{len(scored)} subsets)."
-                ),
-                metrics=degradation_metrics(
-                    metric,
-                    worst,
-                    share,
-                    min_size,
-                    [d.to_dict(p_by_subset.get(d.name)) for d in drops],
-                ),
-                impact=impact_of_share(share),
-                p_value=p_value,
+            drop_finding(
+                ctx,
+                split,
+                metric,
+                scored,
+                drops,
+                ("subset", f"feature {split.feature!r}"),
+                min_size,
             )
         )
     return findings
