@@ -251,7 +251,9 @@ def test_topic_shift_to_other_classes_gives_a_high_drift_case(news: Planted) -> 
     cases = news.run("topic-shift", shifted, healthy)
     high = high_in(cases, "Drift")
     assert high, "no HIGH drift case:\n" + all_high(cases)
-    assert {"drift.label_drift", "drift.prediction_drift"} <= {c.test_id for c in high}
+    high_ids = {c.test_id for c in high}
+    assert {"drift.label_drift", "drift.prediction_drift"} <= high_ids
+    assert high_ids & TEXT_DRIFT_TESTS, "the texts' own drift is not HIGH:\n" + all_high(cases)
 
     control = news.run("topic-control", None, healthy)
     assert not high_in(control, "Drift"), all_high(control)
