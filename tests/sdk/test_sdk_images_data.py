@@ -3,7 +3,7 @@
 Data: scikit-learn's bundled 8x8 digits (``e2e/image_datasets.py``), a seeded split into train /
 reference / evaluation written as PNG files beside csv tables in one folder; the model is a
 logistic regression on flattened pixels pickled with joblib. The folder is uploaded as one
-directory (``upload_model_directory``) and the configs point at the tables inside it
+directory (``upload_data_directory``) and the configs point at the tables inside it
 (``rime://uploads/<id>/ref.csv``): the server resolves each image relative to its table. The
 evaluation images get timestamps over three days for the firewalls; on the third day every image
 is darkened (pixels x 0.35), which the brightness drift of that bin must show as HIGH while the
@@ -92,7 +92,7 @@ def image_files(module_client: RIMEClient, tmp_path_factory: pytest.TempPathFact
     save_model(train("logreg", data.train, 0), model_dir / "model.joblib")
     return ImageFiles(
         folder=folder,
-        data=module_client.upload_model_directory(folder),
+        data=module_client.upload_data_directory(folder),
         model=module_client.upload_model_directory(model_dir) + "/model.joblib",
         days=days,
     )
@@ -102,9 +102,10 @@ def test_an_images_folder_upload_is_content_addressed(
     module_client: RIMEClient, image_files: ImageFiles, tmp_path: Path
 ) -> None:
     copy = shutil.copytree(image_files.folder, tmp_path / "elsewhere")
-    assert module_client.upload_model_directory(copy) == image_files.data
+    assert module_client.upload_data_directory(copy) == image_files.data
+    assert module_client.upload_model_directory(copy) == image_files.data  # same store
     (copy / "eval" / "0.png").write_bytes((copy / "eval" / "1.png").read_bytes())
-    assert module_client.upload_model_directory(copy) != image_files.data
+    assert module_client.upload_data_directory(copy) != image_files.data
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_unreadable_images_are_counted_and_reported_not_a_failed_job(
     module_client: RIMEClient, image_files: ImageFiles, clean_job: RIMEStressTestJob, tmp_path: Path
 ) -> None:
     bad = _write_corrupt(tmp_path / "corrupt", image_files.folder)
-    uri = module_client.upload_model_directory(tmp_path / "corrupt")
+    uri = module_client.upload_data_directory(tmp_path / "corrupt")
     config = image_files.config(
         data_info={"ref_path": f"{uri}/ref.csv", "eval_path": f"{uri}/eval.csv"}
     )
@@ -205,7 +206,7 @@ def test_image_col_names_another_column(
     for name in ("ref", "eval"):
         table = pd.read_csv(folder / f"{name}.csv").rename(columns={"image": "picture"})
         table.to_csv(folder / f"{name}.csv", index=False)
-    uri = module_client.upload_model_directory(folder)
+    uri = module_client.upload_data_directory(folder)
     config = image_files.config(
         data_info={
             "ref_path": f"{uri}/ref.csv",
