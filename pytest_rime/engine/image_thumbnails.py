@@ -62,14 +62,3 @@ def thumbnail(pixels: np.ndarray | None, max_side: int = MAX_SIDE) -> str | None
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return _PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def decode_thumbnail(uri: str) -> np.ndarray:
-    """The pixels of a thumbnail made by `thumbnail` (for tests and tools)."""
-    if not uri.startswith(_PREFIX):
-        raise ValueError("not a PNG data URI")
-    from PIL import Image
-
-    with Image.open(io.BytesIO(base64.b64decode(uri[len(_PREFIX) :]))) as image:
-        decoded: np.ndarray = np.asarray(image.convert(image.mode), dtype=np.uint8)
-        return decoded

@@ -846,14 +846,6 @@ class Metric:
             return 0.0 if delta <= 0 else float("inf")
         return float(delta / abs(baseline))
 
-    def describe_change(self) -> str:
-        """How :meth:`degradation` is expressed, for descriptions."""
-        return (
-            "relative increase"
-            if self.relative
-            else ("drop" if self.higher_is_better else "increase")
-        )
-
 
 ACCURACY = Metric(
     "Accuracy",

@@ -5,6 +5,8 @@ Imported as ``from image_models import ...`` (shared by the test_image_*.py modu
 
 from __future__ import annotations
 
+import base64
+import io
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from image_data import ImageRun, write_image_run
+from PIL import Image
 
 from pytest_rime.engine.catalog import all_tests
 from pytest_rime.engine.context import RunContext
@@ -102,3 +105,14 @@ def assert_at_most_low(cases: list[TestCaseResult]) -> None:
     """Every case is NONE or LOW (the message lists the others)."""
     loud = [c.description for c in cases if c.severity not in (Severity.NONE, Severity.LOW)]
     assert not loud, loud
+
+
+PNG_URI = "data:image/png;base64,"
+
+
+def decode_thumbnail(uri: str) -> np.ndarray:
+    """The pixels of a thumbnail (``image_thumbnails.thumbnail``'s PNG data URI)."""
+    if not uri.startswith(PNG_URI):
+        raise ValueError("not a PNG data URI")
+    with Image.open(io.BytesIO(base64.b64decode(uri[len(PNG_URI) :]))) as image:
+        return np.asarray(image.convert(image.mode), dtype=np.uint8)

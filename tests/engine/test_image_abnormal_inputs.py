@@ -12,13 +12,13 @@ from image_models import (
     Images,
     assert_at_most_low,
     category_cases,
+    decode_thumbnail,
     image_cases,
     quiet,
     random_split,
 )
 from scipy import stats
 
-from pytest_rime.engine.image_thumbnails import decode_thumbnail
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
 from pytest_rime.engine.run import run_stress_test
 

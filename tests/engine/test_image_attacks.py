@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from engine_helpers import run_one
 from image_data import blob_images, digit_images
-from image_models import image_context, only, random_split
+from image_models import decode_thumbnail, image_context, only, random_split
 from scipy import stats
 
-from pytest_rime.engine.image_thumbnails import decode_thumbnail
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.tests.image_attacks import margins, window_share
 

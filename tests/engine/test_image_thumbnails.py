@@ -4,8 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from image_models import decode_thumbnail
 
-from pytest_rime.engine.image_thumbnails import MAX_SIDE, decode_thumbnail, thumbnail
+from pytest_rime.engine.image_thumbnails import MAX_SIDE, thumbnail
 
 
 def test_small_grey_image_round_trips_exactly():

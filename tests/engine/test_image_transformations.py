@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 from engine_helpers import run_one
 from image_data import blob_images, digit_images, write_image_run, write_images
-from image_models import Images, image_context, only, random_split
+from image_models import Images, decode_thumbnail, image_context, only, random_split
 from scipy import stats
 
 from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.image_perturb import gaussian_blur, horizontal_flip
-from pytest_rime.engine.image_thumbnails import decode_thumbnail
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
 from pytest_rime.engine.run import load_context
 from pytest_rime.engine.tests.image_transformations import (
