@@ -1,6 +1,7 @@
 """The ``rime`` console script.
 
-``rime serve`` runs the backend server until SIGTERM or SIGINT (see ``rime serve --help``).
+``rime serve`` runs the backend server until SIGTERM or SIGINT (see ``rime serve --help``);
+``rime report`` writes the standalone HTML page of a run or firewall (:mod:`.cli_report`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import argparse
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from pytest_rime.cli_report import add_report_parser
 from pytest_rime.server import settings as defaults
 
 
@@ -24,6 +27,18 @@ def _positive(kind: type[int | float]) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _http_url(text: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host, without its trailing slash; or ``""``."""
+    if not text:
+        return ""  # the default: http(s)://<host>:<web port>
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            f"expected an http:// or https:// URL such as https://rime.example.com, got {text!r}"
+        )
+    return text.rstrip("/")
 
 
 def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +69,13 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         type=int,
         default=None,
         help="Web app port; 0 picks a free one (default: the gRPC port + 1, or 0 with --port 0)",
+    )
+    serve.add_argument(
+        "--web-base-url",
+        type=_http_url,
+        default="",
+        help="The web app's URL as people reach it (e.g. https://rime.example.com behind a "
+        "proxy); get_link() URLs start with it (default: http(s)://<host>:<web port>)",
     )
     serve.add_argument(
         "--port-file", type=Path, help='Write {"port", "web_port", "pid"} here once serving'
@@ -94,6 +116,37 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--no-pip-index", action="store_true", help="Build managed images with pip --no-index"
     )
     serve.add_argument(
+        "--allow-local-path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="Let configs name local files under DIR (repeatable; by default only rime:// "
+        "uploads and remote URLs)",
+    )
+    serve.add_argument(
+        "--allow-custom-image",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="Let custom_image name this venv or interpreter (repeatable; by default only "
+        "managed images)",
+    )
+    serve.add_argument(
+        "--job-timeout-secs",
+        type=_positive(float),
+        default=defaults.DEFAULT_JOB_TIMEOUT_SECS,
+        help="Wall-clock limit of a job; a config's job_timeout_secs overrides it "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--job-log-limit-mb",
+        type=_positive(float),
+        default=defaults.DEFAULT_JOB_LOG_LIMIT_MB,
+        help="Largest job log in MiB; older output is dropped (default: %(default)s)",
+    )
+    serve.add_argument(
         "--log-level", default="INFO", help="Python logging level (default: %(default)s)"
     )
     serve.set_defaults(handler=_serve)
@@ -101,6 +154,8 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pytest_rime.server.app import serve
+    from pytest_rime.server.datadir import DataDirInUseError
+    from pytest_rime.server.joblog import check_log_limit
     from pytest_rime.server.settings import ServerSettings, read_api_keys
 
     if (args.tls_cert is None) != (args.tls_key is None):
@@ -112,11 +167,16 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        log_limit = check_log_limit(int(args.job_log_limit_mb * 1024 * 1024))
+    except ValueError as exc:
+        parser.error(f"--job-log-limit-mb: {exc}")
     settings = ServerSettings(
         data_dir=args.data_dir,
         host=args.host,
         port=args.port,
         web_port=_web_port(args.web_port, args.port),
+        web_base_url=args.web_base_url,
         api_keys=api_keys,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
@@ -126,8 +186,15 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         pip_index_url=args.pip_index_url,
         pip_find_links=tuple(args.pip_find_links),
         no_pip_index=args.no_pip_index,
+        allowed_local_paths=tuple(args.allow_local_path),
+        allowed_custom_images=tuple(args.allow_custom_image),
+        job_timeout_secs=args.job_timeout_secs,
+        job_log_limit_bytes=log_limit,
     )
-    serve(settings, port_file=args.port_file)
+    try:
+        serve(settings, port_file=args.port_file)
+    except DataDirInUseError as exc:
+        parser.exit(1, f"rime serve: error: {exc}\n")
     return 0
 
 
@@ -136,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rime", description="pytest-rime command line")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve_parser(commands)
+    add_report_parser(commands)
     return parser
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "NLP",
     "REGRESSION",
     "REPORT_CATEGORIES",
+    "SEVERITIES",
     "TABULAR",
     "TEXT_CLASSIFICATION",
     "ThresholdOrder",
@@ -117,6 +118,9 @@ FAIL_ON_LEVELS: Final = ("low", "medium", "high")
 
 DEFAULT_FAIL_ON: Final = "high"
 """``fail_on`` when none is given."""
+
+SEVERITIES: Final = ("NONE", "LOW", "MEDIUM", "HIGH")
+"""Severities of a test case, lowest first (a ``fail_on`` level names one of the last three)."""
 
 
 class VocabularyError(ValueError):

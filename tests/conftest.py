@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,11 +41,20 @@ def predict_df(df):
 
 
 @pytest.fixture
-def rime_server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Start servers on 127.0.0.1:0; ``start(data_dir=None, **ServerSettings fields)``."""
+def rime_server_factory(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerFactory]:
+    """Start servers on 127.0.0.1:0; ``start(data_dir=None, **ServerSettings fields)``.
+
+    Unless given, ``allowed_local_paths`` is the session's temporary directory, so configs may
+    name the files tests write there, and ``allowed_custom_images`` the running interpreter's
+    environment.
+    """
     started: list[RunningServer] = []
 
     def start(data_dir: Path | None = None, **settings: Any) -> RunningServer:
+        settings.setdefault("allowed_local_paths", (tmp_path_factory.getbasetemp(),))
+        settings.setdefault("allowed_custom_images", (Path(sys.prefix), Path(sys.executable)))
         server = create_server(
             ServerSettings(
                 data_dir=data_dir or tmp_path / "rime-data",

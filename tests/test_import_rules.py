@@ -6,6 +6,8 @@ The rules (docs/internals.md, "Layers"):
 - ``server`` imports nothing of ``sdk``, ``plugin``, ``cli`` nor the package root ``pytest_rime``;
 - ``sdk`` imports nothing of ``server``, ``engine``, ``plugin`` or ``cli``;
 - ``plugin`` imports nothing of ``engine``, ``server`` or ``cli``;
+- ``report`` (pure rendering: the standard library, jinja2 and ``vocabulary``) imports nothing
+  of grpc, pytest, ``engine``, ``server``, ``sdk``, ``plugin``, ``cli`` nor the package root;
 - no module imports itself back through any chain of imports (function-level imports count;
   imports under ``if TYPE_CHECKING:`` do not run, so they do not).
 """
@@ -34,6 +36,16 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "server": ("pytest_rime.sdk", "pytest_rime.plugin", "pytest_rime.cli", "pytest_rime"),
     "sdk": ("pytest_rime.server", "pytest_rime.engine", "pytest_rime.plugin", "pytest_rime.cli"),
     "plugin": ("pytest_rime.engine", "pytest_rime.server", "pytest_rime.cli"),
+    "report": (
+        "grpc",
+        "pytest",
+        "pytest_rime.engine",
+        "pytest_rime.server",
+        "pytest_rime.sdk",
+        "pytest_rime.plugin",
+        "pytest_rime.cli",
+        "pytest_rime",
+    ),
 }
 
 
@@ -220,5 +232,9 @@ def test_rules_and_cycles_are_detected() -> None:
     assert breaks_rule(Import("pytest_rime.server.jobs", "pytest_rime", 1))
     assert not breaks_rule(Import("pytest_rime.server.jobs", "pytest_rime.engine.run", 1))
     assert breaks_rule(Import("pytest_rime.plugin.session", "pytest_rime.server.embedded", 1))
+    assert breaks_rule(Import("pytest_rime.report.views", "pytest_rime.engine.results", 1))
+    assert breaks_rule(Import("pytest_rime.report.pages", "pytest_rime", 1))
+    assert not breaks_rule(Import("pytest_rime.report.pages", "pytest_rime.vocabulary", 1))
+    assert not breaks_rule(Import("pytest_rime.plugin.gate", "pytest_rime.report.gating", 1))
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert find_cycles({"a": {"b"}, "b": set()}) == []

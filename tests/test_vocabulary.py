@@ -26,6 +26,7 @@ LISTS: dict[str, frozenset[Any]] = {
         "KNOWN_DATA_TYPES",
         "MODEL_TASKS",
         "FAIL_ON_LEVELS",
+        "SEVERITIES",
         "BIN_SIZES_SECONDS",
     )
 }

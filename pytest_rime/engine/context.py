@@ -12,7 +12,9 @@ A :class:`RunContext` holds
   normal form (binary: positive-class probabilities, shape (n,); multi-class: an (n, k)
   probability matrix aligned with ``classes``, or labels (n,); regression: values (n,)),
   ``ctx.predicted_labels(which)``; ``ctx.predict(frame)`` runs the model on any frame (e.g. a
-  transformed copy) and returns the same normal form; ``has_model`` / ``has_predictions``;
+  transformed copy) and returns the same normal form; ``ctx.predict_batches(frames)`` stacks
+  frames into calls of at most :data:`MAX_BATCH_CELLS` cells (one call for data of normal
+  width); ``has_model`` / ``has_predictions``;
 - ``ctx.profile(name)``: cached :class:`~pytest_rime.engine.profile.FeatureProfile`;
 - ``ctx.importance``: the :class:`~pytest_rime.engine.importance.Importance` of every feature
   (model importance in 0..1, or a label-dependence fallback without a model), computed once by
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import numbers
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
@@ -69,6 +71,18 @@ CLASSIFICATION_TASKS = (TEXT_CLASSIFICATION, IMAGE_CLASSIFICATION)
 from the labels (or predictions)."""
 
 Which = Literal["ref", "eval"]
+
+MAX_BATCH_CELLS = 2**24
+"""Most cells (rows x columns) stacked into one model call: 134 MB of floats, so a batch of
+copies of wide data (thousands of columns) stays far below a job's memory limit; data of
+normal width (tens of columns) fits hundreds of thousands of rows in one call."""
+
+
+def batch_rows(columns: int) -> int:
+    """Rows of ``columns`` columns that fit in one model call (:data:`MAX_BATCH_CELLS`)."""
+    return max(1, MAX_BATCH_CELLS // max(1, columns))
+
+
 T = TypeVar("T")
 
 
@@ -496,6 +510,30 @@ class RunContext:
         if self.model is None:
             raise ModelError("this run has no model (only precomputed predictions)")
         return self.normalize(self.model.predict(self.model_input(frame)))
+
+    def predict_batches(self, frames: Iterable[pd.DataFrame]) -> np.ndarray:
+        """Normal-form predictions of ``frames`` stacked (in order), in few batched calls.
+
+        Consecutive frames are stacked into one call while it holds at most
+        :data:`MAX_BATCH_CELLS` cells (a larger frame is a call of its own), so the memory of
+        a batch is bounded whatever the number of frames and columns; ``frames`` may be a
+        generator, consumed one call at a time.
+
+        Raises:
+            ModelError: There is no model, or a frame lacks model features.
+        """
+        outputs: list[np.ndarray] = []
+        chunk: list[pd.DataFrame] = []
+        rows = 0
+        for frame in frames:
+            if chunk and rows + len(frame) > batch_rows(frame.shape[1]):
+                outputs.append(self.predict(pd.concat(chunk, ignore_index=True)))
+                chunk, rows = [], 0
+            chunk.append(frame)
+            rows += len(frame)
+        if chunk:
+            outputs.append(self.predict(pd.concat(chunk, ignore_index=True)))
+        return np.concatenate(outputs) if outputs else np.empty(0)
 
     def normalize(self, raw: np.ndarray) -> np.ndarray:
         """Raw model output -> the normal form of the task (see the module docstring)."""

@@ -9,9 +9,12 @@ possible; the impact is the larger:
   other eval rows and the baseline is a constant predictor's loss. Not measured when the model
   is no better than the constant predictor.
 - **prediction change**: with a model, the flagged rows are repaired (their features set to
-  the typical reference value: the median, or the most frequent value) and re-predicted; the
+  the typical reference value: the median, or the most frequent value; a column whose eval
+  values do not share the reference dtype becomes an object column, as in the stacked frames
+  of :mod:`pytest_rime.engine.robustness`) and re-predicted; the
   mean change of the prediction (see :func:`pytest_rime.engine.importance.prediction_change`).
-  All cases of a test are repaired and predicted in ONE batched call.
+  All cases of a test are repaired and predicted in ONE batched call (more only beyond
+  :data:`~pytest_rime.engine.context.MAX_BATCH_CELLS` cells: wide data).
 
 The metric measure compares different rows, so it is confounded when the flagged rows are
 abnormal in other ways too (e.g. nulls in several features of the same rows): each feature's
@@ -25,18 +28,19 @@ A case with no flagged rows, or with neither measure available, has impact ``Non
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.context import RunContext, batch_rows
 from pytest_rime.engine.data import BOOL
 from pytest_rime.engine.importance import prediction_change
 from pytest_rime.engine.model import error_text
 from pytest_rime.engine.results import JSONValue
+from pytest_rime.engine.robustness import merged_column
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,11 @@ def metric_impact(ctx: RunContext, mask: np.ndarray) -> Impact | None:
     ``None`` without labelled rows on either side.
     """
     losses = ctx.memo("eval_row_losses", lambda: ctx.row_losses("eval"))
-    labelled = ctx.labels("eval").notna().to_numpy()
+    labelled = ctx.memo("eval_labelled", lambda: ctx.labels("eval").notna().to_numpy())
     flagged, clean = losses[mask & labelled], losses[~mask & labelled]
     if flagged.size == 0 or clean.size == 0:
         return None
-    baseline = ctx.baseline_loss()
+    baseline = ctx.memo("baseline_loss", ctx.baseline_loss)
     skill = baseline - float(clean.mean())
     metrics: dict[str, JSONValue] = {
         "flagged_rows_loss": float(flagged.mean()),
@@ -84,13 +88,43 @@ def metric_impact(ctx: RunContext, mask: np.ndarray) -> Impact | None:
     return Impact(value, metrics)
 
 
-def _repaired(ctx: RunContext, features: Sequence[str], rows: np.ndarray) -> pd.DataFrame:
-    frame = ctx.eval.iloc[rows].copy()
-    for name in features:
-        value = typical_value(ctx, name)
-        dtype = ctx.ref[name].dtype if value is not None else object
-        frame[name] = pd.Series([value] * len(frame), index=frame.index, dtype=dtype)
+def _typical_values(ctx: RunContext, name: str, rows: int) -> np.ndarray:
+    """``rows`` copies of the typical value of ``name``, in the reference dtype."""
+    value = typical_value(ctx, name)
+    dtype = ctx.ref[name].dtype if value is not None else object
+    return pd.Series([value] * rows, dtype=dtype).to_numpy()
+
+
+def _repaired(ctx: RunContext, cases: Sequence[tuple[Sequence[str], np.ndarray]]) -> pd.DataFrame:
+    """The flagged eval rows of every case, stacked, each with its features repaired."""
+    frame = ctx.eval.iloc[np.concatenate([rows for _, rows in cases])].reset_index(drop=True)
+    pieces: dict[str, list[tuple[slice, np.ndarray]]] = {}
+    start = 0
+    for features, rows in cases:
+        where = slice(start, start + rows.size)
+        for name in features:
+            pieces.setdefault(name, []).append((where, _typical_values(ctx, name, rows.size)))
+        start += rows.size
+    for name, replaced in pieces.items():
+        frame[name] = merged_column(frame[name], replaced)
     return frame
+
+
+def _repaired_batches(
+    ctx: RunContext, cases: Sequence[tuple[Sequence[str], np.ndarray]]
+) -> Iterator[pd.DataFrame]:
+    """:func:`_repaired` frames of consecutive cases, each one model call (``batch_rows``)."""
+    limit = batch_rows(ctx.eval.shape[1])
+    chunk: list[tuple[Sequence[str], np.ndarray]] = []
+    rows = 0
+    for case in cases:
+        if chunk and rows + case[1].size > limit:
+            yield _repaired(ctx, chunk)
+            chunk, rows = [], 0
+        chunk.append(case)
+        rows += case[1].size
+    if chunk:
+        yield _repaired(ctx, chunk)
 
 
 def _prediction_changes(
@@ -101,8 +135,7 @@ def _prediction_changes(
     if not todo or not ctx.has_model:
         return out
     base = ctx.predictions("eval")
-    frames = [_repaired(ctx, cases[i][0], cases[i][1]) for i in todo]
-    changed = ctx.predict(pd.concat(frames, ignore_index=True))
+    changed = ctx.predict_batches(_repaired_batches(ctx, [cases[i] for i in todo]))
     start = 0
     for i in todo:
         rows = cases[i][1]

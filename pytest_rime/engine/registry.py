@@ -14,7 +14,7 @@ How to write a test (one function per test, in ``pytest_rime/engine/tests/<categ
         description="Distribution of the label in eval vs ref (PSI).",
         needs_labels=True,  # SKIP (with the reason) when the data has no labels
         params={"bins": 10},  # tests_config parameters with their defaults
-    )
+    )  # (each numeric one has its range in PARAM_RANGES)
     def label_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
         '''One sentence on what is measured. Severity: how it is set.'''
         psi = ...
@@ -63,6 +63,73 @@ CATEGORY_SLUGS: Mapping[str, str] = MappingProxyType(
 """Test id prefix of each category, e.g. ``"Abnormal Inputs" -> "abnormal_inputs"``."""
 
 Thresholds = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """The values a numeric test parameter may take: ``minimum``..``maximum`` (inclusive).
+
+    ``min_exclusive`` excludes ``minimum`` itself (``(0, 1]`` for a positive fraction).
+    """
+
+    minimum: float
+    maximum: float
+    min_exclusive: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.minimum if self.min_exclusive else value >= self.minimum
+        return above and value <= self.maximum
+
+    def __str__(self) -> str:
+        return f"{'(' if self.min_exclusive else '['}{self.minimum:g}, {self.maximum:g}]"
+
+
+_FRACTION = ParamRange(0.0, 1.0)
+_POSITIVE_FRACTION = ParamRange(0.0, 1.0, min_exclusive=True)
+_COUNT = ParamRange(1, 10_000_000)
+
+PARAM_RANGES: Mapping[str, ParamRange] = MappingProxyType(
+    {
+        "bound_fraction": _POSITIVE_FRACTION,
+        "candidates_per_round": ParamRange(1, 100),
+        "components": ParamRange(1, 1024),
+        "dims": ParamRange(1, 65_536),
+        "epsilon": _POSITIVE_FRACTION,
+        "flip_tolerance": _FRACTION,
+        "foreign_share": _FRACTION,
+        "grid_size": ParamRange(2, 1000),
+        "iqr_multiplier": ParamRange(0, 1000),
+        "judged_strength": ParamRange(1, 5),
+        "margin": ParamRange(0, 100),
+        "max_categories": ParamRange(1, 10_000),
+        "max_contrast": ParamRange(0, 255),
+        "max_queries": ParamRange(2, 100_000),  # a text attack ranks words, then edits
+        "max_ref_null_fraction": _FRACTION,
+        "max_rows": ParamRange(1, 1_000_000),
+        "max_words_fraction": _POSITIVE_FRACTION,
+        "min_expected_count": ParamRange(0, 1e9),
+        "min_frequency": _FRACTION,
+        "min_group_size": _COUNT,
+        "min_script_share": _FRACTION,
+        "min_side_texts": _COUNT,
+        "min_subset_size": _COUNT,
+        "min_texts": _COUNT,
+        "numeric_bins": ParamRange(2, 100),
+        "p_init": _POSITIVE_FRACTION,
+        "quantile": _POSITIVE_FRACTION,
+        "sample_size": ParamRange(1, 100_000),
+        "steps": ParamRange(1, 1000),
+        "top_tokens": ParamRange(1, 100_000),
+        "word_rate": _POSITIVE_FRACTION,
+    }
+)
+"""The range of every numeric ``tests_config`` parameter, by name (one range per name, whichever
+test has it). :func:`register_test` refuses a numeric parameter without one;
+:func:`pytest_rime.engine.validation.validate_config` refuses a value outside it."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -175,7 +242,8 @@ def register_test(
         needs_model: The test calls the model on new inputs.
         needs_predictions: The test needs ref/eval predictions (model or precomputed).
         needs_labels: The test needs the label column in ref and eval.
-        params: Test-specific ``tests_config`` parameters and their defaults.
+        params: Test-specific ``tests_config`` parameters and their defaults; each numeric one
+            needs its range in :data:`PARAM_RANGES`.
         param_choices: Allowed values of some parameters.
         data_types: The ``data_type`` values the test serves (the run loop runs it only on
             those); each one of :data:`pytest_rime.vocabulary.KNOWN_DATA_TYPES`.
@@ -187,7 +255,8 @@ def register_test(
         The decorator; it returns the function unchanged.
 
     Raises:
-        ValueError: The id is taken, malformed, or the category or thresholds are invalid.
+        ValueError: The id is taken, malformed, the category or thresholds are invalid, or a
+            numeric parameter has no range in :data:`PARAM_RANGES` (or a default outside it).
     """
     if category not in CATEGORY_SLUGS:
         raise ValueError(f"{test_id}: unknown category {category!r} (expected one of {CATEGORIES})")
@@ -195,6 +264,14 @@ def register_test(
         raise ValueError(f"{test_id}: id must start with {CATEGORY_SLUGS[category]!r}.")
     if not thresholds[0] <= thresholds[1] <= thresholds[2]:
         raise ValueError(f"{test_id}: thresholds must be ascending (low, medium, high)")
+    for param, default in (params or {}).items():
+        if _is_number(default) and (
+            param not in PARAM_RANGES or default not in PARAM_RANGES[param]
+        ):
+            raise ValueError(
+                f"{test_id}: numeric parameter {param!r} needs a range in PARAM_RANGES that "
+                f"holds its default {default!r}"
+            )
     unknown = [name for name in data_types if name not in KNOWN_DATA_TYPES]
     if not data_types or unknown:
         raise ValueError(

@@ -7,12 +7,14 @@ Shared machinery of the Transformations and Attacks tests:
 - :class:`Edit`: some sample rows with one feature replaced (rows may repeat: an attack tries
   several candidate values per row);
 - :func:`predict_edits`: all edits of a test stacked into one frame and predicted in ONE call
-  (more only beyond :data:`MAX_BATCH_ROWS` rows). When the model raises on the stacked frame,
-  each edit is predicted alone, so an exception is pinned on the feature that causes it and
-  returned in place of that edit's predictions (a crash is a finding, not an error of the run).
-  Warnings the model emits on these deliberately corrupted inputs are silenced. A feature
-  whose new values do not share its dtype (numbers given as text) is an object column in the
-  whole stacked frame, its other rows keeping their original values;
+  (more only beyond :data:`MAX_BATCH_ROWS` rows, or beyond
+  :data:`~pytest_rime.engine.context.MAX_BATCH_CELLS` cells for wide data). When the model
+  raises on the stacked frame, each edit is predicted alone, so an exception is pinned on the
+  feature that causes it and returned in place of that edit's predictions (a crash is a
+  finding, not an error of the run). Warnings the model emits on these deliberately
+  corrupted inputs are silenced. A feature whose new values do not share its dtype (numbers
+  given as text) is an object column in the whole stacked frame, its other rows keeping their
+  original values;
 - :func:`row_changes` / :func:`decision_changed`: how much each prediction moved;
 - :func:`paired_losses`: the model's loss on the same labelled rows before and after a
   perturbation (0/1 error for classification, absolute error for regression), the paired
@@ -46,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from pytest_rime.engine.context import batch_rows
 from pytest_rime.engine.model import error_text
 from pytest_rime.engine.registry import Finding, TestSettings
 from pytest_rime.engine.results import JSONValue, Severity
@@ -70,6 +73,14 @@ CRASH_STATISTIC = 1.0
 
 SAMPLE_SIZE_PARAM = "sample_size"
 """The ``tests_config`` parameter naming how many evaluation rows a test perturbs."""
+
+MAX_PERTURBED_CELLS = 2**30
+"""Cells (rows x columns) of the perturbed copies of one test: a test perturbs every model
+feature of every sampled row, ``sample x features x columns`` cells, which grows with the
+square of the width. Wide data samples fewer rows (:func:`perturbed_rows`)."""
+
+MIN_PERTURBED_ROWS = 10
+"""The fewest sampled rows a perturbation test uses, however wide the data."""
 
 
 @dataclass(frozen=True)
@@ -114,11 +125,24 @@ def _draw_sample(ctx: RunContext, size: int) -> PerturbationSample:
     return PerturbationSample(positions, inputs, base, labels, _regression_scale(ctx, base))
 
 
+def perturbed_rows(ctx: RunContext, size: int) -> int:
+    """Rows a perturbation test samples: ``size``, or fewer for wide data.
+
+    At most :data:`MAX_PERTURBED_CELLS` cells of copies with every model feature perturbed,
+    and at least :data:`MIN_PERTURBED_ROWS` rows. Data of normal width keeps ``size`` (25
+    features allow 1.7 million rows); at 10,000 columns a test perturbs 10 rows per feature,
+    so its rates are coarser (what it can miss: a weakness that shows on fewer than one row
+    in ten).
+    """
+    width = max(1, len(ctx.model_features)) * max(1, ctx.eval.shape[1])
+    return min(size, max(MIN_PERTURBED_ROWS, MAX_PERTURBED_CELLS // width))
+
+
 def perturbation_sample(ctx: RunContext, size: int) -> PerturbationSample:
     """Up to ``size`` evaluation rows drawn with the run's seed, and their predictions.
 
     Computed once per run and size (tests with the same ``sample_size`` share the rows and the
-    predict call).
+    predict call). Wide data gets fewer rows (:func:`perturbed_rows`).
 
     Raises:
         ValueError: ``size`` is not positive.
@@ -126,7 +150,8 @@ def perturbation_sample(ctx: RunContext, size: int) -> PerturbationSample:
     """
     if size < 1:
         raise ValueError(f"{SAMPLE_SIZE_PARAM} must be a positive number of rows, got {size}")
-    return ctx.memo(f"perturbation_sample.{size}", lambda: _draw_sample(ctx, size))
+    rows = perturbed_rows(ctx, size)
+    return ctx.memo(f"perturbation_sample.{rows}", lambda: _draw_sample(ctx, rows))
 
 
 @dataclass(frozen=True)
@@ -154,7 +179,7 @@ def _numeric_kind(dtype: Any) -> TypeGuard[np.dtype[Any]]:
     return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
 
 
-def _merged_column(column: pd.Series, pieces: Sequence[tuple[slice, np.ndarray]]) -> np.ndarray:
+def merged_column(column: pd.Series, pieces: Sequence[tuple[slice, np.ndarray]]) -> np.ndarray:
     """``column`` with each slice replaced, in the narrowest dtype holding every value."""
     dtype = column.dtype
     if _numeric_kind(dtype) and all(_numeric_kind(v.dtype) for _, v in pieces):
@@ -178,7 +203,7 @@ def assemble(inputs: pd.DataFrame, edits: Sequence[Edit]) -> pd.DataFrame:
         pieces.setdefault(edit.feature, []).append((slice(start, stop), edit.values))
         start = stop
     for feature, feature_pieces in pieces.items():
-        batch[feature] = _merged_column(batch[feature], feature_pieces)
+        batch[feature] = merged_column(batch[feature], feature_pieces)
     return batch
 
 
@@ -224,10 +249,12 @@ def predict_edits(
 ) -> list[np.ndarray | Exception]:
     """Normal-form predictions of every edit, or the exception the model raised on it.
 
-    All edits go to the model in one call (split every ``max_rows`` rows); see the module
+    All edits go to the model in one call (split every ``max_rows`` rows, fewer for wide data:
+    :func:`~pytest_rime.engine.context.batch_rows`); see the module
     docstring for what happens when the model raises.
     """
     results: list[np.ndarray | Exception] = []
+    max_rows = min(max_rows, batch_rows(sample.inputs.shape[1]))
     for chunk in _chunks([edit for edit in edits if edit.rows.size], max_rows):
         results.extend(_predict_chunk(ctx, sample.inputs, chunk))
     empty = iter(results)

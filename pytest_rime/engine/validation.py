@@ -3,8 +3,9 @@
 Every unknown key and every wrong type raises :class:`ConfigError` whose ``.key`` is the dotted
 path of the offending key (``data_info.lable_col``,
 ``tests_config.drift.feature_drift.thresholds``). ``tests_config`` is checked against the test
-catalog: unknown test ids, unknown parameters and parameter values of the wrong type are
-rejected before a job starts; ``data_type`` against the registered data types.
+catalog: unknown test ids, unknown parameters, parameter values of the wrong type and numbers
+outside their range (:data:`pytest_rime.engine.registry.PARAM_RANGES`) are rejected before a
+job starts; ``data_type`` against the registered data types.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pytest_rime.engine.config import (
 )
 from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.monitoring import resolve_thresholds
+from pytest_rime.engine.registry import PARAM_RANGES
 from pytest_rime.vocabulary import (
     BIN_SIZES,
     TABULAR,
@@ -38,6 +40,12 @@ from pytest_rime.vocabulary import (
 MONITORING_KEYS = ("timestamp_col", "bin_size", "thresholds")
 """Keys of ``monitoring_info``."""
 
+MAX_RANDOM_SEED = 2**32 - 2
+"""Largest ``random_seed``: numpy and pandas seeds are 32-bit, and the run derives ``seed + 1``."""
+
+MAX_JOB_TIMEOUT_SECS = 30 * 24 * 3600
+"""Largest ``job_timeout_secs`` (a server job's wall-clock limit; the engine ignores it)."""
+
 _TOP_KEYS = (
     "run_name",
     "data_info",
@@ -47,6 +55,7 @@ _TOP_KEYS = (
     "tests_config",
     "random_seed",
     "data_type",
+    "job_timeout_secs",
 )
 _DATA_HINTS = get_type_hints(DataInfo)
 _DATA_STR_KEYS = tuple(key for key, hint in _DATA_HINTS.items() if hint in (str, str | None))
@@ -212,6 +221,9 @@ def _test_override(test_id: str, raw: Any) -> TestOverride:
         choices = spec.param_choices.get(name)
         if choices is not None and value not in choices:
             raise ConfigError(key, f"expected one of {', '.join(map(str, choices))}, got {value!r}")
+        bounds = PARAM_RANGES.get(name)
+        if bounds is not None and value not in bounds:
+            raise ConfigError(key, f"expected a number in {bounds}, got {value!r}")
         params[name] = float(value) if isinstance(default, float) else value
     return TestOverride(thresholds=thresholds, enabled=enabled, params=MappingProxyType(params))
 
@@ -280,8 +292,19 @@ def validate_config(raw: Mapping[str, Any] | TestRunConfig) -> TestRunConfig:
             f"got {model_task!r}",
         )
     seed = top.get("random_seed", 0)
-    if not _is_int(seed) or seed < 0:
-        raise ConfigError("random_seed", f"expected a non-negative integer, got {seed!r}")
+    if not _is_int(seed) or not 0 <= seed <= MAX_RANDOM_SEED:
+        raise ConfigError(
+            "random_seed",
+            f"expected a non-negative integer of at most {MAX_RANDOM_SEED}, got {seed!r}",
+        )
+    timeout = top.get("job_timeout_secs", MAX_JOB_TIMEOUT_SECS)
+    if not (_is_int(timeout) or isinstance(timeout, float)) or not 0 < timeout <= (
+        MAX_JOB_TIMEOUT_SECS
+    ):
+        raise ConfigError(
+            "job_timeout_secs",
+            f"expected seconds in (0, {MAX_JOB_TIMEOUT_SECS}], got {timeout!r}",
+        )
     return TestRunConfig(
         run_name=run_name,
         data_info=_data_info(top.get("data_info"), kind.data_info_keys),

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_rime.report.gating import severity_rank as severity_rank  # re-exported
 from pytest_rime.vocabulary import REPORT_CATEGORIES
-
-SEVERITIES = ("NONE", "LOW", "MEDIUM", "HIGH")
-"""Severities in ascending order."""
+from pytest_rime.vocabulary import SEVERITIES as SEVERITIES  # re-exported
 
 STATUSES = ("PASS", "WARNING", "FAIL", "SKIP", "ERROR")
 """Statuses of a test case (``ERROR``: the test's own code raised, an engine error)."""
@@ -25,11 +24,6 @@ STATUSES = ("PASS", "WARNING", "FAIL", "SKIP", "ERROR")
 CATEGORIES = REPORT_CATEGORIES
 """Display names of the known categories, in report order (``Monitoring``: the monitored
 metrics and events of a firewall bin)."""
-
-
-def severity_rank(severity: str) -> int:
-    """Position of ``severity`` in NONE < LOW < MEDIUM < HIGH."""
-    return SEVERITIES.index(severity)
 
 
 def category_slug(category: str) -> str:

@@ -18,6 +18,7 @@ entry of their run as their location (skips, warnings).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ from pytest_rime.plugin.render import engine_error_text, failure_text, finding, 
 from pytest_rime.plugin.runner import RunFailed
 from pytest_rime.plugin.schema import FirewallSpec, StressTestSpec
 from pytest_rime.plugin.session import get_session
+from pytest_rime.report.fields import firewall_anchor, run_anchor
 
 SKIP_LIMIT_ITEM = "Skipped test cases"
 """Name of the item that checks a run's (or bin's) share of skipped cases."""
@@ -158,8 +160,10 @@ class RimeRun(_SpecCollector[StressTestSpec]):
 
     def collect(self) -> Iterator[RimeCategory | RimeSkipLimit]:
         """One collector per category of the run's test cases, in report order."""
-        record = get_session(self.config).result_for(STRESS_TESTS, self.spec, self.backend)
-        yield from _children(self, record, self._gate())
+        session = get_session(self.config)
+        record = session.result_for(STRESS_TESTS, self.spec, self.backend)
+        link = session.link(self.backend, record.link, run_anchor(record.test_run_id))
+        yield from _children(self, dataclasses.replace(record, link=link), self._gate())
 
 
 class RimeFirewall(_SpecCollector[FirewallSpec]):
@@ -171,12 +175,15 @@ class RimeFirewall(_SpecCollector[FirewallSpec]):
 
     def collect(self) -> Iterator[RimeBin]:
         """One collector per bin the firewall job produced, in time order."""
-        record = get_session(self.config).result_for(FIREWALLS, self.spec, self.backend)
+        session = get_session(self.config)
+        record = session.result_for(FIREWALLS, self.spec, self.backend)
+        firewall_link = session.link(self.backend, record.link, firewall_anchor(record.firewall_id))
         for time_bin in sorted(record.bins, key=lambda b: b.start_secs):
+            link = session.link(self.backend, time_bin.link, run_anchor(time_bin.test_run_id))
             properties = (
                 ("firewall", record.name),
                 ("firewall_id", record.firewall_id),
-                ("firewall_link", record.link),
+                ("firewall_link", firewall_link),
                 ("bin", time_bin.label),
                 ("bin_start", iso_time(time_bin.start_secs)),
                 ("bin_end", iso_time(time_bin.end_secs)),
@@ -185,7 +192,7 @@ class RimeFirewall(_SpecCollector[FirewallSpec]):
             yield RimeBin.from_parent(
                 self,
                 name=time_bin.label,
-                record=time_bin.run_record(record),
+                record=dataclasses.replace(time_bin, link=link).run_record(record),
                 gate=self._gate(properties),
             )
 

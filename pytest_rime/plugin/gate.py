@@ -15,7 +15,8 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pytest_rime.plugin.cases import CaseRecord, category_slug, severity_rank
+from pytest_rime.plugin.cases import CaseRecord, category_slug
+from pytest_rime.report.gating import gate_of
 from pytest_rime.vocabulary import DEFAULT_FAIL_ON as DEFAULT_FAIL_ON  # re-exported
 from pytest_rime.vocabulary import FAIL_ON_LEVELS as FAIL_ON_LEVELS  # re-exported
 
@@ -78,22 +79,13 @@ class IgnoreRules:
         return None
 
 
-def is_at_or_above(severity: str, fail_on: str) -> bool:
-    """Whether ``severity`` (NONE..HIGH) reaches the gate ``fail_on`` (low..high)."""
-    return severity_rank(severity) >= severity_rank(fail_on.upper())
-
-
 def verdict(case: CaseRecord, fail_on: str) -> Verdict:
-    """What the item of ``case`` does under the gate ``fail_on`` (ERROR: always an error)."""
-    if case.status == "ERROR":
-        return Verdict.ERROR
-    if case.status == "SKIP":
-        return Verdict.SKIP
-    if is_at_or_above(case.severity, fail_on):
-        return Verdict.FAIL
-    if case.status in ("WARNING", "FAIL"):
-        return Verdict.WARN
-    return Verdict.PASS
+    """What the item of ``case`` does under the gate ``fail_on`` (ERROR: always an error).
+
+    The rule is :func:`pytest_rime.report.gating.gate_of`, shared with the pages so that
+    their counts equal pytest's.
+    """
+    return Verdict(gate_of(case.status, case.severity, fail_on))
 
 
 def parse_fraction(value: object) -> float:

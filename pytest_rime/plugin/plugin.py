@@ -58,11 +58,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         from pytest_rime.plugin.report import ReportPlugin
 
-        config.pluginmanager.register(ReportPlugin(settings.report_path), "rime-report")
+        config.pluginmanager.register(
+            ReportPlugin(settings.report_paths, lambda: _html_report(config)), "rime-report"
+        )
         if config.pluginmanager.hasplugin("xdist"):
             from pytest_rime.plugin.xdist import XdistControllerPlugin
 
             config.pluginmanager.register(XdistControllerPlugin(config), "rime-xdist")
+
+
+def _html_report(config: pytest.Config) -> Path | None:
+    """Where the session's HTML report goes (``None``: no rime.yaml needs one)."""
+    from pytest_rime.plugin.session import SESSION_KEY
+
+    session = config.stash.get(SESSION_KEY, None)
+    return None if session is None else session.html_report
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

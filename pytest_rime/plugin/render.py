@@ -20,10 +20,18 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+CHART_METRICS = ("distribution",)
+"""Metrics that only feed a case's chart (the HTML report draws them): left out of the text."""
+
+
 def split_metrics(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(measured, thresholds)``: metrics whose name mentions a threshold go to the second."""
-    measured = {k: v for k, v in metrics.items() if "threshold" not in k.lower()}
-    thresholds = {k: v for k, v in metrics.items() if "threshold" in k.lower()}
+    """``(measured, thresholds)``: metrics whose name mentions a threshold go to the second.
+
+    Chart data (:data:`CHART_METRICS`) is in neither.
+    """
+    shown = {k: v for k, v in metrics.items() if k not in CHART_METRICS}
+    measured = {k: v for k, v in shown.items() if "threshold" not in k.lower()}
+    thresholds = {k: v for k, v in shown.items() if "threshold" in k.lower()}
     return measured, thresholds
 
 

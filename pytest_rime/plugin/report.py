@@ -7,7 +7,7 @@ controller like any report; only the controller (or a run without xdist) writes 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,17 +17,25 @@ import pytest
 from pytest_rime.plugin.bins import MONITORING_TEST_ID
 from pytest_rime.plugin.cases import CATEGORIES, SEVERITIES, severity_rank
 from pytest_rime.plugin.gate import percent
+from pytest_rime.plugin.htmlreport import is_web_link
 from pytest_rime.plugin.render import group_reasons
+from pytest_rime.report.gating import GATES
 
 DATASET = "(whole dataset)"
 """Feature group name of dataset-level cases."""
 
-GATES = ("failed", "error", "warned", "passed", "skipped")
-"""What a case's item did (``error``: an engine error, which fails the gate too)."""
 
 _GATE_WORDS = {"error": ("engine error", "engine errors")}
 
-_FIREWALL_PROPERTIES = ("firewall", "firewall_link", "bin", "bin_start", "bin_end")
+_FIREWALL_PROPERTIES = (
+    "firewall",
+    "firewall_id",
+    "firewall_link",
+    "bin",
+    "bin_start",
+    "bin_end",
+    "bin_rows",
+)
 """Properties an item of a firewall bin carries beyond a stress test case's."""
 
 
@@ -51,10 +59,12 @@ class CaseOutcome:
     test_run_id: str = ""
     link: str = ""
     firewall: str = ""
+    firewall_id: str = ""
     firewall_link: str = ""
     bin: str = ""
     bin_start: str = ""
     bin_end: str = ""
+    bin_rows: str = ""
     skip_reason: str = ""
     ignored: bool = False
 
@@ -132,6 +142,14 @@ class SkipLimit:
         """``above max_skipped=10%: the gate fails`` or ``within max_skipped=10%``."""
         limit = f"max_skipped={percent(self.max_skipped)}"
         return f"above {limit}: the gate fails" if self.exceeded else f"within {limit}"
+
+
+def _web(link: str) -> str:
+    """``link`` if it is a server's page, else nothing (the summary ends with the report's path).
+
+    A link into the HTML report is relative to the JUnit file's folder, not to the terminal's.
+    """
+    return link if is_web_link(link) else ""
 
 
 def _worst(outcomes: Iterable[CaseOutcome]) -> str:
@@ -271,7 +289,7 @@ def summary_lines(
     limits = limits or {}
     for run_name, run in _by_run(stress_test_outcomes(outcomes)).items():
         lines.append(f"{run_name}: {len(run)} test cases: {_counts_text(run)}")
-        lines.append(f"  run {run[0].test_run_id}  {run[0].link}".rstrip())
+        lines.append(f"  run {run[0].test_run_id}  {_web(run[0].link)}".rstrip())
         features = by_feature(run)
         if features:
             lines.append("  failing by feature:")
@@ -369,7 +387,7 @@ def firewall_summary_lines(
         every = [o for run in bins.values() for o in run]
         bad = bad_bins(bins, name)
         lines.append(f"{name}: {len(bins)} bins, {len(bad)} bad; items: {_counts_text(every)}")
-        lines.append(f"  firewall {every[0].firewall_link}".rstrip())
+        lines.append(f"  firewall {every[0].firewall_id}  {_web(every[0].firewall_link)}".rstrip())
         if bad:
             lines.append("  bad bins:")
             lines += [f"    {_bad_bin_text(b)}" for b in bad]
@@ -520,18 +538,37 @@ def to_markdown(
 def write_report(
     path: Path, outcomes: Sequence[CaseOutcome], limits: Mapping[str, SkipLimit] | None = None
 ) -> None:
-    """Write JSON, or Markdown when ``path`` ends in ``.md``."""
-    markdown = path.suffix.lower() == ".md"
-    text = to_markdown(outcomes, limits) if markdown else to_json(outcomes, limits)
+    """Write JSON; Markdown when ``path`` ends in ``.md``; the HTML page for ``.html``."""
+    from pytest_rime.plugin.htmlreport import is_html, to_html
+
+    suffix = path.suffix.lower()
+    if is_html(path):
+        text = to_html(outcomes)
+    elif suffix == ".md":
+        text = to_markdown(outcomes, limits)
+    else:
+        text = to_json(outcomes, limits)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
 
 class ReportPlugin:
-    """Controller-side plugin: gathers outcomes, prints the summary, writes the report file."""
+    """Controller-side plugin: gathers outcomes, prints the summary, writes the report files.
 
-    def __init__(self, report_path: Path | None) -> None:
-        self.report_path = report_path
+    Args:
+        report_paths: The ``--rime-report`` files.
+        default_html: Where the HTML report goes when none of ``report_paths`` is one, called
+            once at the end (``None``: nowhere; see :mod:`pytest_rime.plugin.htmlreport`).
+    """
+
+    def __init__(
+        self,
+        report_paths: Sequence[Path] = (),
+        default_html: Callable[[], Path | None] = lambda: None,
+    ) -> None:
+        self.report_paths = tuple(report_paths)
+        self.default_html = default_html
+        self.written_html: Path | None = None
         self.outcomes: list[CaseOutcome] = []
         self.limits: dict[str, SkipLimit] = {}
 
@@ -555,8 +592,18 @@ class ReportPlugin:
                 terminalreporter.section(title)
                 for line in lines:
                     terminalreporter.write_line(line)
+        if self.written_html is not None:
+            terminalreporter.write_line(f"rime HTML report: {self.written_html}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Write ``--rime-report``."""
-        if self.report_path is not None and self.outcomes:
-            write_report(self.report_path, self.outcomes, self.limits)
+        """Write ``--rime-report`` (and the default HTML report; before the terminal summary)."""
+        if not self.outcomes:
+            return
+        from pytest_rime.plugin.htmlreport import is_html
+
+        paths = list(self.report_paths)
+        if not any(is_html(path) for path in paths):
+            paths += [path for path in [self.default_html()] if path is not None]
+        for path in paths:
+            write_report(path, self.outcomes, self.limits)
+        self.written_html = next((path for path in paths if is_html(path)), None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import pytest
 
 from pytest_rime.plugin.gate import DEFAULT_FAIL_ON
+from pytest_rime.plugin.htmlreport import DEFAULT_NAME, is_html, report_link
 from pytest_rime.plugin.kinds import (
     STRESS_TESTS,
     Backend,
@@ -131,12 +133,22 @@ class RimeSession:
             from pytest_rime.sdk.embedded import EmbeddedServerError, start_embedded_server
 
             try:
-                embedded = start_embedded_server(self._embedded_dir)
+                embedded = start_embedded_server(
+                    self._embedded_dir, extra_args=self._embedded_server_args()
+                )
             except EmbeddedServerError as exc:
                 raise RunFailed(f"cannot start the embedded RIME server: {exc}") from None
             self.config.add_cleanup(embedded.stop)
             self._embedded = embedded
         return self._embedded.address
+
+    def _embedded_server_args(self) -> list[str]:
+        """``rime serve`` options of the embedded server: configs may name the project's files.
+
+        The project is the rootdir and the directory of each ``rime.yaml``.
+        """
+        roots = dict.fromkeys([self.config.rootpath, *(p.parent for p in self.files)])
+        return [arg for root in roots for arg in ("--allow-local-path", str(root))]
 
     def embedded_identity(self) -> str:
         """Stable name of the embedded server's data (its port changes every session)."""
@@ -170,6 +182,33 @@ class RimeSession:
             self.config.add_cleanup(client.close)
             self._clients[server] = client
         return self._clients[server]
+
+    # -- links and the HTML report --------------------------------------------------------
+
+    @functools.cached_property
+    def html_report(self) -> Path | None:
+        """Where the standalone HTML report goes (see :mod:`pytest_rime.plugin.htmlreport`).
+
+        The first ``--rime-report`` ending in ``.html``; else, when a rime.yaml runs on the
+        embedded server, ``report.html`` in the plugin's cache dir; else ``None``.
+        """
+        explicit = next((path for path in self.settings.report_paths if is_html(path)), None)
+        if explicit is not None or not self.needs_embedded_server():
+            return explicit
+        return self.root / DEFAULT_NAME
+
+    def link(self, backend: Backend, server_link: str, anchor: str) -> str:
+        """What an item's ``link`` is: ``server_link`` when the server outlives the session.
+
+        On the embedded server (whose pages close with the session): ``anchor`` in the HTML
+        report, relative to the ``--junitxml`` file's directory (else the invocation dir).
+        """
+        report = self.html_report
+        if backend.server.address is not None or report is None:
+            return server_link
+        xml: str | None = self.config.getoption("xmlpath", None)
+        base = Path(os.path.abspath(xml)).parent if xml else self.config.invocation_params.dir
+        return report_link(report, anchor, base)
 
     def max_skipped(self, own: float | None, backend: Backend) -> float | None:
         """An entry's ``max_skipped``, else ``--rime-max-skipped``, else the file's default."""

@@ -39,10 +39,12 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--rime-report",
+        action="append",
         dest="rime_report",
         metavar="PATH",
-        default=None,
-        help="Write the results as JSON, or as Markdown when PATH ends in .md",
+        default=[],
+        help="Write the results as JSON, as Markdown when PATH ends in .md, or as one "
+        "self-contained HTML page when it ends in .html (repeatable)",
     )
     group.addoption(
         "--rime-fail-on",
@@ -66,7 +68,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="Show each finding below the gate as a warning (also with -v)",
     )
     parser.addini("rime_config", "rime.yaml files to collect", type="paths", default=[])
-    parser.addini("rime_report", "Path of the JSON or Markdown results report", default="")
+    parser.addini("rime_report", "Path of the JSON, Markdown or HTML results report", default="")
     parser.addini("rime_fail_on", "Default lowest severity that fails a test case", default="")
     parser.addini(
         "rime_max_skipped", "Default largest share of skipped test cases of a run", default=""
@@ -101,7 +103,7 @@ class Settings:
     Attributes:
         config_paths: rime.yaml files to collect (absolute).
         rerun: Ignore cached results.
-        report_path: Where to write the results report.
+        report_paths: Where to write results reports (JSON, Markdown or HTML by suffix).
         fail_on: Global gate from the command line or ini (``None``: each file's default).
         max_skipped: Global largest share of skipped cases (``None``: each file's default).
         show_warnings: Show each finding below the gate as a pytest warning.
@@ -109,7 +111,7 @@ class Settings:
 
     config_paths: tuple[Path, ...] = ()
     rerun: bool = False
-    report_path: Path | None = None
+    report_paths: tuple[Path, ...] = ()
     fail_on: str | None = None
     max_skipped: float | None = None
     show_warnings: bool = False
@@ -123,7 +125,7 @@ class Settings:
         paths = [(invocation_dir / p).resolve() for p in cli_paths] + rime_file_args(config)
         if not paths:
             paths = [Path(p).resolve() for p in config.getini("rime_config")]
-        report: str | None = config.getoption("rime_report")
+        reports: list[str] = config.getoption("rime_report") or []
         ini_report: str = config.getini("rime_report")
         fail_on: str | None = (
             config.getoption("rime_fail_on") or config.getini("rime_fail_on") or None
@@ -148,12 +150,12 @@ class Settings:
             )
             or config.get_verbosity() > 0,
             rerun=bool(config.getoption("rime_rerun")),
-            report_path=(
-                (invocation_dir / report).resolve()
-                if report
-                else (ini_dir / ini_report).resolve()
-                if ini_report
-                else None
+            report_paths=tuple(
+                dict.fromkeys(
+                    [(invocation_dir / report).resolve() for report in reports]
+                    if reports
+                    else [(ini_dir / ini_report).resolve()] * bool(ini_report)
+                )
             ),
             fail_on=fail_on.lower() if fail_on else None,
         )

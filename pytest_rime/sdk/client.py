@@ -636,6 +636,11 @@ class RIMEClient:
         relative paths within ``dir_path``. However, if ``upload_hidden`` is False, all hidden
         files and subdirectories beginning with a '.' are not uploaded.
 
+        Symbolic links are not followed: a directory holding one is refused (``IOError`` naming
+        the links), so a link cannot upload files from outside ``dir_path``. To upload what
+        the links point to, use :meth:`upload_data_directory` with ``follow_symlinks=True``
+        (this method keeps the reference SDK's signature).
+
         Args:
             dir_path: Path to the directory to be uploaded to RIME's blob store.
             upload_hidden: Whether or not to upload hidden files or subdirectories (ie. those
@@ -649,13 +654,16 @@ class RIMEClient:
 
         Raises:
             FileNotFoundError: If the directory ``dir_path`` does not exist.
-            IOError: If ``dir_path`` is not a directory or contains no files.
+            IOError: If ``dir_path`` is not a directory, contains no files or contains a
+                symbolic link.
             ValueError: If there was an error in uploading ``dir_path`` to RIME's blob store.
         """
         files = directory_files(dir_path, upload_hidden=upload_hidden)
         return self._upload(self.backend.uploads.UploadDirectory, "UploadDirectory", files)
 
-    def upload_data_directory(self, dir_path: Path | str, upload_hidden: bool = False) -> str:
+    def upload_data_directory(
+        self, dir_path: Path | str, upload_hidden: bool = False, *, follow_symlinks: bool = False
+    ) -> str:
         """Upload a folder of data: tables with the files they name (e.g. images).
 
         An addition to the reference SDK, for ``data_type="images"``: the tables' image paths
@@ -667,16 +675,23 @@ class RIMEClient:
             dir_path: The folder holding the tables and their files.
             upload_hidden: Whether to upload hidden files and subdirectories (names starting
                 with '.').
+            follow_symlinks: Whether to upload the files symbolic links point to (each linked
+                directory once). By default a folder holding a symbolic link is refused, so a
+                link cannot upload files from outside ``dir_path`` by accident.
 
         Returns:
             The folder's reference in the blob store (``rime://uploads/<id>``).
 
         Raises:
             FileNotFoundError: If the directory ``dir_path`` does not exist.
-            IOError: If ``dir_path`` is not a directory or contains no files.
+            IOError: If ``dir_path`` is not a directory, contains no files, or contains a
+                symbolic link while ``follow_symlinks`` is false.
             ValueError: If there was an error in uploading ``dir_path`` to RIME's blob store.
         """
-        return self.upload_model_directory(dir_path, upload_hidden=upload_hidden)
+        files = directory_files(
+            dir_path, upload_hidden=upload_hidden, follow_symlinks=follow_symlinks
+        )
+        return self._upload(self.backend.uploads.UploadDirectory, "UploadDirectory", files)
 
     def _upload(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,6 +13,7 @@ from pytest_rime.sdk.arguments import config_to_json, job_environment, require_c
 from pytest_rime.sdk.backend import RIMEBackend
 from pytest_rime.sdk.frames import firewall_bins_frame, firewall_events_frame
 from pytest_rime.sdk.job import RIMEStressTestJob
+from pytest_rime.sdk.results import RIMETestRun
 
 INCREMENTAL_CONFIG_KEYS = ("eval_path", "timestamp_col")
 """Keys ``run_firewall_incremental_data`` needs in its config."""
@@ -176,9 +179,15 @@ class RIMEFirewall:
         Raises:
             ValueError: The firewall does not exist or the request failed.
         """
+        return firewall_events_frame(self._events())
+
+    def _events(self) -> list[firewall_pb2.FirewallEvent]:
         request = firewall_pb2.ListFirewallEventsRequest(firewall_id=self.firewall_id)
-        response = self.backend.call(self.backend.firewalls.ListFirewallEvents, request)
-        return firewall_events_frame(response.events)
+        return list(self.backend.call(self.backend.firewalls.ListFirewallEvents, request).events)
+
+    def _bins(self) -> list[firewall_pb2.FirewallBin]:
+        request = firewall_pb2.ListFirewallBinsRequest(firewall_id=self.firewall_id)
+        return list(self.backend.call(self.backend.firewalls.ListFirewallBins, request).bins)
 
     def get_bins(self) -> pd.DataFrame:
         """The firewall's time bins with their monitored metrics.
@@ -195,6 +204,37 @@ class RIMEFirewall:
         Raises:
             ValueError: The firewall does not exist or the request failed.
         """
-        request = firewall_pb2.ListFirewallBinsRequest(firewall_id=self.firewall_id)
-        response = self.backend.call(self.backend.firewalls.ListFirewallBins, request)
-        return firewall_bins_frame(response.bins)
+        return firewall_bins_frame(self._bins())
+
+    def write_report(self, path: str | os.PathLike[str]) -> Path:
+        """Write the firewall's standalone HTML page: one file that opens anywhere, offline.
+
+        A pytest-rime addition, not in the reference SDK. The page shows a timeline of every
+        monitored metric per bin with its events, the events and bins tables, and the test
+        run of the reference and of every bin (each bin links to its run's section on the
+        page, anchored ``#run-<test_run_id>``; the firewall's is ``#firewall-<id>``). CSS,
+        scripts and data are inline. The monitoring thresholds are not sent over gRPC: the
+        page shows the threshold each event crossed.
+
+        Args:
+            path: The HTML file to write (folders are created).
+
+        Returns:
+            The path written.
+
+        Raises:
+            ValueError: The firewall does not exist or a request failed.
+            OSError: The file cannot be written.
+        """
+        from pytest_rime.sdk.report import firewall_view_of, run_view_of, write_page
+
+        firewall = self.get_firewall()
+        bins = self._bins()
+        run_ids = [firewall.stress_test_run_id] * bool(firewall.stress_test_run_id)
+        run_ids += [b.test_run_id for b in bins if b.test_run_id]
+        runs = []
+        for test_run_id in dict.fromkeys(run_ids):
+            run = RIMETestRun(self.backend, test_run_id)
+            runs.append(run_view_of((run.get_test_run(), run.list_test_cases())))
+        view = firewall_view_of(firewall, bins, self._events())
+        return write_page(path, runs, [view], f"Firewall {firewall.name}: RIME")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -253,6 +255,24 @@ class RIMEStressTestJob:
             ValueError: The job has not succeeded or a request to the backend failed.
         """
         return self._succeeded_run().get_link()
+
+    def write_report(self, path: str | os.PathLike[str]) -> Path:
+        """Write the standalone HTML page of the job's test run (see ``RIMETestRun``).
+
+        A pytest-rime addition, not in the reference SDK: one self-contained file (CSS,
+        scripts and data inline) that opens anywhere, offline.
+
+        Args:
+            path: The HTML file to write (folders are created).
+
+        Returns:
+            The path written.
+
+        Raises:
+            ValueError: The job has not succeeded or a request to the backend failed.
+            OSError: The file cannot be written.
+        """
+        return self._succeeded_run().write_report(path)
 
     def cancel(self) -> dict[str, Any]:
         """Cancel the job if it is pending or running; a finished job is left as it is.

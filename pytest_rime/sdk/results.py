@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -97,6 +99,14 @@ class RIMETestRun:
             ValueError: The version is invalid, the run does not exist or a request failed.
         """
         check_results_version(version)
+        return cases_frame(self.list_test_cases())
+
+    def list_test_cases(self) -> list[results_pb2.TestCase]:
+        """Every test case of the run as the server sends them (page by page).
+
+        Raises:
+            ValueError: The run does not exist or a request failed.
+        """
         cases: list[results_pb2.TestCase] = []
         page_token = ""
         while True:
@@ -107,7 +117,7 @@ class RIMETestRun:
             cases.extend(response.test_cases)
             page_token = response.next_page_token
             if not page_token:
-                return cases_frame(cases)
+                return cases
 
     def get_test_batches_result(self) -> pd.DataFrame:
         """One row per test batch (one engine test applied to all its features).
@@ -132,3 +142,27 @@ class RIMETestRun:
         """
         project_id = self.get_test_run().project_id
         return f"{self.backend.web_base_url}/projects/{project_id}/test-runs/{self.test_run_id}"
+
+    def write_report(self, path: str | os.PathLike[str]) -> Path:
+        """Write the run's standalone HTML page: one file that opens anywhere, offline.
+
+        A pytest-rime addition, not in the reference SDK. The page is the web app's run page
+        (verdict, failing features, every case with its metrics, evidence and chart) with its
+        CSS, scripts and data inline; cases are gated at ``fail_on=high``. Its section is
+        anchored ``#run-<test_run_id>``.
+
+        Args:
+            path: The HTML file to write (folders are created).
+
+        Returns:
+            The path written.
+
+        Raises:
+            ValueError: The run does not exist or a request failed.
+            OSError: The file cannot be written.
+        """
+        from pytest_rime.sdk.report import run_view_of, write_page
+
+        run = self.get_test_run()
+        view = run_view_of((run, self.list_test_cases()))
+        return write_page(path, [view], [], f"{run.run_name or run.test_run_id}: RIME test run")

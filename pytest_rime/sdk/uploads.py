@@ -36,29 +36,59 @@ def existing_file(file_path: Path | str) -> UploadFile:
     return UploadFile(path=path, relative_path=path.name)
 
 
-def directory_files(dir_path: Path | str, *, upload_hidden: bool) -> list[UploadFile]:
+def _walk(root: Path, *, upload_hidden: bool, follow_symlinks: bool) -> Iterator[Path]:
+    """Every file under ``root`` an upload sends (each directory's real path visited once)."""
+    visited: set[str] = set()
+    for current, dir_names, file_names in os.walk(root, followlinks=follow_symlinks):
+        real = os.path.realpath(current)
+        if real in visited:  # a symlink loop, or a second link to the same directory
+            dir_names.clear()
+            continue
+        visited.add(real)
+        if not upload_hidden:
+            dir_names[:] = [name for name in dir_names if not name.startswith(".")]
+            file_names = [name for name in file_names if not name.startswith(".")]
+        if not follow_symlinks:
+            links = [n for n in (*dir_names, *file_names) if Path(current, n).is_symlink()]
+            if links:
+                shown = ", ".join(
+                    sorted(Path(current, n).relative_to(root).as_posix() for n in links)
+                )
+                raise OSError(
+                    f"Directory to upload contains symbolic links ({shown}); they are not "
+                    f"followed: remove them, or use upload_data_directory(..., "
+                    f"follow_symlinks=True) to upload what they point to: {root}"
+                )
+        for name in file_names:
+            path = Path(current, name)
+            if path.is_file():
+                yield path
+
+
+def directory_files(
+    dir_path: Path | str, *, upload_hidden: bool, follow_symlinks: bool = False
+) -> list[UploadFile]:
     """The files under ``dir_path`` for ``upload_model_directory``, sorted by relative path.
 
     Hidden files and directories (names starting with ``.``) are skipped at any depth unless
-    ``upload_hidden``.
+    ``upload_hidden``. A symbolic link (to a file or a directory) is refused unless
+    ``follow_symlinks``, so a link cannot make an upload carry files from outside the
+    directory by accident; when followed, each directory is visited once (no loops).
 
     Raises:
         FileNotFoundError: ``dir_path`` does not exist.
-        OSError: ``dir_path`` is not a directory, or has no file to upload.
+        OSError: ``dir_path`` is not a directory, has no file to upload, or holds a symbolic
+            link while ``follow_symlinks`` is false.
     """
     root = Path(dir_path)
     if not root.exists():
         raise FileNotFoundError(f"Model directory to upload does not exist: {root}")
     if not root.is_dir():
         raise OSError(f"Model path to upload is not a directory: {root}")
-    files: list[UploadFile] = []
-    for current, dir_names, file_names in os.walk(root):
-        if not upload_hidden:
-            dir_names[:] = [name for name in dir_names if not name.startswith(".")]
-        for name in file_names:
-            path = Path(current, name)
-            if (upload_hidden or not name.startswith(".")) and path.is_file():
-                files.append(UploadFile(path=path, relative_path=path.relative_to(root).as_posix()))
+    files = [
+        UploadFile(path=path, relative_path=path.relative_to(root).as_posix())
+        for path in _walk(root, upload_hidden=upload_hidden, follow_symlinks=follow_symlinks)
+    ]
     if not files:
         hidden_note = "" if upload_hidden else " (hidden files are skipped unless upload_hidden)"
         raise OSError(f"Model directory to upload contains no files{hidden_note}: {root}")

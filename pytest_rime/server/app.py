@@ -34,6 +34,7 @@ from pytest_rime.proto.v1 import (
     upload_pb2_grpc,
 )
 from pytest_rime.server.blobs import BlobStore
+from pytest_rime.server.datadir import DataDirLock, lock_data_dir
 from pytest_rime.server.interceptors import ApiKeyInterceptor, ErrorInterceptor
 from pytest_rime.server.jobs import JobQueue
 from pytest_rime.server.servicers.context import Backend
@@ -45,7 +46,7 @@ from pytest_rime.server.servicers.results import ResultsReader
 from pytest_rime.server.servicers.uploads import FileUpload
 from pytest_rime.server.settings import ServerSettings
 from pytest_rime.server.store import Store
-from pytest_rime.server.web import WebApp
+from pytest_rime.server.web import Site, WebApp, server_context
 
 DEFAULT_GRACE_SECS = 5.0
 _SERVICE_NAMES = (
@@ -87,6 +88,7 @@ class RunningServer:
         health_servicer: health.HealthServicer,
         backend: Backend,
         web: WebApp,
+        data_dir_lock: DataDirLock | None = None,
     ) -> None:
         self.settings = settings
         self.port = port
@@ -95,6 +97,7 @@ class RunningServer:
         self._health = health_servicer
         self._backend = backend
         self._web = web
+        self._data_dir_lock = data_dir_lock
         self._stopped = False
         self._stop_lock = threading.Lock()
 
@@ -133,6 +136,8 @@ class RunningServer:
         self._backend.jobs.shutdown()
         self._web.stop()
         self._backend.store.close()
+        if self._data_dir_lock is not None:
+            self._data_dir_lock.release()
         _log.info("server on %s stopped", self.address)
 
     def __enter__(self) -> Self:
@@ -164,30 +169,38 @@ def _bind(server: grpc.Server, settings: ServerSettings) -> int:
 def create_server(settings: ServerSettings) -> RunningServer:
     """Start a server as described by ``settings`` and return it running.
 
+    The data directory is made private (``0700``) and locked for this server first.
+
     Raises:
+        DataDirInUseError: Another server uses the data directory.
         OSError: The gRPC or web port could not be bound.
         ValueError: Only one of ``tls_cert`` and ``tls_key`` was given.
     """
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ValueError("give both --tls-cert and --tls-key, or neither")
     data_dir = settings.data_dir.expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = replace(settings, data_dir=data_dir)
+    lock = lock_data_dir(data_dir)
+    try:
+        return _start_server(replace(settings, data_dir=data_dir), lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _start_server(settings: ServerSettings, lock: DataDirLock) -> RunningServer:
+    data_dir = settings.data_dir
     store = Store(data_dir / "rime.db")
-    jobs = JobQueue(
-        store,
-        data_dir,
-        max_concurrent_jobs=settings.max_concurrent_jobs,
-        cancel_grace_secs=settings.cancel_grace_secs,
-    )
-    web = WebApp(store, settings.host, settings.web_port)
+    jobs = JobQueue(store, settings)
+    web = WebApp(settings.host, settings.web_port, tls=server_context(settings))
     backend = Backend(
         settings=settings,
         store=store,
         blobs=BlobStore(data_dir, settings.upload_limit_bytes),
         jobs=jobs,
-        web_base_url=f"http://{_host_for_url(_public_host(settings.host))}:{web.port}",
+        web_base_url=settings.web_base_url.rstrip("/")
+        or f"{web.scheme}://{_host_for_url(_public_host(settings.host))}:{web.port}",
     )
+    web.start(Site(store, jobs, settings, backend.web_base_url))
     interceptors: list[grpc.ServerInterceptor[Any, Any]] = [ErrorInterceptor()]
     if settings.api_keys:
         interceptors.insert(0, ApiKeyInterceptor(settings.api_keys))
@@ -214,7 +227,7 @@ def create_server(settings: ServerSettings) -> RunningServer:
     jobs.start()
     for service in ("", *_SERVICE_NAMES):
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(settings, grpc_server, port, health_servicer, backend, web)
+    running = RunningServer(settings, grpc_server, port, health_servicer, backend, web, lock)
     _log.debug("serving on %s (web app %s)", running.address, running.web_base_url)
     return running
 
@@ -240,7 +253,8 @@ def serve(settings: ServerSettings, *, port_file: Path | None = None) -> None:
             if port_file is not None:
                 write_port_file(port_file, server)
             print(
-                f"rime server on {server.address}, web app {server.web_base_url}, "
+                f"rime server on {server.address}, web app {server.web_base_url} "
+                f"(port {server.web_port}), "
                 f"data in {server.data_dir}",
                 flush=True,
             )

@@ -3,7 +3,15 @@
 Bytes live once under ``blobs/<sha256[:2]>/<sha256>``; an upload is materialised as
 ``uploads/<upload_id>/<relative path>`` (hard links to the blobs) where ``upload_id`` is a hash
 of the names and contents, so the same upload always yields the same reference. Nothing is
-written outside the store: relative paths are validated and the resolved target is checked.
+written outside the store: relative paths are validated (length and depth too) and the
+resolved target is checked.
+
+Blobs, upload files and manifests are ``0600``. Each upload's SHA-256 per file is kept in
+``manifests/<upload_id>.json``. Reading an upload
+(:func:`resolve_rime_uri`, :meth:`BlobStore.check_upload`) checks its files against it and
+raises :class:`DataLossError` naming the upload when they differ; uploading the same files
+again checks the stored blobs and the upload's files and replaces whatever is corrupted or
+missing.
 
 This module imports no grpc: the worker uses :func:`resolve_rime_uri`.
 """
@@ -13,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -20,10 +29,25 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from pytest_rime.server.errors import InvalidArgumentError, ResourceExhaustedError
+from pytest_rime.server.errors import (
+    DataLossError,
+    InvalidArgumentError,
+    ResourceExhaustedError,
+)
 
 RIME_SCHEME = "rime://"
 _UPLOADS = "uploads"
+_MANIFESTS = "manifests"
+MAX_SEGMENT_BYTES = 255
+"""Longest file or directory name of an upload (UTF-8 bytes; the file systems' limit)."""
+MAX_SEGMENTS = 64
+"""Deepest relative path of an uploaded file (directories plus the file name)."""
+MAX_PATH_BYTES = 1024
+"""Longest relative path of an uploaded file (UTF-8 bytes)."""
+_HASH_BLOCK = 1 << 20
+_FILE_MODE = 0o600
+"""Mode of blobs, upload files and manifests: the server's user only, whatever the umask."""
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -35,28 +59,47 @@ class UploadResult:
     size_bytes: int
 
 
-def validate_relative_path(path: str) -> PurePosixPath:
-    """Check an uploaded file's path and return it.
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` quoted for a message, cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
-    A valid path is relative, ``/``-separated, and has no empty, ``.`` or ``..`` segment, no
-    backslash and no NUL.
+
+def _path_problem(path: str) -> str:
+    segments = path.split("/")
+    if not path:
+        return "it is empty"
+    if "\x00" in path:
+        return "it contains a NUL character"
+    if "\\" in path:
+        return "it contains a backslash (use '/' to separate directories)"
+    if path.startswith("/"):
+        return "it is absolute"
+    if len(segments) > MAX_SEGMENTS:
+        return f"it has {len(segments)} segments (at most {MAX_SEGMENTS})"
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        return f"it is longer than {MAX_PATH_BYTES} bytes"
+    if any(len(s.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES for s in segments):
+        return f"a name in it is longer than {MAX_SEGMENT_BYTES} bytes"
+    if any(segment in ("", ".", "..") for segment in segments):
+        return "it has an empty, '.' or '..' segment"
+    return ""
+
+
+def validate_relative_path(path: str) -> PurePosixPath:
+    """Check an uploaded file's path (``UploadChunk.relative_path``) and return it.
+
+    A valid path is relative, ``/``-separated, at most :data:`MAX_PATH_BYTES` long with at
+    most :data:`MAX_SEGMENTS` segments of at most :data:`MAX_SEGMENT_BYTES`, and has no empty,
+    ``.`` or ``..`` segment, no backslash and no NUL.
 
     Raises:
-        InvalidArgumentError: The path is unsafe; the message says why.
+        InvalidArgumentError: The path is unsafe; the message names the field and says why.
     """
-    problem = ""
-    if not path:
-        problem = "it is empty"
-    elif "\x00" in path:
-        problem = "it contains a NUL character"
-    elif "\\" in path:
-        problem = "it contains a backslash (use '/' to separate directories)"
-    elif path.startswith("/"):
-        problem = "it is absolute"
-    elif any(segment in ("", ".", "..") for segment in path.split("/")):
-        problem = "it has an empty, '.' or '..' segment"
+    problem = _path_problem(path)
     if problem:
-        raise InvalidArgumentError(f"upload path {path!r} is not allowed: {problem}")
+        raise InvalidArgumentError(
+            f"relative_path: upload path {_shown(path)} is not allowed: {problem}"
+        )
     return PurePosixPath(path)
 
 
@@ -67,25 +110,85 @@ def _inside(root: Path, relative: PurePosixPath) -> Path:
     return target
 
 
+def _parse_rime_uri(uri: str) -> tuple[str, PurePosixPath | None]:
+    """``(upload_id, path inside the upload or None)`` of ``rime://uploads/<id>[/<path>]``.
+
+    Raises:
+        InvalidArgumentError: ``uri`` is malformed (the message quotes it, cut short).
+    """
+    rest = uri[len(RIME_SCHEME) :] if uri.startswith(RIME_SCHEME) else ""
+    expected = "expected rime://uploads/<upload_id>[/<file name>]"
+    if _path_problem(rest):
+        raise InvalidArgumentError(f"{_shown(uri)} is not a valid rime:// reference: {expected}")
+    parts = PurePosixPath(rest).parts
+    if parts[0] != _UPLOADS or len(parts) < 2 or not _UPLOAD_ID.fullmatch(parts[1]):
+        raise InvalidArgumentError(f"{_shown(uri)}: {expected}")
+    inner = PurePosixPath(*parts[2:]) if len(parts) > 2 else None
+    return parts[1], inner
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest_path(data_dir: Path, upload_id: str) -> Path:
+    return data_dir / _MANIFESTS / f"{upload_id}.json"
+
+
+def _verify_upload(data_dir: Path, uri: str, upload_id: str, inner: PurePosixPath | None) -> None:
+    """Check the files of ``uri`` against their recorded SHA-256 (none recorded: no check).
+
+    Raises:
+        DataLossError: A file is missing or its bytes changed; the message names the upload.
+    """
+    try:
+        recorded: dict[str, str] = json.loads(_manifest_path(data_dir, upload_id).read_text())
+    except FileNotFoundError:
+        return
+    except ValueError:
+        raise DataLossError(
+            f"upload {uri} is corrupted: the record of its SHA-256 hashes is unreadable; upload "
+            "the same files again to repair it"
+        ) from None
+    root = data_dir / _UPLOADS / upload_id
+    for name, digest in recorded.items():
+        if inner is not None and not PurePosixPath(name).is_relative_to(inner):
+            continue
+        try:
+            intact = _sha256(root / name) == digest
+        except FileNotFoundError:
+            intact = False
+        if not intact:
+            raise DataLossError(
+                f"upload {uri} is corrupted: its file {name!r} no longer matches the SHA-256 "
+                "recorded when it was uploaded; upload the same files again to repair it"
+            )
+
+
 def resolve_rime_uri(data_dir: Path, uri: str) -> str:
     """Map ``rime://uploads/<upload_id>[/<path>]`` to the local file or directory it names.
 
+    The files it names are checked against the SHA-256 recorded at upload.
+
     Raises:
         FileNotFoundError: The reference is malformed or names nothing this server stored.
+        DataLossError: The upload's bytes changed since it was uploaded.
     """
     if not uri.startswith(RIME_SCHEME):
         raise FileNotFoundError(f"{uri!r} is not a rime:// reference")
-    rest = uri[len(RIME_SCHEME) :]
     try:
-        relative = validate_relative_path(rest)
+        upload_id, inner = _parse_rime_uri(uri)
     except InvalidArgumentError as exc:
-        raise FileNotFoundError(f"{uri!r} is not a valid rime:// reference: {exc}") from exc
-    if relative.parts[0] != _UPLOADS or len(relative.parts) < 2:
-        raise FileNotFoundError(f"{uri!r}: expected rime://uploads/<upload_id>[/<file name>]")
+        raise FileNotFoundError(str(exc)) from exc
     root = (data_dir / _UPLOADS).resolve()
-    target = (data_dir / relative).resolve()
+    target = (root / upload_id / (inner or "")).resolve()
     if not target.is_relative_to(root) or not target.exists():
         raise FileNotFoundError(f"{uri!r}: no such upload on this server")
+    _verify_upload(data_dir, uri, upload_id, inner)
     return str(target)
 
 
@@ -152,11 +255,31 @@ class BlobStore:
 
     def __init__(self, data_dir: Path, limit_bytes: int) -> None:
         self.limit_bytes = limit_bytes
+        self._data_dir = data_dir
         self._blobs = data_dir / "blobs"
         self._uploads = data_dir / _UPLOADS
+        self._manifests = data_dir / _MANIFESTS
         self._tmp = data_dir / "tmp"
-        for directory in (self._blobs, self._uploads, self._tmp):
+        for directory in (self._blobs, self._uploads, self._manifests, self._tmp):
             directory.mkdir(parents=True, exist_ok=True)
+
+    def check_upload(self, key: str, uri: str) -> None:
+        """Refuse a malformed or corrupted ``rime://`` reference named by config key ``key``.
+
+        A well-formed reference to no upload passes: the job fails naming it.
+
+        Raises:
+            InvalidArgumentError: ``uri`` is malformed.
+            DataLossError: The upload's files no longer match their recorded SHA-256.
+        """
+        try:
+            upload_id, inner = _parse_rime_uri(uri)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{key}: {exc}") from None
+        try:
+            _verify_upload(self._data_dir, uri, upload_id, inner)
+        except DataLossError as exc:
+            raise DataLossError(f"{key}: {exc}") from None
 
     def upload_file(self, chunks: Iterable[tuple[str, bytes]]) -> UploadResult:
         """Store one file from ``(relative_path, data)`` chunks (only the first names it).
@@ -216,35 +339,61 @@ class BlobStore:
         return self._blobs / digest[:2] / digest
 
     def _commit_blobs(self, staging: _Staging) -> dict[PurePosixPath, str]:
+        """Move each staged file to its blob unless an intact blob holds the same bytes."""
         staging.finish_file()
         digests: dict[PurePosixPath, str] = {}
         for path, (staged, hasher) in staging.files.items():
             digest = hasher.hexdigest()
             blob = self._blob_path(digest)
-            if not blob.exists():
+            if not (blob.exists() and _sha256(blob) == digest):
                 blob.parent.mkdir(exist_ok=True)
-                staged.chmod(0o444)
+                staged.chmod(_FILE_MODE)
                 os.replace(staged, blob)
             digests[path] = digest
         return digests
 
+    def _link(self, digest: str, target: Path) -> None:
+        """Make ``target`` the blob ``digest`` (a hard link, else a copy), replacing it."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{uuid.uuid4().hex}.tmp")
+        try:
+            os.link(self._blob_path(digest), temporary)
+        except OSError:
+            shutil.copyfile(self._blob_path(digest), temporary)
+            temporary.chmod(_FILE_MODE)
+        os.replace(temporary, target)
+
+    def _repair(self, final: Path, digests: dict[PurePosixPath, str]) -> None:
+        """Re-link every file of an existing upload that is not its (intact) blob."""
+        for path, digest in digests.items():
+            target = _inside(final, path)
+            blob = self._blob_path(digest)
+            if target.is_file() and (os.path.samefile(target, blob) or _sha256(target) == digest):
+                continue
+            self._link(digest, target)
+
+    def _write_manifest(self, upload_id: str, digests: dict[PurePosixPath, str]) -> None:
+        manifest = _manifest_path(self._data_dir, upload_id)
+        temporary = manifest.with_name(f".{uuid.uuid4().hex}.tmp")
+        temporary.write_text(json.dumps({str(p): d for p, d in sorted(digests.items())}))
+        temporary.chmod(_FILE_MODE)
+        os.replace(temporary, manifest)
+
     def _materialise(self, upload_id: str, digests: dict[PurePosixPath, str]) -> None:
         final = self._uploads / upload_id
+        self._write_manifest(upload_id, digests)
         if final.exists():
+            self._repair(final, digests)
             return
         building = self._tmp / f"upload-{uuid.uuid4().hex}"
         try:
             for path, digest in digests.items():
-                target = _inside(building, path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(self._blob_path(digest), target)
-                except OSError:
-                    shutil.copyfile(self._blob_path(digest), target)
+                self._link(digest, _inside(building, path))
             try:
                 os.rename(building, final)
             except OSError:
                 if not final.exists():
                     raise
+                self._repair(final, digests)
         finally:
             shutil.rmtree(building, ignore_errors=True)

@@ -19,6 +19,7 @@ from pytest_rime.proto.v1 import (
     results_pb2,
 )
 from pytest_rime.server.errors import InvalidArgumentError
+from pytest_rime.server.limits import parse_json_object
 from pytest_rime.server.records import (
     Firewall,
     FirewallBin,
@@ -91,15 +92,9 @@ def config_from_json(config_json: str) -> dict[str, Any]:
     """A request's ``test_run_config_json`` as a dict (not validated beyond being an object).
 
     Raises:
-        InvalidArgumentError: Not JSON, or not a JSON object.
+        InvalidArgumentError: Not JSON, not a JSON object, or nested too deep.
     """
-    try:
-        raw = json.loads(config_json)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"test_run_config_json is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise InvalidArgumentError("test_run_config_json must be a JSON object")
-    return raw
+    return parse_json_object(config_json, "test_run_config_json")
 
 
 def data_type_from_proto(value: common_pb2.DataType.ValueType) -> str:

@@ -48,3 +48,15 @@ class UnimplementedError(ServerError):
     """The RPC exists on the wire but this server does not provide it yet."""
 
     grpc_code = "UNIMPLEMENTED"
+
+
+class OutOfRangeError(ServerError):
+    """A number is outside the range the server accepts (resource requests)."""
+
+    grpc_code = "OUT_OF_RANGE"
+
+
+class DataLossError(ServerError):
+    """Stored bytes no longer match what was uploaded (a corrupted blob)."""
+
+    grpc_code = "DATA_LOSS"

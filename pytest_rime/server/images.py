@@ -7,6 +7,7 @@ names and locates images. No grpc here: the worker imports this module.
 from __future__ import annotations
 
 import json
+import os
 import re
 import site
 import subprocess
@@ -33,6 +34,50 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def _named(path: Path) -> Path:
+    """``path`` with ``~``, ``..`` and symlinked directories resolved, its last name kept.
+
+    A venv's ``bin/python`` is a symlink to the base interpreter: resolving it too would
+    place every venv's interpreter outside its venv.
+    """
+    path = Path(os.path.abspath(path.expanduser()))
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
+def custom_image_python(name: str, data_dir: Path, allowed: Sequence[Path]) -> str:
+    """The interpreter of ``custom_image.name``: a venv directory or its Python.
+
+    Only environments under the data directory's ``images/`` or under a path given with
+    ``rime serve --allow-custom-image`` may be named.
+
+    Raises:
+        InvalidArgumentError: Not an allowed environment, or no executable Python; the message
+            names the field and quotes the request's value (cut short), nothing of the server.
+    """
+    try:
+        named = _named(Path(name))
+    except (OSError, ValueError):
+        raise InvalidArgumentError(f"custom_image.name {name[:100]!r} is not a path") from None
+    roots = [_named(root) for root in (data_dir / "images", *allowed)]
+    if not any(named.is_relative_to(root) for root in roots):
+        raise InvalidArgumentError(
+            f"custom_image.name {name[:100]!r} is not an environment this server allows: use a "
+            "managed image (rime_managed_image), or a venv listed with rime serve "
+            "--allow-custom-image"
+        )
+    try:
+        python = venv_python(named) if named.is_dir() else named
+        usable = python.is_file() and os.access(python, os.X_OK)
+    except OSError:  # e.g. a name too long for the file system
+        usable = False
+    if not usable:
+        raise InvalidArgumentError(
+            f"custom_image.name {name[:100]!r} is neither a venv directory nor an executable "
+            "Python interpreter"
+        )
+    return str(python)
+
+
 def check_image_name(name: str) -> None:
     """Reject image names that are not safe directory names.
 
@@ -42,8 +87,8 @@ def check_image_name(name: str) -> None:
     """
     if not _NAME.match(name):
         raise InvalidArgumentError(
-            f"image name {name!r} is not allowed: use 1-100 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
+            f"name: image name {name[:120]!r} is not allowed: use 1-100 letters, digits, "
+            "'_', '.' or '-', starting with a letter or digit"
         )
 
 

@@ -1,4 +1,10 @@
-"""Server interceptors: API key authentication and domain error -> gRPC status mapping."""
+"""Server interceptors: API key authentication and domain error -> gRPC status mapping.
+
+The error mapping also answers any other exception a servicer lets escape: the exception is
+logged with its traceback on the server, and the client gets INTERNAL (RESOURCE_EXHAUSTED for
+``MemoryError`` / ``RecursionError``) with a fixed message, so no exception text (which may
+hold a server path) reaches a client. Messages are cut to :data:`MAX_DETAILS_CHARS`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,9 @@ API_KEY_METADATA = "rime-api-key"
 """Metadata key that carries the API key."""
 
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
+
+MAX_DETAILS_CHARS = 2000
+"""Longest status message sent (longer ones are cut): gRPC limits trailer sizes."""
 
 _log = logging.getLogger(__name__)
 
@@ -44,7 +53,26 @@ def _wrap_handler(handler: _Handler, wrap: Callable[[_Behavior, bool], _Behavior
 
 
 def _abort_for(error: ServerError, context: grpc.ServicerContext) -> None:
-    context.abort(getattr(grpc.StatusCode, error.grpc_code), str(error))
+    message = str(error)
+    if len(message) > MAX_DETAILS_CHARS:
+        message = message[: MAX_DETAILS_CHARS - 3] + "..."
+    context.abort(getattr(grpc.StatusCode, error.grpc_code), message)
+
+
+def _abort_unexpected(error: Exception, context: grpc.ServicerContext) -> None:
+    """Answer an exception no servicer mapped, without its text; re-raise ``context.abort``."""
+    if context.code() not in (None, grpc.StatusCode.OK):  # type: ignore[attr-defined]
+        raise error  # the servicer aborted the call itself: keep its status
+    _log.error("unexpected error in an RPC", exc_info=error)
+    if isinstance(error, MemoryError | RecursionError):
+        context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"the request needs more resources than the server has ({type(error).__name__})",
+        )
+    context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal server error ({type(error).__name__}); the server log has the details",
+    )
 
 
 def _map_errors(behavior: _Behavior, response_streaming: bool) -> _Behavior:
@@ -55,6 +83,8 @@ def _map_errors(behavior: _Behavior, response_streaming: bool) -> _Behavior:
                 yield from behavior(request, context)
             except ServerError as error:
                 _abort_for(error, context)
+            except Exception as error:
+                _abort_unexpected(error, context)
 
         return streaming
 
@@ -63,12 +93,17 @@ def _map_errors(behavior: _Behavior, response_streaming: bool) -> _Behavior:
             return behavior(request, context)
         except ServerError as error:
             _abort_for(error, context)
+        except Exception as error:
+            _abort_unexpected(error, context)
 
     return unary
 
 
 class ErrorInterceptor(_ServerInterceptor):
-    """Turns a :class:`ServerError` raised by a servicer into its status code and message."""
+    """Turns a :class:`ServerError` raised by a servicer into its status code and message.
+
+    Any other exception becomes INTERNAL (or RESOURCE_EXHAUSTED) with a fixed message.
+    """
 
     def intercept_service(
         self,

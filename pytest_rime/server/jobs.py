@@ -1,20 +1,18 @@
 """The job queue: a scheduler thread that runs each job in its own worker process.
 
 Jobs run FIFO by creation, at most ``max_concurrent_jobs`` at once. A worker is
-``<python> -m pytest_rime.server.worker jobs/<job_id>`` (docs/internals.md) in its own process
-group, with stdout and stderr appended to ``jobs/<job_id>/log.txt``. One monitor thread per
-running job waits for the process and records the outcome; the server, not the worker, writes
-SQLite.
+``<python> -m pytest_rime.server.worker jobs/<job_id>`` (docs/internals.md) in its own session
+(:class:`~pytest_rime.server.worker_process.WorkerProcess`), its output capped into
+``jobs/<job_id>/log.txt``. One monitor thread per running job waits for the process and records
+the outcome; a timer ends a job that outlives its timeout. Cancel, timeout and shutdown end the
+worker's whole process tree. The server, not the worker, writes SQLite.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -24,8 +22,15 @@ from typing import Any
 
 from pytest_rime.engine.firewall import FirewallFromReferenceResult, FirewallRunResult
 from pytest_rime.engine.results import RunResult
-from pytest_rime.server.distribution import PACKAGE_PARENT
+from pytest_rime.server.datadir import private_dir, write_private
 from pytest_rime.server.errors import ServerError
+from pytest_rime.server.joblog import CappedLog, check_log_limit
+from pytest_rime.server.processes import (
+    ProcessId,
+    end_job_processes,
+    job_processes,
+    wait_for_exit,
+)
 from pytest_rime.server.records import (
     ImageStatus,
     Job,
@@ -34,8 +39,10 @@ from pytest_rime.server.records import (
     PipLibrary,
     TerminationReason,
 )
+from pytest_rime.server.settings import ServerSettings
 from pytest_rime.server.store import Store
 from pytest_rime.server.worker import OOM_EXIT_CODE
+from pytest_rime.server.worker_process import WorkerProcess
 
 SERVER_STOPPED = "server stopped while the job was running"
 
@@ -47,10 +54,24 @@ class _Running:
     """A job whose worker process is alive."""
 
     job_id: str
-    process: subprocess.Popen[bytes]
+    worker: WorkerProcess
     oom_kills_at_start: int | None
+    timeout_secs: float
     done: threading.Event = field(default_factory=threading.Event)
     stop_reason: TerminationReason | None = None
+    stop_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def claim_stop(self, reason: TerminationReason) -> None:
+        """Record why the job is being stopped, unless it exited or an earlier stop did."""
+        with self.stop_lock:
+            if self.stop_reason is None and not self.worker.exited.is_set():
+                self.stop_reason = reason
+
+
+def job_timeout_secs(spec: dict[str, Any], default: float) -> float:
+    """A job's wall-clock limit: its config's ``job_timeout_secs``, else ``default``."""
+    config = spec.get("config") or spec.get("reference_config") or {}
+    return float(config.get("job_timeout_secs") or default)
 
 
 def read_progress(job_dir: Path) -> str:
@@ -90,19 +111,21 @@ class JobQueue:
 
     Args:
         store: Where jobs, results and images are recorded.
-        data_dir: The server's data directory (job directories go to ``jobs/``).
-        max_concurrent_jobs: Jobs running at once.
-        cancel_grace_secs: Time between SIGTERM and SIGKILL when stopping a worker.
+        settings: The server's settings: its data directory (job directories go to
+            ``jobs/``), ``max_concurrent_jobs``, ``cancel_grace_secs`` (between SIGTERM and
+            SIGKILL), ``job_timeout_secs`` and ``job_log_limit_bytes``.
+
+    Raises:
+        ValueError: ``job_log_limit_bytes`` is too small for a log.
     """
 
-    def __init__(
-        self, store: Store, data_dir: Path, *, max_concurrent_jobs: int, cancel_grace_secs: float
-    ) -> None:
+    def __init__(self, store: Store, settings: ServerSettings) -> None:
         self._store = store
-        self._jobs_dir = data_dir / "jobs"
-        self._jobs_dir.mkdir(parents=True, exist_ok=True)
-        self._max_running = max(1, max_concurrent_jobs)
-        self._grace = cancel_grace_secs
+        self._jobs_dir = private_dir(settings.data_dir / "jobs")
+        self._max_running = max(1, settings.max_concurrent_jobs)
+        self._grace = settings.cancel_grace_secs
+        self._timeout = settings.job_timeout_secs
+        self._log_limit = check_log_limit(settings.job_log_limit_bytes)
         self._cond = threading.Condition()
         self._running: dict[str, _Running] = {}
         self._stopping = False
@@ -111,10 +134,34 @@ class JobQueue:
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Fail jobs a previous server left RUNNING, then start scheduling PENDING ones."""
+        """Fail jobs a previous server left RUNNING, then start scheduling PENDING ones.
+
+        A left job's processes still running (its recorded worker, with the recorded start
+        time, and everything marked with its id) are ended first.
+        """
         for job in self._store.jobs.with_status(JobStatus.RUNNING):
+            ended = self._end_leftovers(job)
+            if ended:
+                self._append_log(
+                    job.id, f"ended {ended} process(es) a previous server left running"
+                )
             self._record_end(job, JobStatus.FAILED, TerminationReason.GENERIC_ERROR, SERVER_STOPPED)
         self._scheduler.start()
+
+    def _end_leftovers(self, job: Job) -> int:
+        """End the processes of ``job`` an earlier server left; returns how many there were."""
+        recorded = ProcessId(job.worker_pid, job.worker_start_time)
+        worker = recorded if job.worker_pid and recorded.alive() else None
+        leftovers = job_processes(worker.pid if worker else None, job.id)
+        if leftovers:
+            _log.warning("ending %d leftover process(es) of job %s", len(leftovers), job.id)
+            end_job_processes(
+                worker,
+                job.id,
+                grace_secs=self._grace,
+                wait_worker=lambda secs: wait_for_exit(recorded, secs),
+            )
+        return len(leftovers)
 
     def shutdown(self) -> None:
         """Stop scheduling, stop running workers (they are marked FAILED) and wait for them."""
@@ -151,6 +198,17 @@ class JobQueue:
             NotFoundError: No such job.
         """
         return self.with_live_progress(self._store.jobs.get(job_id))
+
+    def log_complete(self, job: Job) -> bool:
+        """Whether ``job``'s log is final: the job finished and its end was fully recorded.
+
+        A finished status is stored before the server's last log lines are appended; the log
+        is complete once the job's monitor is done with it too.
+        """
+        if not job.status.finished:
+            return False
+        with self._cond:
+            return job.id not in self._running
 
     def submit(
         self, job_type: JobType, project_id: str, spec: dict[str, Any], **fields: str
@@ -211,27 +269,12 @@ class JobQueue:
                     )
 
     def _launch(self, job: Job) -> None:
-        job_dir = self.job_dir(job.id)
-        job_dir.mkdir(parents=True, exist_ok=True)
-        (job_dir / "spec.json").write_text(json.dumps(job.spec))
+        job_dir = private_dir(self.job_dir(job.id))
+        write_private(job_dir / "spec.json", json.dumps(job.spec))
         python = str(job.spec.get("python") or sys.executable)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p
-        )
-        env["PYTHONUNBUFFERED"] = "1"
         oom_kills = _oom_kill_count()
         try:
-            with (job_dir / "log.txt").open("ab") as log:
-                process = subprocess.Popen(
-                    [python, "-m", "pytest_rime.server.worker", str(job_dir)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=job_dir,
-                    env=env,
-                    start_new_session=True,
-                )
+            worker = WorkerProcess(job.id, job_dir, python, self._job_log(job.id))
         except OSError as exc:
             self._record_end(
                 job,
@@ -240,28 +283,37 @@ class JobQueue:
                 f"could not start the worker with {python}: {exc}",
             )
             return
-        (job_dir / "pid").write_text(str(process.pid))
-        self._store.jobs.update(job.id, status=JobStatus.RUNNING, start_time=time.time())
-        running = _Running(job.id, process, oom_kills)
+        write_private(job_dir / "pid", str(worker.id.pid))
+        self._store.jobs.update(
+            job.id,
+            status=JobStatus.RUNNING,
+            start_time=time.time(),
+            worker_pid=worker.id.pid,
+            worker_start_time=worker.id.start_time,
+        )
+        running = _Running(job.id, worker, oom_kills, job_timeout_secs(job.spec, self._timeout))
         self._running[job.id] = running
         threading.Thread(
             target=self._monitor, args=(running,), name=f"rime-job-{job.id[:8]}", daemon=True
         ).start()
-        _log.info("job %s started (pid %d)", job.id, process.pid)
+        _log.info("job %s started (pid %d)", job.id, worker.id.pid)
 
     def _stop(self, running: _Running, reason: TerminationReason) -> None:
-        """SIGTERM the worker's process group, SIGKILL after the grace period, wait for it."""
-        running.stop_reason = reason
-        for sig, wait in ((signal.SIGTERM, self._grace), (signal.SIGKILL, 30.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(running.process.pid, sig)
-            if running.done.wait(wait):
-                return
+        """End the worker's process tree (SIGTERM, grace, SIGKILL) and wait for the outcome."""
+        running.claim_stop(reason)
+        running.worker.end(self._grace)
+        running.done.wait(30.0)
 
     # -- outcomes ---------------------------------------------------------------------------
 
     def _monitor(self, running: _Running) -> None:
-        returncode = running.process.wait()
+        timer = threading.Timer(
+            running.timeout_secs, self._stop, (running, TerminationReason.TIMEOUT)
+        )
+        timer.daemon = True
+        timer.start()
+        returncode = running.worker.wait()
+        timer.cancel()
         try:
             self._finish(running, returncode)
         except Exception:
@@ -279,6 +331,14 @@ class JobQueue:
         if running.stop_reason is TerminationReason.CANCELLED:
             self._record_end(
                 job, JobStatus.CANCELLED, TerminationReason.CANCELLED, "cancelled by request"
+            )
+        elif running.stop_reason is TerminationReason.TIMEOUT:
+            self._record_end(
+                job,
+                JobStatus.FAILED,
+                TerminationReason.TIMEOUT,
+                f"the job ran longer than its timeout of {running.timeout_secs:g} s "
+                "(job_timeout_secs in the config, or the server's --job-timeout-secs)",
             )
         elif running.stop_reason is not None:
             self._record_end(job, JobStatus.FAILED, running.stop_reason, SERVER_STOPPED)
@@ -392,11 +452,13 @@ class JobQueue:
             progress=job.progress,
         )
 
+    def _job_log(self, job_id: str) -> CappedLog:
+        return CappedLog(private_dir(self.job_dir(job_id)) / "log.txt", self._log_limit)
+
     def _append_log(self, job_id: str, line: str) -> None:
-        job_dir = self.job_dir(job_id)
-        job_dir.mkdir(parents=True, exist_ok=True)
-        with (job_dir / "log.txt").open("a", encoding="utf-8") as log:
-            log.write(f"[rime server] {line}\n")
+        log = self._job_log(job_id)
+        log.append(f"[rime server] {line}\n".encode())
+        log.close()
 
 
 def bins_progress(result: FirewallRunResult) -> str:

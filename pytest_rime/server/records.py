@@ -44,6 +44,7 @@ class TerminationReason(StrEnum):
     OOMKILLED = "OOMKILLED"
     GENERIC_ERROR = "GENERIC_ERROR"
     CANCELLED = "CANCELLED"
+    TIMEOUT = "TIMEOUT"
 
 
 class ImageStatus(StrEnum):
@@ -71,6 +72,8 @@ class Job:
     """One backend job as stored.
 
     ``spec`` is what the worker gets in ``spec.json`` (config, limits, interpreter, ...).
+    ``worker_pid`` and ``worker_start_time`` (clock ticks since boot, ``/proc/<pid>/stat``
+    field 22) identify the worker of a started job, so a later server can end it.
     """
 
     id: str
@@ -87,6 +90,8 @@ class Job:
     firewall_id: str = ""
     image_name: str = ""
     error_message: str = ""
+    worker_pid: int = 0
+    worker_start_time: int = 0
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ DEFAULT_PORT = 5000
 DEFAULT_JOB_TTL_HOURS = 48.0
 DEFAULT_UPLOAD_LIMIT_MB = 1024
 DEFAULT_MAX_CONCURRENT_JOBS = 1
+DEFAULT_JOB_TIMEOUT_SECS = 6 * 3600.0
+DEFAULT_JOB_LOG_LIMIT_MB = 16.0
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,11 @@ class ServerSettings:
         host: Interface the gRPC server and the web app listen on.
         port: gRPC port; 0 picks a free one.
         web_port: Web app port; 0 picks a free one.
+        web_base_url: The web app's URL as people reach it (e.g. behind a proxy); links
+            (``get_link()``) start with it. Empty: ``http(s)://<host>:<web port>``.
         api_keys: Accepted ``rime-api-key`` values; empty means no authentication.
-        tls_cert: PEM certificate chain; with ``tls_key`` the gRPC port uses TLS.
+        tls_cert: PEM certificate chain; with ``tls_key`` the gRPC port uses TLS and the web
+            app HTTPS.
         tls_key: PEM private key of ``tls_cert``.
         max_concurrent_jobs: Jobs running at once; the rest wait FIFO.
         job_ttl_hours: Job listings show jobs created within this many hours.
@@ -34,12 +39,20 @@ class ServerSettings:
         pip_find_links: ``--find-links`` entries for managed image builds.
         no_pip_index: Build managed images with ``--no-index``.
         cancel_grace_secs: Time a cancelled job gets between SIGTERM and SIGKILL.
+        job_timeout_secs: Wall-clock limit of a job (a config's ``job_timeout_secs`` overrides
+            it); a job running longer is ended and FAILED with reason TIMEOUT.
+        job_log_limit_bytes: Largest job log; older output is dropped, the tail kept.
+        allowed_local_paths: Directories whose files configs may name by local path
+            (``--allow-local-path``); none by default: only ``rime://`` uploads and remote URLs.
+        allowed_custom_images: Venvs or interpreters ``custom_image`` may name besides the
+            data directory's images (``--allow-custom-image``).
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     web_port: int = 0
+    web_base_url: str = ""
     api_keys: tuple[str, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -50,6 +63,10 @@ class ServerSettings:
     pip_find_links: tuple[str, ...] = field(default_factory=tuple)
     no_pip_index: bool = False
     cancel_grace_secs: float = 5.0
+    job_timeout_secs: float = DEFAULT_JOB_TIMEOUT_SECS
+    job_log_limit_bytes: int = int(DEFAULT_JOB_LOG_LIMIT_MB * 1024 * 1024)
+    allowed_local_paths: tuple[Path, ...] = ()
+    allowed_custom_images: tuple[Path, ...] = ()
 
     @property
     def upload_limit_bytes(self) -> int:

@@ -6,15 +6,18 @@ own conftest modules).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pytest_rime.engine.catalog import get_test
 from pytest_rime.engine.config import TestRunConfig
 from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.distribution import MAX_LABELS
 from pytest_rime.engine.importance import compute_importance
 from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
@@ -114,3 +117,26 @@ def planted(frame: pd.DataFrame, feature: str, values: Sequence[Any]) -> pd.Data
     """A copy of ``frame`` whose first rows of ``feature`` are ``values`` (dtype re-inferred)."""
     column = [*values, *frame[feature].iloc[len(values) :]]
     return frame.assign(**{feature: pd.Series(column, index=frame.index)})
+
+
+def distribution_frame(case: TestCaseResult) -> pd.DataFrame:
+    """The case's distribution as a frame indexed by label, after a JSON round trip."""
+    data = json.loads(json.dumps(case.metrics["distribution"]))
+    assert set(data) == {"labels", "ref", "eval"}
+    assert len(data["labels"]) == len(data["ref"]) == len(data["eval"]) <= MAX_LABELS
+    assert sum(data["ref"]) == pytest.approx(1.0, abs=1e-5)
+    assert sum(data["eval"]) == pytest.approx(1.0, abs=1e-5)
+    return pd.DataFrame({"ref": data["ref"], "eval": data["eval"]}, index=data["labels"])
+
+
+def decile_shares(ref: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges at the reference deciles and each side's shares in ``(e_i, e_i+1]`` bins."""
+    ref_values = ref.dropna().to_numpy(dtype=float)
+    edges = np.unique(np.quantile(ref_values, np.linspace(0, 1, 11)[1:-1]))
+    bins = [-np.inf, *edges, np.inf]
+
+    def side(values: pd.Series) -> np.ndarray:
+        cut = pd.cut(values.dropna(), bins, right=True)
+        return cut.value_counts(sort=False, normalize=True).to_numpy()
+
+    return edges, side(ref), side(cur)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from engine_helpers import decile_shares, distribution_frame
 from image_data import blob_images, write_image_run
 from scipy import stats
 from text_data import make_texts, train_pipeline, write_text_run
@@ -49,6 +51,10 @@ def test_texts_of_unseen_topics_lower_the_confidence_and_ks_matches_scipy(tmp_pa
     eval_conf = pipeline.predict_proba(cur["text"]).max(axis=1)
     assert eval_conf.mean() < ref_conf.mean()
     assert case.metrics["statistic"] == pytest.approx(stats.ks_2samp(ref_conf, eval_conf).statistic)
+    shares = distribution_frame(case)  # the chart: reference-decile bins of the confidence
+    _, ref_expected, eval_expected = decile_shares(pd.Series(ref_conf), pd.Series(eval_conf))
+    assert shares["ref"].to_numpy() == pytest.approx(ref_expected, abs=0.01)
+    assert shares["eval"].to_numpy() == pytest.approx(eval_expected, abs=0.01)
 
 
 def test_images_get_it_too_and_labels_only_models_skip(tmp_path: Path) -> None:

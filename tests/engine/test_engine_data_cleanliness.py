@@ -294,14 +294,21 @@ def test_improbable_duplicates_match_a_brute_force_count() -> None:
 
 
 def test_feature_correlation_fast_path_equals_pandas() -> None:
-    from pytest_rime.engine.tests.data_cleanliness import _correlation_matrix
+    from pytest_rime.engine.pairwise import strong_correlations
+    from pytest_rime.engine.tests.data_cleanliness import _numeric_ref
 
     ref = tabular_frame(400, 0)
     ref["x2"] = ref["x"] * 2 + np.random.default_rng(1).normal(0, 0.1, 400)
     ref["const"] = 1.0
     ctx = make_context(ref, tabular_frame(400, 1).assign(x2=0.0, const=1.0), model=x_model)
-    fast = _correlation_matrix(ctx, "pearson")
+    frame = _numeric_ref(ctx)
+    fast = strong_correlations(frame, "pearson", -1.0)
     numbers = [n for n, info in ctx.features.items() if info.is_numeric and n != "const"]
-    expected = ref[numbers].astype(float).corr()
-    assert "const" not in fast.columns
-    pd.testing.assert_frame_equal(fast, expected.loc[fast.index, fast.columns], atol=1e-12)
+    expected = ref[numbers].astype(float).corr().loc[frame.columns, frame.columns].to_numpy()
+    assert "const" not in frame.columns
+    assert [(i, j) for i, j, _ in fast.pairs] == [
+        (i, j) for i in range(frame.shape[1]) for j in range(i + 1, frame.shape[1])
+    ]
+    np.testing.assert_allclose(
+        [r for _, _, r in fast.pairs], expected[np.triu_indices_from(expected, 1)], atol=1e-12
+    )

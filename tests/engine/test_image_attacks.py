@@ -12,6 +12,7 @@ from image_data import blob_images, digit_images
 from image_models import decode_thumbnail, image_context, only, random_split
 from scipy import stats
 
+from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.results import Severity, Status
 from pytest_rime.engine.tests.image_attacks import margins, window_share
 
@@ -131,15 +132,14 @@ def test_a_model_raising_on_attacked_images_is_a_capped_failure(tmp_path: Path) 
     assert "saturated pixel" in case.description
 
 
-def test_bad_parameters_are_errors(tmp_path: Path) -> None:
-    ctx = image_context(
-        tmp_path,
-        blob_images(40, 0),
-        blob_images(20, 1),
-        tests_config={ATTACK: {"epsilon": 8}},
-    )
-    case = only(run_one(ctx, ATTACK))
-    assert case.status is Status.ERROR and "epsilon" in case.description
+def test_bad_parameters_are_refused_by_validation(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"epsilon: expected a number in \(0, 1\]"):
+        image_context(
+            tmp_path,
+            blob_images(40, 0),
+            blob_images(20, 1),
+            tests_config={ATTACK: {"epsilon": 8}},
+        )
 
 
 def test_margins_and_the_square_schedule() -> None:

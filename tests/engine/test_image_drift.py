@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_helpers import distribution_frame
 from image_data import blob_images, digit_images, write_image_run
 from image_models import Images, assert_at_most_low, category_cases, image_cases, random_split
 from scipy import stats
@@ -120,6 +121,9 @@ def test_darkened_eval_images_are_high_brightness_drift(tmp_path: Path) -> None:
     ref_counts = np.bincount(np.searchsorted(edges, ref_values, side="right"), minlength=10)
     eval_counts = np.bincount(np.searchsorted(edges, eval_values, side="right"), minlength=10)
     assert brightness.metrics["psi"] == pytest.approx(psi(ref_counts, eval_counts), rel=0.05)
+    shares = distribution_frame(brightness)  # the chart: the same bins' shares
+    assert shares["ref"].to_numpy() == pytest.approx(ref_counts / ref_counts.sum(), abs=0.01)
+    assert shares["eval"].to_numpy() == pytest.approx(eval_counts / eval_counts.sum(), abs=0.01)
     embedding = _case(cases, "image")
     assert embedding.test_id == "drift.image_embedding_drift"
     assert embedding.severity == Severity.HIGH and embedding.metrics["auc"] > 0.9  # type: ignore[operator]

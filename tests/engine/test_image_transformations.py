@@ -13,6 +13,7 @@ from image_models import Images, decode_thumbnail, image_context, only, random_s
 from scipy import stats
 
 from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.image_perturb import gaussian_blur, horizontal_flip
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
 from pytest_rime.engine.run import load_context
@@ -295,15 +296,14 @@ def test_unreadable_images_are_left_out(tmp_path: Path) -> None:
     assert case.metrics["images_not_perturbed"] == 1
 
 
-def test_a_judged_strength_outside_1_to_5_is_an_error(tmp_path: Path) -> None:
-    ctx = image_context(
-        tmp_path,
-        blob_images(60, 0),
-        blob_images(40, 1),
-        tests_config={BLUR: {"judged_strength": 9}},
-    )
-    case = only(run_one(ctx, BLUR))
-    assert case.status is Status.ERROR and "judged_strength" in case.description
+def test_a_judged_strength_outside_1_to_5_is_refused_by_validation(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"judged_strength: expected a number in \[1, 5\]"):
+        image_context(
+            tmp_path,
+            blob_images(60, 0),
+            blob_images(40, 1),
+            tests_config={BLUR: {"judged_strength": 9}},
+        )
 
 
 def test_runs_without_labels_and_reports_no_accuracy(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from text_models import CLEAN_SPLITS, TYPO_FRAGILE, clean_split, context, quiet,
 
 from pytest_rime.engine.catalog import all_tests, get_test
 from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.errors import ConfigError
 from pytest_rime.engine.registry import TestSettings
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
 from pytest_rime.engine.robustness import perturbation_sample
@@ -187,11 +188,9 @@ def test_texts_without_words_are_skipped(tmp_path: Path) -> None:
     assert "no sampled text has a word" in case.description.lower()
 
 
-def test_a_budget_below_two_queries_is_an_error(tmp_path: Path) -> None:
-    ctx = context(tmp_path, make_texts(100, 0), make_texts(100, 1), **_config(max_queries=1))
-    case = attack_case(ctx)
-    assert case.status is Status.ERROR
-    assert "max_queries" in case.description
+def test_a_budget_below_two_queries_is_refused_by_validation(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"max_queries: expected a number in \[2, 100000\]"):
+        context(tmp_path, make_texts(100, 0), make_texts(100, 1), **_config(max_queries=1))
 
 
 def test_word_edits_are_whole_word_and_case_insensitive() -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from engine_helpers import decile_shares, distribution_frame
 from scipy import stats
 from text_data import make_texts
 from text_models import memory_context, single_cases
 
 from pytest_rime.engine.context import RunContext
+from pytest_rime.engine.distribution import MAX_LABELS, OTHER
 from pytest_rime.engine.model import ModelAdapter
 from pytest_rime.engine.results import Severity, Status, TestCaseResult
 from pytest_rime.engine.stats import psi
@@ -67,6 +69,10 @@ def test_longer_texts_are_high_in_length_drift() -> None:
     ]
     assert case.severity == Severity.HIGH
     assert case.metrics["eval_median_length"] > 1.5 * case.metrics["ref_median_length"]
+    shares = distribution_frame(case)
+    _, ref_expected, eval_expected = decile_shares(ref["text"].str.len(), cur["text"].str.len())
+    assert shares["ref"].to_numpy() == pytest.approx(ref_expected, abs=1e-6)
+    assert shares["eval"].to_numpy() == pytest.approx(eval_expected, abs=1e-6)
 
 
 def test_drift_of_texts_a_model_ignores_is_at_most_low() -> None:
@@ -107,6 +113,15 @@ def test_token_psi_matches_a_direct_count() -> None:
     assert case.metrics["psi"] == pytest.approx(expected)
     assert case.metrics["psi_excess"] == pytest.approx(
         max(0.0, expected - case.metrics["psi_random_split_mean"])
+    )
+    shares = distribution_frame(case)  # the most frequent tokens, the rest as "(other)"
+    expected_shares = aligned / aligned.sum()
+    pooled = expected_shares.sum(axis=1).sort_values(ascending=False)
+    assert len(shares) == MAX_LABELS and shares.index[-1] == OTHER
+    kept = list(shares.index[:-1])
+    assert pooled[kept].min() >= pooled.iloc[MAX_LABELS - 1]  # none left out is more frequent
+    assert shares["ref"].iloc[:-1].to_numpy() == pytest.approx(
+        expected_shares.iloc[:, 0][kept].to_numpy(), abs=1e-6
     )
 
 

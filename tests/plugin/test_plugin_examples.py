@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from scipy import stats
+from standalone_pages import read_page
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -67,9 +69,24 @@ def test_titanic_firewall_fails_naming_the_bad_day(pytester: pytest.Pytester) ->
         < 1e-6
     ]
     assert len(drifting) == 1 and labels.nunique() > 1
-    result = pytester.runpytest_subprocess("--rime-config", "rime_firewall.yaml", timeout=300)
+    result = pytester.runpytest_subprocess(
+        "--rime-config", "rime_firewall.yaml", "--rime-report", "report.html",
+        "--junitxml", "junit.xml", timeout=300,
+    )  # fmt: skip
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     summary = result.stdout.str().split("= rime firewalls =", 1)[1]
     assert re.findall(r"^    (\d{4}-\d\d-\d\d): worst", summary, re.MULTILINE) == drifting
     assert not any(label in summary for label in set(labels) - set(drifting))
     assert "gender (" in summary
+    # The HTML report has the firewall, every bin's run, and the links items carry.
+    page = read_page((pytester.path / "report.html").read_text(encoding="utf-8"))
+    props = [
+        {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    ]
+    bin_links = {p["link"] for p in props if p.get("firewall")}
+    assert len(bin_links) == labels.nunique()
+    [firewall_link] = {p["firewall_link"] for p in props if p.get("firewall")}
+    for link in (*bin_links, firewall_link):
+        assert link.startswith("report.html#") and link.split("#")[1] in page.ids
+        assert f"#{link.split('#')[1]}" in page.urls  # the firewall's bins table, the runs'

@@ -40,6 +40,9 @@ def test_failure_text_shows_measured_values_and_thresholds() -> None:
     assert text.endswith("  link:        http://web/run")
     many = CaseRecord(**{**case.__dict__, "metrics": {f"m{i}": float(i) for i in range(5)}})
     assert "  measured:\n    m0=0\n    m1=1\n" in failure_text(many, "high", "")
+    chart = {"labels": ["<= 1", "> 1"], "ref": [0.5, 0.5], "eval": [0.1, 0.9]}
+    charted = CaseRecord(**{**case.__dict__, "metrics": {**case.metrics, "distribution": chart}})
+    assert failure_text(charted, "medium", "http://web/run") == text  # chart data: HTML only
 
 
 def test_engine_error_text_and_first_sentence() -> None:

@@ -44,7 +44,11 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     """A real server shared by the tests of one module."""
     running = create_server(
         ServerSettings(
-            data_dir=tmp_path_factory.mktemp("rime-data"), host="127.0.0.1", port=0, web_port=0
+            data_dir=tmp_path_factory.mktemp("rime-data"),
+            host="127.0.0.1",
+            port=0,
+            web_port=0,
+            allowed_local_paths=(tmp_path_factory.getbasetemp(),),
         )
     )
     yield running

@@ -9,7 +9,10 @@ from __future__ import annotations
 import html
 import json
 import sqlite3
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -27,6 +30,7 @@ from firewall_data import (
 )
 from scipy import stats
 from sdk_helpers import POLL_SECS
+from standalone_pages import counts_without_total, outside_urls, page_data, read_page
 
 from pytest_rime.proto.v1 import model_testing_pb2
 from pytest_rime.sdk import RIMEClient, RIMEError, RIMEFirewall, RIMENotFoundError
@@ -207,8 +211,10 @@ def test_resending_a_day_replaces_its_results(
 def test_firewall_link_shows_its_bins_and_events(daily: dict[str, Any]) -> None:
     with urllib.request.urlopen(daily["firewall"].get_link(), timeout=10) as response:
         page = html.unescape(response.read().decode())
+    bins_table = page[page.index('id="bins"') :]
+    bins_table = bins_table[: bins_table.index("</table>")]
     for day in range(DAYS):
-        assert f"2024-05-0{day + 1} 00:00 UTC" in page
+        assert f"2024-05-0{day + 1}" in bins_table
     # The page shows the firewall as it is now (a later test may have re-sent a day).
     events = daily["firewall"].get_events()
     for description in events["description"]:
@@ -269,3 +275,73 @@ def test_a_missing_timestamp_column_fails_the_job_naming_it(
     assert "timestamp_col" in status["error_message"]
     assert "'event_time'" in status["error_message"]
     assert "eval.csv" in status["error_message"]
+
+
+def _expected_gates(cases: pd.DataFrame) -> dict[str, int]:
+    """Gate counts at ``fail_on=high``, computed here from statuses and severities."""
+    gates = [
+        "error" if status == "ERROR"
+        else "skipped" if status == "SKIP"
+        else "failed" if severity == "HIGH"
+        else "warned" if status in ("WARNING", "FAIL")
+        else "passed"
+        for status, severity in zip(cases["status"], cases["severity"], strict=True)
+    ]  # fmt: skip
+    return {gate: gates.count(gate) for gate in ("failed", "error", "warned", "passed", "skipped")}
+
+
+def test_write_report_of_a_run_and_of_the_firewall(
+    module_client: RIMEClient, reference_run: str, daily: dict[str, Any], tmp_path: Path
+) -> None:
+    run = module_client.get_test_run(reference_run)
+    path = run.write_report(tmp_path / "run" / "report.html")
+    page_html = path.read_text(encoding="utf-8")
+    assert outside_urls(page_html) == []
+    [counts] = read_page(page_html).gate_counts
+    cases = run.get_test_cases_result()
+    assert counts_without_total(counts) == _expected_gates(cases)
+    assert counts["total"] == len(cases)
+
+    firewall: RIMEFirewall = daily["firewall"]
+    bins, events = firewall.get_bins(), firewall.get_events()  # as they are now
+    written = firewall.write_report(tmp_path / "firewall.html")
+    page_html = written.read_text(encoding="utf-8")
+    assert outside_urls(page_html) == []
+    page = read_page(page_html)
+    assert len(page.gate_counts) == 1 + len(bins)  # the reference run and every bin's run
+    for test_run_id in bins["test_run_id"]:
+        assert f"#run-{test_run_id}" in page.urls  # each bin links to its run on the page
+        assert f"run-{test_run_id}" in page.ids
+    text = html.unescape(page_html)
+    assert all(description in text for description in events["description"])
+    timelines = [c for c in page_data(page_html)["charts"].values() if c["type"] == "line"]
+    metrics = {c.removeprefix("metrics.") for c in bins.columns if c.startswith("metrics.")}
+    assert {c["title"] for c in timelines} >= {"num_drifting_features", "abnormality_rate"}
+    assert {c["title"] for c in timelines} <= metrics
+
+
+def test_rime_report_command_writes_the_sdks_page(
+    module_client: RIMEClient,
+    module_server: RunningServer,
+    reference_run: str,
+    daily: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    def rime_report(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pytest_rime.cli", "report"]
+        command += ["--address", module_server.address, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    done = rime_report("--test-run-id", reference_run, "-o", str(tmp_path / "cli.html"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"wrote {tmp_path / 'cli.html'}\n"
+    sdk_page = module_client.get_test_run(reference_run).write_report(tmp_path / "sdk.html")
+    assert (tmp_path / "cli.html").read_text() == sdk_page.read_text()
+    firewall_id = daily["firewall"].firewall_id
+    done = rime_report("--firewall-id", firewall_id, "-o", str(tmp_path / "fw.html"))
+    assert done.returncode == 0, done.stderr
+    assert f'id="firewall-{firewall_id}"' in (tmp_path / "fw.html").read_text()
+    missing = rime_report("--test-run-id", "no-such-run", "-o", str(tmp_path / "x.html"))
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("rime report: error: ") and "no-such-run" in missing.stderr
+    assert "Traceback" not in missing.stderr and not (tmp_path / "x.html").exists()

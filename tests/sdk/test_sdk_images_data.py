@@ -136,8 +136,8 @@ def test_the_test_run_page_shows_thumbnails_of_failing_examples(
     assert cases["test_id"].str.startswith("transformations.image_").any()
     with urllib.request.urlopen(clean_job.get_link(), timeout=10) as response:
         page = response.read().decode()
-    assert "<img src='data:image/png;base64," in page
-    assert "<img src='data:text" not in page
+    assert '<img src="data:image/png;base64,' in page
+    assert '<img src="data:text' not in page
 
 
 def _write_corrupt(folder: Path, source: Path) -> int:

@@ -1,4 +1,4 @@
-"""Choosing and chunking the files to upload: hidden files, relative paths, 1 MiB chunks."""
+"""Choosing and chunking the files to upload: hidden files, symlinks, relative paths, chunks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_rime.sdk import RIMEClient
 from pytest_rime.sdk.uploads import (
     CHUNK_SIZE_BYTES,
     UploadFile,
@@ -14,6 +15,8 @@ from pytest_rime.sdk.uploads import (
     total_size,
     upload_chunks,
 )
+from pytest_rime.server.app import RunningServer
+from pytest_rime.server.blobs import resolve_rime_uri
 
 
 def _write(path: Path, data: bytes = b"x") -> Path:
@@ -112,3 +115,50 @@ def test_chunks_reassemble_each_file(tmp_path: Path, size: int) -> None:
     assert [c.data for c in chunks if c.relative_path == "dir/small.txt"] == [b"abc"]
     assert chunks[-1].relative_path == "dir/small.txt"  # files are sent one after the other
     assert total_size(files) == size + 3
+
+
+@pytest.fixture
+def linked_dir(tmp_path: Path) -> Path:
+    """A model directory with a link to a file and a link to a directory, both outside it."""
+    secrets = tmp_path / "outside"
+    _write(secrets / "id_rsa", b"PRIVATE KEY")
+    root = tmp_path / "model"
+    _write(root / "model.py", b"def predict_df(df): ...\n")
+    (root / "key.txt").symlink_to(secrets / "id_rsa")
+    (root / "home").symlink_to(secrets, target_is_directory=True)
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    return root
+
+
+def test_symlinks_are_refused_by_default_naming_them(linked_dir: Path) -> None:
+    with pytest.raises(OSError, match=r"symbolic links \(home, key\.txt, loop\)") as info:
+        directory_files(linked_dir, upload_hidden=False)
+    assert "follow_symlinks=True" in str(info.value)
+
+
+def test_hidden_symlinks_are_skipped_like_other_hidden_files(tmp_path: Path) -> None:
+    root = tmp_path / "model"
+    _write(root / "model.py")
+    (root / ".venv").symlink_to(tmp_path, target_is_directory=True)
+    assert _names(directory_files(root, upload_hidden=False)) == ["model.py"]
+
+
+def test_follow_symlinks_uploads_targets_and_visits_each_directory_once(
+    linked_dir: Path,
+) -> None:
+    files = directory_files(linked_dir, upload_hidden=False, follow_symlinks=True)
+    assert _names(files) == ["home/id_rsa", "key.txt", "model.py"]  # the loop: visited once
+    assert {f.relative_path: f.path.read_bytes() for f in files}["key.txt"] == b"PRIVATE KEY"
+
+
+def test_the_client_refuses_symlinks_unless_asked_to_follow_them(
+    client: RIMEClient, rime_server: RunningServer, linked_dir: Path
+) -> None:
+    with pytest.raises(OSError, match="symbolic links"):
+        client.upload_model_directory(linked_dir)
+    with pytest.raises(OSError, match="symbolic links"):
+        client.upload_data_directory(linked_dir)
+    uri = client.upload_data_directory(linked_dir, follow_symlinks=True)
+    root = Path(resolve_rime_uri(rime_server.data_dir, uri))
+    assert (root / "home" / "id_rsa").read_bytes() == b"PRIVATE KEY"
+    assert not (root / "key.txt").is_symlink()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
+import pytest
 
 from pytest_rime.proto.v1 import common_pb2, model_testing_pb2, model_testing_pb2_grpc
 
@@ -101,3 +104,22 @@ class Gate:
 def details(error: grpc.RpcError) -> str:
     """The status message of a failed call."""
     return str(error.details() or "")
+
+
+def write_self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed ``cert.pem`` and ``key.pem`` for localhost and 127.0.0.1 in ``directory``.
+
+    Skips the test when the openssl command line tool is missing.
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command line tool is not installed")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

@@ -125,7 +125,7 @@ def test_jobs_running_when_the_server_died_are_failed_at_startup(
     gate = Gate(tmp_path / "gate")
     config = write_tabular_dataset(tmp_path / "data", model_prelude=gate.prelude).config()
     data_dir = tmp_path / "server"
-    embedded = start_embedded_server(data_dir)
+    embedded = start_embedded_server(data_dir, extra_args=["--allow-local-path", str(tmp_path)])
     try:
         with grpc.insecure_channel(embedded.address) as channel:
             job = start_stress_test(channel, config)

@@ -404,4 +404,5 @@ def test_a_data_directory_of_the_old_store_opens_and_reads(tmp_path: Path) -> No
     with sqlite3.connect(path) as conn:
         row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone()
     assert row[1:5] == (job.id, "MODEL_STRESS_TEST", "RUNNING", "project-1")
-    assert json.loads(row[-1]) == {"n": 1}
+    assert json.loads(row[14]) == {"n": 1}  # spec_json keeps its version-2 position
+    assert row[15:] == (0, 0)  # worker_pid, worker_start_time: added at the end

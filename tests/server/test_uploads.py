@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import pytest
-from server_helpers import details
+from server_helpers import details, jobs_stub
 
-from pytest_rime.proto.v1 import upload_pb2, upload_pb2_grpc
+from pytest_rime.proto.v1 import model_testing_pb2, upload_pb2, upload_pb2_grpc
 from pytest_rime.server.app import RunningServer
 from pytest_rime.server.blobs import resolve_rime_uri
+from pytest_rime.server.errors import DataLossError
 
 Chunk = upload_pb2.UploadChunk
 
@@ -149,3 +153,80 @@ def test_file_upload_of_two_names_or_a_nested_name_is_rejected(rime_channel: grp
 def test_resolver_rejects_unknown_references(rime_server: RunningServer, uri: str) -> None:
     with pytest.raises(FileNotFoundError, match=r"rime://|not a rime"):
         resolve_rime_uri(rime_server.data_dir, uri)
+
+
+def _blob(server: RunningServer, data: bytes) -> Path:
+    digest = hashlib.sha256(data).hexdigest()
+    return server.data_dir / "blobs" / digest[:2] / digest
+
+
+def _overwrite(path: Path, data: bytes) -> None:
+    path.chmod(0o644)
+    path.write_bytes(data)  # in place: the upload's hard link to the blob changes too
+
+
+def _start_with_ref(channel: grpc.Channel, ref_path: str) -> model_testing_pb2.Job:
+    config = {"data_info": {"ref_path": ref_path, "eval_path": "memory://a/eval.csv"}}
+    request = model_testing_pb2.StartStressTestRequest(test_run_config_json=json.dumps(config))
+    return jobs_stub(channel).StartStressTest(request).job
+
+
+def test_a_corrupted_blob_fails_loudly_and_uploading_again_repairs_it(
+    rime_server: RunningServer, rime_channel: grpc.Channel
+) -> None:
+    data = b"a,b\n1,2\n" * 100
+    uri = _stub(rime_channel).UploadFile(iter([Chunk(relative_path="ref.csv", data=data)])).rime_uri
+    _overwrite(_blob(rime_server, data), b"a,b\n6,6\n")
+
+    with pytest.raises(DataLossError, match="corrupted") as info:
+        resolve_rime_uri(rime_server.data_dir, uri)  # what the worker reads through
+    assert uri in str(info.value)
+    assert str(rime_server.data_dir) not in str(info.value)
+    with pytest.raises(grpc.RpcError) as refused:
+        _start_with_ref(rime_channel, uri)
+    assert refused.value.code() == grpc.StatusCode.DATA_LOSS
+    assert details(refused.value).startswith(f"data_info.ref_path: upload {uri} is corrupted")
+    assert str(rime_server.data_dir) not in details(refused.value)
+
+    again = _stub(rime_channel).UploadFile(iter([Chunk(relative_path="ref.csv", data=data)]))
+    assert again.rime_uri == uri
+    assert _blob(rime_server, data).read_bytes() == data
+    assert Path(resolve_rime_uri(rime_server.data_dir, uri)).read_bytes() == data
+    assert _start_with_ref(rime_channel, uri).id
+
+
+def test_deleted_blobs_and_upload_files_are_restored_by_uploading_again(
+    rime_server: RunningServer, rime_channel: grpc.Channel
+) -> None:
+    files = {"model.py": b"def predict_df(df):\n    return df['x']\n", "w/weights.bin": b"\x01"}
+    chunks = [Chunk(relative_path=name, data=data) for name, data in files.items()]
+    uri = _stub(rime_channel).UploadDirectory(iter(chunks)).rime_uri
+    root = Path(resolve_rime_uri(rime_server.data_dir, uri))
+    _blob(rime_server, files["model.py"]).unlink()  # the upload's hard link still has the bytes
+    (root / "w" / "weights.bin").unlink()
+    with pytest.raises(DataLossError, match=r"'w/weights\.bin' no longer matches"):
+        resolve_rime_uri(rime_server.data_dir, uri)
+
+    assert _stub(rime_channel).UploadDirectory(iter(chunks)).rime_uri == uri
+    for name, data in files.items():
+        assert _blob(rime_server, data).read_bytes() == data
+        assert (root / name).read_bytes() == data
+    assert resolve_rime_uri(rime_server.data_dir, uri) == str(root)
+
+
+def test_blobs_upload_files_and_manifests_are_private_whatever_the_umask(
+    rime_server: RunningServer, rime_channel: grpc.Channel
+) -> None:
+    previous = os.umask(0o002)
+    try:
+        chunk = Chunk(relative_path="ref.csv", data=b"a\n1\n")
+        uri = _stub(rime_channel).UploadFile(iter([chunk])).rime_uri
+    finally:
+        os.umask(previous)
+    upload_id = uri.split("/")[3]
+    for path in (
+        _blob(rime_server, b"a\n1\n"),
+        Path(resolve_rime_uri(rime_server.data_dir, uri)),
+        rime_server.data_dir / "manifests" / f"{upload_id}.json",
+    ):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name

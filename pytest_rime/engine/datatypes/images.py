@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pytest_rime.engine.config import TestRunConfig
-from pytest_rime.engine.data import RIME_SCHEME, Resolver, resolve_path
+from pytest_rime.engine.data import Resolver, resolve_path
 from pytest_rime.engine.datatypes import LoadedData, register_data_type
 from pytest_rime.engine.datatypes.common import (
     data_info_keys,
@@ -64,11 +64,12 @@ def _resolve_images(
 ) -> None:
     """Replace the image entries of ``frame`` by local paths, relative to the table's folder.
 
-    A table uploaded through the server (a ``rime://`` reference) may only name files inside
-    its own uploaded folder: an absolute path or one leaving the folder reads as missing.
+    A table uploaded through the server (a ``rime://`` reference) or read from a URL may only
+    name files inside its own folder: an absolute path or one leaving the folder reads as
+    missing (a remote table cannot make the worker read the server's disk).
     """
     folder = Path(resolve_path(table, resolver)).parent
-    confined = table.startswith(RIME_SCHEME)
+    confined = "://" in table  # rime:// uploads and remote URLs
     frame[column] = [_resolved(value, folder, confined) for value in frame[column]]
 
 

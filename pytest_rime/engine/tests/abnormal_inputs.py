@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import combinations
 from types import MappingProxyType
 from typing import Any
 
@@ -32,6 +31,7 @@ from scipy import stats
 from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import BOOL, CATEGORICAL, TEXT, FeatureInfo
 from pytest_rime.engine.impact import measure_impacts
+from pytest_rime.engine.pairwise import CategoryCodes, unseen_pairs
 from pytest_rime.engine.profile import numeric_values
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
 from pytest_rime.engine.results import JSONValue
@@ -508,12 +508,14 @@ for _kind, _type_name, _description, _note in _TYPE_TESTS:
     _register_type_test(_kind, _type_name, _description, _note)
 
 
-def _codes(ref: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _codes(ref: pd.Series, cur: pd.Series) -> CategoryCodes:
     """Ref codes, eval codes on the ref categories (-1 if unseen), reference frequencies."""
     ref_codes, categories = pd.factorize(ref.astype(object), use_na_sentinel=True)
     eval_codes = pd.Index(categories).get_indexer(cur.astype(object))
     counts = np.bincount(ref_codes[ref_codes >= 0], minlength=len(categories))
-    return ref_codes, eval_codes, counts / max(1, len(ref))
+    return CategoryCodes(
+        ref_codes.astype(np.int64), eval_codes.astype(np.int64), counts / max(1, len(ref))
+    )
 
 
 @register_test(
@@ -533,25 +535,28 @@ def inconsistencies(ctx: RunContext, settings: TestSettings) -> list[Finding]:
 
     One case per pair of features with flagged rows, else one PASS case. Severity: the share of
     flagged rows, capped by their measured model impact (repairing both features).
+
+    Bounded for wide data (:func:`pytest_rime.engine.pairwise.unseen_pairs`): every pair of
+    features is checked exactly, one feature against a block of features at a time, so memory
+    grows linearly with the number of features; at most
+    :data:`~pytest_rime.engine.pairwise.MAX_REPORTED_PAIRS` pairs are reported (those with the
+    most flagged rows). When more pairs have flagged rows, the others are not reported and each
+    case's ``pairs_flagged`` metric gives their total.
     """
     min_expected = settings.params["min_expected_count"]
     names = _eval_features(ctx, _is_categorical)
-    n_ref = len(ctx.ref)
-    coded = {name: _codes(ctx.ref[name], ctx.eval[name]) for name in names}
-    flags = []
-    for a, b in combinations(names, 2):
-        ref_a, eval_a, freq_a = coded[a]
-        ref_b, eval_b, freq_b = coded[b]
-        width = len(freq_b)
-        both = (ref_a >= 0) & (ref_b >= 0)
-        seen = np.zeros(len(freq_a) * width, dtype=bool)
-        seen[ref_a[both] * width + ref_b[both]] = True
-        known = (eval_a >= 0) & (eval_b >= 0)
-        keys = np.where(known, eval_a * width + eval_b, 0)
-        expected = n_ref * freq_a[np.maximum(eval_a, 0)] * freq_b[np.maximum(eval_b, 0)]
-        mask = known & ~seen[keys] & (expected >= min_expected)
-        if mask.any():
-            flags.append(Flags((a, b), mask, "value pairs never seen together in ref"))
+    unseen = unseen_pairs([_codes(ctx.ref[n], ctx.eval[n]) for n in names], min_expected)
+    dropped = unseen.total - len(unseen.pairs)
+    metrics: dict[str, JSONValue] = {"pairs_flagged": unseen.total} if dropped else {}
+    flags = [
+        Flags((names[a], names[b]), mask, "value pairs never seen together in ref", dict(metrics))
+        for a, b, mask in unseen.pairs
+    ]
+    if dropped:
+        ctx.log(
+            f"Inconsistencies: {unseen.total} feature pairs have flagged rows; the "
+            f"{len(flags)} with the most are reported"
+        )
     if names and not flags:
         return [
             Finding(

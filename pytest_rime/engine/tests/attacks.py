@@ -1,8 +1,10 @@
 """Attacks tests: the change of a single feature that moves each sampled prediction most.
 
 For each model feature, every sampled evaluation row (``sample_size``, default
-:data:`SAMPLE_SIZE`) is tried with a set of candidate values of that feature, the other
-features unchanged; the candidate that moves the row's prediction most is its worst case.
+:data:`SAMPLE_SIZE`; fewer for wide data, see
+:func:`~pytest_rime.engine.robustness.perturbed_rows`) is tried with a set of candidate values
+of that feature, the other features unchanged; the candidate that moves the row's prediction
+most is its worst case.
 
 - **Single-Feature Changes** searches the observed reference values: ``grid_size`` reference
   quantiles from min to max for numeric and integer features, up to ``max_categories`` reference

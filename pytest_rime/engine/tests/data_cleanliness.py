@@ -30,8 +30,9 @@ from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import TEXT
 from pytest_rime.engine.errors import ModelError
 from pytest_rime.engine.importance import PERMUTATION, label_dependence
+from pytest_rime.engine.pairwise import strong_correlations
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
-from pytest_rime.engine.results import Severity
+from pytest_rime.engine.results import JSONValue, Severity
 from pytest_rime.engine.stats import discretize, entropy, mutual_information
 from pytest_rime.vocabulary import REGRESSION
 
@@ -225,18 +226,13 @@ def minority_recall(ctx: RunContext, minority: object) -> float | None:
     return float(np.mean(predicted[rows] == minority)) if rows.any() else None
 
 
-def _correlation_matrix(ctx: RunContext, method: str) -> pd.DataFrame:
+def _numeric_ref(ctx: RunContext) -> pd.DataFrame:
+    """The numeric features of ref as floats, without constant columns (no correlation)."""
     names = [n for n, info in ctx.features.items() if info.is_numeric]
     frame = pd.DataFrame({n: pd.to_numeric(ctx.ref[n], errors="coerce") for n in names})
     # constant columns have no correlation (min < max: two distinct values, without a hash pass)
     frame = frame.astype(float)
-    frame = frame.loc[:, (frame.min() < frame.max()).to_numpy()]
-    values = frame.to_numpy()
-    if method == "pearson" and frame.shape[1] and np.isfinite(values).all():
-        # without missing values the pairwise-complete Pearson matrix is numpy's (BLAS, ~7x faster)
-        matrix = np.atleast_2d(np.corrcoef(values, rowvar=False))
-        return pd.DataFrame(matrix, index=frame.columns, columns=frame.columns)
-    return frame.corr(method=method)  # type: ignore[arg-type]
+    return frame.loc[:, (frame.min() < frame.max()).to_numpy()]
 
 
 @register_test(
@@ -254,42 +250,54 @@ def high_feature_correlation(ctx: RunContext, settings: TestSettings) -> list[Fi
     One case per pair at or above the low threshold, else one PASS case with the largest
     correlation. Severity: the threshold level, at most LOW (a property of the data; the
     features' model importances are in the metrics).
+
+    Bounded for wide data (:func:`pytest_rime.engine.pairwise.strong_correlations`): every
+    pair is computed exactly, in blocks of columns, so memory grows linearly with the number
+    of features; at most :data:`~pytest_rime.engine.pairwise.MAX_REPORTED_PAIRS` pairs are
+    reported (the strongest). When more pairs reach the threshold, the weaker ones are not
+    reported and each case's ``pairs_above_threshold`` metric gives their total.
     """
     method = settings.params["method"]
-    corr = _correlation_matrix(ctx, method)
-    names = [str(name) for name in corr.columns]
-    signed = corr.to_numpy(dtype=float)
-    values = np.abs(signed)
-    upper = np.triu(np.ones_like(values, dtype=bool), k=1) & np.isfinite(values)
-    rows, cols = np.nonzero(upper & (values >= settings.thresholds[0]))
-    findings = [
-        Finding(
-            features=(names[i], names[j]),
-            statistic=float(values[i, j]),
-            description=(
-                f"Features {names[i]!r} and {names[j]!r} have {method} correlation "
-                f"{signed[i, j]:.3f} in ref: one may be redundant."
-            ),
-            metrics={
-                "correlation": float(signed[i, j]),
-                "method": method,
-                "importances": [ctx.importance.of(names[i]), ctx.importance.of(names[j])],
-            },
-            severity_cap=Severity.LOW,
-            cap_reason=f"Correlated features are redundant, not wrong: {CONTEXT}",
+    frame = _numeric_ref(ctx)
+    names = [str(name) for name in frame.columns]
+    strong = strong_correlations(frame, method, settings.thresholds[0])
+    dropped = strong.total - len(strong.pairs)
+    findings = []
+    for i, j, signed in strong.pairs:
+        metrics: dict[str, JSONValue] = {
+            "correlation": signed,
+            "method": method,
+            "importances": [ctx.importance.of(names[i]), ctx.importance.of(names[j])],
+        }
+        if dropped:
+            metrics["pairs_above_threshold"] = strong.total
+        findings.append(
+            Finding(
+                features=(names[i], names[j]),
+                statistic=abs(signed),
+                description=(
+                    f"Features {names[i]!r} and {names[j]!r} have {method} correlation "
+                    f"{signed:.3f} in ref: one may be redundant."
+                ),
+                metrics=metrics,
+                severity_cap=Severity.LOW,
+                cap_reason=f"Correlated features are redundant, not wrong: {CONTEXT}",
+            )
         )
-        for i, j in zip(rows, cols, strict=True)
-    ]
+    if dropped:
+        ctx.log(
+            f"High Feature Correlation: {strong.total} pairs reach {settings.thresholds[0]}; "
+            f"the {len(strong.pairs)} strongest are reported"
+        )
     if findings:
         return findings
-    top = float(values[upper].max()) if upper.any() else 0.0
     return [
         Finding(
             features=(),
-            statistic=top,
+            statistic=strong.top,
             description=f"No pair of numeric features is highly correlated (max |{method}| "
-            f"{top:.3f}).",
-            metrics={"max_abs_correlation": top, "method": method},
+            f"{strong.top:.3f}).",
+            metrics={"max_abs_correlation": strong.top, "method": method},
         )
     ]
 

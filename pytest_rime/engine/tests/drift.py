@@ -27,6 +27,7 @@ import pandas as pd
 
 from pytest_rime.engine.context import RunContext, Which
 from pytest_rime.engine.data import CATEGORICAL, DATETIME, NUMERIC, TEXT, FeatureInfo
+from pytest_rime.engine.distribution import profile_distribution
 from pytest_rime.engine.drift_statistics import (
     Comparison,
     Shift,
@@ -35,6 +36,7 @@ from pytest_rime.engine.drift_statistics import (
 )
 from pytest_rime.engine.profile import FeatureProfile, compute_profile, numeric_values
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
+from pytest_rime.engine.results import JSONValue
 from pytest_rime.engine.stats import (
     correlation_and_z_variance,
     correlation_difference_p_value,
@@ -66,13 +68,24 @@ def measured_shift(
 
 
 def drift_finding(
-    shift: Shift, features: tuple[str, ...], what: str, impact: float | None
+    shift: Shift,
+    comparison: Comparison,
+    features: tuple[str, ...],
+    what: str,
+    impact: float | None,
 ) -> Finding:
-    """A drift finding of ``shift`` with its p-value (``what``: the column, for the text)."""
+    """A drift finding of ``comparison``'s ``shift`` with its p-value and distribution.
+
+    ``what`` names the column in the description; ``metrics["distribution"]`` holds the ref and
+    eval shares for the case's chart (:mod:`pytest_rime.engine.distribution`).
+    """
     name, value = shift.statistic.name, shift.value
-    metrics: dict[str, float | str] = {"statistic_name": name, name: value}
+    metrics: dict[str, JSONValue] = {"statistic_name": name, name: value}
     if shift.evidence is not None:
         metrics["p_value_method"] = shift.evidence.method
+    distribution = profile_distribution(comparison.profile)
+    if distribution is not None:
+        metrics["distribution"] = distribution
     return Finding(
         features,
         value,
@@ -116,7 +129,9 @@ def feature_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
                 Finding.skip((name,), f"Feature {name!r} has no non-null values in ref or eval.")
             )
             continue
-        findings.append(drift_finding(shift, (name,), f"feature {name!r}", ctx.importance.of(name)))
+        findings.append(
+            drift_finding(shift, comparison, (name,), f"feature {name!r}", ctx.importance.of(name))
+        )
     return findings
 
 
@@ -142,7 +157,7 @@ def _shift_finding(
     shift = measured_shift(comparison, settings, ctx.rng(f"drift:{what}"))
     if shift is None:
         return Finding.skip((), f"The {what} has no non-null values in ref or eval.")
-    return drift_finding(shift, (), f"the {what}", impact)
+    return drift_finding(shift, comparison, (), f"the {what}", impact)
 
 
 @register_test(

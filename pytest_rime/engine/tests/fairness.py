@@ -348,7 +348,8 @@ def protected_feature_drift(ctx: RunContext, settings: TestSettings) -> list[Fin
             return Finding.skip(
                 (info.name,), f"Protected feature {info.name!r} has no values in ref or eval."
             )
-        return drift_finding(shift, (info.name,), f"protected feature {info.name!r}", None)
+        what = f"protected feature {info.name!r}"
+        return drift_finding(shift, comparison, (info.name,), what, None)
 
     return _protected(ctx, per_feature)
 

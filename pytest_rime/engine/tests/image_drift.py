@@ -94,7 +94,7 @@ def image_property_drift(ctx: RunContext, settings: TestSettings) -> list[Findin
                 Finding.skip((name,), f"No readable image in ref or eval for {name!r}.")
             )
             continue
-        finding = drift_finding(shift, (name,), f"image property {name!r}", impact)
+        finding = drift_finding(shift, comparison, (name,), f"image property {name!r}", impact)
         ref_median, eval_median = ref[name].median(), cur[name].median()
         findings.append(
             replace(

@@ -19,12 +19,14 @@ Evidence: every case has a p-value whose null is "ref and eval texts are one pop
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from pytest_rime.engine.context import RunContext
 from pytest_rime.engine.data import NUMERIC, FeatureInfo
+from pytest_rime.engine.distribution import top_shares
 from pytest_rime.engine.drift_statistics import Comparison
 from pytest_rime.engine.profile import compute_profile
 from pytest_rime.engine.registry import Finding, TestSettings, register_test
@@ -36,6 +38,7 @@ from pytest_rime.engine.tests.drift import (
     DRIFT_THRESHOLDS,
     STAT_CHOICES,
     STAT_PARAMS,
+    drift_finding,
     measured_shift,
 )
 from pytest_rime.engine.text import (
@@ -95,30 +98,23 @@ def text_length_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
     key = f"{column} length"
     info = FeatureInfo(name=key, type=NUMERIC, value_kind="int", in_model=False)
     profile = compute_profile(info, ref.to_frame(key), cur.to_frame(key))
-    shift = measured_shift(
-        Comparison(profile, ref, cur), settings, ctx.rng("drift.text_length_drift")
-    )
+    comparison = Comparison(profile, ref, cur)
+    shift = measured_shift(comparison, settings, ctx.rng("drift.text_length_drift"))
     if shift is None:
         return [Finding.skip((column,), "Ref or eval has no texts.")]
-    name, value = shift.statistic.name, shift.value
-    metrics: dict[str, JSONValue] = {
-        "statistic_name": name,
-        name: value,
-        "ref_median_length": float(ref.median()),
-        "eval_median_length": float(cur.median()),
-    }
-    if shift.evidence is not None:
-        metrics["p_value_method"] = shift.evidence.method
+    what = f"the length of {column!r} (characters)"
+    finding = drift_finding(shift, comparison, (column,), what, _impact(ctx))
+    ref_median, eval_median = float(ref.median()), float(cur.median())
     return [
-        Finding(
-            (column,),
-            value,
-            f"{shift.statistic.label} of the length of {column!r} (characters) between ref and "
-            f"eval is {value:.3f}; median length {ref.median():.0f} in ref, {cur.median():.0f} "
-            "in eval.",
-            metrics,
-            impact=_impact(ctx),
-            p_value=None if shift.evidence is None else shift.evidence.p_value,
+        replace(
+            finding,
+            description=f"{finding.description} Median length {ref_median:.0f} in ref, "
+            f"{eval_median:.0f} in eval.",
+            metrics={
+                **finding.metrics,
+                "ref_median_length": ref_median,
+                "eval_median_length": eval_median,
+            },
         )
     ]
 
@@ -212,11 +208,25 @@ def token_drift(ctx: RunContext, settings: TestSettings) -> list[Finding]:
                 "top_tokens": len(vocabulary),
                 "p_value_method": f"permutation of texts ({PERMUTATIONS} draws)",
                 "moved_tokens": moved,
+                **_token_distribution(vocabulary, ref_totals, eval_totals),
             },
             impact=_impact(ctx),
             p_value=p_value,
         )
     ]
+
+
+def _token_distribution(
+    vocabulary: list[str], ref_totals: np.ndarray, eval_totals: np.ndarray
+) -> dict[str, JSONValue]:
+    """``{"distribution": ...}`` of the most frequent tokens (the last totals: other tokens)."""
+    distribution = top_shares(
+        vocabulary,
+        ref_totals[:-1],
+        eval_totals[:-1],
+        rest=(float(ref_totals[-1]), float(eval_totals[-1])),
+    )
+    return {} if distribution is None else {"distribution": distribution}
 
 
 @register_test(

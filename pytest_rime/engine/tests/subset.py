@@ -180,10 +180,19 @@ def feature_subsets(
     return ctx.memo(f"subsets:{key}", compute)
 
 
-def split_features(ctx: RunContext, params: Mapping[str, Any]) -> list[SubsetSplit]:
-    """The subset splits of every feature that can be split."""
-    splits = (feature_subsets(ctx, info, params) for info in ctx.features.values())
-    return [split for split in splits if split is not None]
+def split_features(ctx: RunContext, params: Mapping[str, Any]) -> tuple[SubsetSplit, ...]:
+    """The subset splits of every feature that can be split.
+
+    Cached per parameters: each subset's p-value asks for them, so wide data would otherwise
+    cost the number of features squared.
+    """
+
+    def compute() -> tuple[SubsetSplit, ...]:
+        splits = (feature_subsets(ctx, info, params) for info in ctx.features.values())
+        return tuple(split for split in splits if split is not None)
+
+    key = f"split_features:{int(params['numeric_bins'])}:{int(params['max_categories'])}"
+    return ctx.memo(key, compute)
 
 
 def impact_of_share(share: float) -> float:

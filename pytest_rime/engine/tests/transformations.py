@@ -1,7 +1,9 @@
 """Transformations tests: how the model reacts when one feature of real rows is corrupted.
 
 Each test draws a seeded sample of evaluation rows (``sample_size``, default
-:data:`SAMPLE_SIZE`), replaces one feature at a time with corrupted values from
+:data:`SAMPLE_SIZE`; fewer for wide data, see
+:func:`~pytest_rime.engine.robustness.perturbed_rows`), replaces one feature at a time with
+corrupted values from
 :mod:`pytest_rime.engine.perturb` (only features of the types the corruption applies to, and
 only rows it actually changes), and predicts every corrupted copy of the test in one batched
 call (:func:`pytest_rime.engine.robustness.predict_edits`). One case per feature.

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!pytest_rime/proto/v1/common.proto\x12\x14pytest_rime.proto.v1\"z\n\x0b\x43ustomImage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x41\n\x0bpull_secret\x18\x02 \x01(\x0b\x32,.pytest_rime.proto.v1.CustomImage.PullSecret\x1a\x1a\n\nPullSecret\x12\x0c\n\x04name\x18\x01 \x01(\t\"h\n\rSummaryCounts\x12\r\n\x05total\x18\x01 \x01(\x03\x12\x0c\n\x04pass\x18\x02 \x01(\x03\x12\x0f\n\x07warning\x18\x03 \x01(\x03\x12\x0c\n\x04\x66\x61il\x18\x04 \x01(\x03\x12\x0c\n\x04skip\x18\x05 \x01(\x03\x12\r\n\x05\x65rror\x18\x06 \x01(\x03\"I\n\x0eSeverityCounts\x12\x0c\n\x04none\x18\x01 \x01(\x03\x12\x0b\n\x03low\x18\x02 \x01(\x03\x12\x0e\n\x06medium\x18\x03 \x01(\x03\x12\x0c\n\x04high\x18\x04 \x01(\x03*\xa2\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATUS_PENDING\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x15\n\x11JOB_STATUS_FAILED\x10\x03\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05*\xac\x01\n\x07JobType\x12\x18\n\x14JOB_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aJOB_TYPE_MODEL_STRESS_TEST\x10\x01\x12\x1a\n\x16JOB_TYPE_IMAGE_BUILDER\x10\x02\x12 \n\x1cJOB_TYPE_FIREWALL_BATCH_TEST\x10\x03\x12)\n%JOB_TYPE_FIREWALL_TEST_FROM_REFERENCE\x10\x04*\xea\x01\n\x11TerminationReason\x12\"\n\x1eTERMINATION_REASON_UNSPECIFIED\x10\x00\x12%\n!TERMINATION_REASON_NOT_TERMINATED\x10\x01\x12 \n\x1cTERMINATION_REASON_COMPLETED\x10\x02\x12 \n\x1cTERMINATION_REASON_OOMKILLED\x10\x03\x12$\n TERMINATION_REASON_GENERIC_ERROR\x10\x04\x12 \n\x1cTERMINATION_REASON_CANCELLED\x10\x05*\xbd\x01\n\x0eTestCaseStatus\x12 \n\x1cTEST_CASE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TEST_CASE_STATUS_PASS\x10\x01\x12\x1c\n\x18TEST_CASE_STATUS_WARNING\x10\x02\x12\x19\n\x15TEST_CASE_STATUS_FAIL\x10\x03\x12\x19\n\x15TEST_CASE_STATUS_SKIP\x10\x04\x12\x1a\n\x16TEST_CASE_STATUS_ERROR\x10\x05*\x8e\x01\n\x0cTestSeverity\x12\x1d\n\x19TEST_SEVERITY_UNSPECIFIED\x10\x00\x12\x16\n\x12TEST_SEVERITY_NONE\x10\x01\x12\x15\n\x11TEST_SEVERITY_LOW\x10\x02\x12\x18\n\x14TEST_SEVERITY_MEDIUM\x10\x03\x12\x16\n\x12TEST_SEVERITY_HIGH\x10\x04*e\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41TA_TYPE_TABULAR\x10\x01\x12\x11\n\rDATA_TYPE_NLP\x10\x02\x12\x14\n\x10\x44\x41TA_TYPE_IMAGES\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!pytest_rime/proto/v1/common.proto\x12\x14pytest_rime.proto.v1\"z\n\x0b\x43ustomImage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x41\n\x0bpull_secret\x18\x02 \x01(\x0b\x32,.pytest_rime.proto.v1.CustomImage.PullSecret\x1a\x1a\n\nPullSecret\x12\x0c\n\x04name\x18\x01 \x01(\t\"h\n\rSummaryCounts\x12\r\n\x05total\x18\x01 \x01(\x03\x12\x0c\n\x04pass\x18\x02 \x01(\x03\x12\x0f\n\x07warning\x18\x03 \x01(\x03\x12\x0c\n\x04\x66\x61il\x18\x04 \x01(\x03\x12\x0c\n\x04skip\x18\x05 \x01(\x03\x12\r\n\x05\x65rror\x18\x06 \x01(\x03\"I\n\x0eSeverityCounts\x12\x0c\n\x04none\x18\x01 \x01(\x03\x12\x0b\n\x03low\x18\x02 \x01(\x03\x12\x0e\n\x06medium\x18\x03 \x01(\x03\x12\x0c\n\x04high\x18\x04 \x01(\x03*\xa2\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATUS_PENDING\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x15\n\x11JOB_STATUS_FAILED\x10\x03\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05*\xac\x01\n\x07JobType\x12\x18\n\x14JOB_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aJOB_TYPE_MODEL_STRESS_TEST\x10\x01\x12\x1a\n\x16JOB_TYPE_IMAGE_BUILDER\x10\x02\x12 \n\x1cJOB_TYPE_FIREWALL_BATCH_TEST\x10\x03\x12)\n%JOB_TYPE_FIREWALL_TEST_FROM_REFERENCE\x10\x04*\x8a\x02\n\x11TerminationReason\x12\"\n\x1eTERMINATION_REASON_UNSPECIFIED\x10\x00\x12%\n!TERMINATION_REASON_NOT_TERMINATED\x10\x01\x12 \n\x1cTERMINATION_REASON_COMPLETED\x10\x02\x12 \n\x1cTERMINATION_REASON_OOMKILLED\x10\x03\x12$\n TERMINATION_REASON_GENERIC_ERROR\x10\x04\x12 \n\x1cTERMINATION_REASON_CANCELLED\x10\x05\x12\x1e\n\x1aTERMINATION_REASON_TIMEOUT\x10\x06*\xbd\x01\n\x0eTestCaseStatus\x12 \n\x1cTEST_CASE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TEST_CASE_STATUS_PASS\x10\x01\x12\x1c\n\x18TEST_CASE_STATUS_WARNING\x10\x02\x12\x19\n\x15TEST_CASE_STATUS_FAIL\x10\x03\x12\x19\n\x15TEST_CASE_STATUS_SKIP\x10\x04\x12\x1a\n\x16TEST_CASE_STATUS_ERROR\x10\x05*\x8e\x01\n\x0cTestSeverity\x12\x1d\n\x19TEST_SEVERITY_UNSPECIFIED\x10\x00\x12\x16\n\x12TEST_SEVERITY_NONE\x10\x01\x12\x15\n\x11TEST_SEVERITY_LOW\x10\x02\x12\x18\n\x14TEST_SEVERITY_MEDIUM\x10\x03\x12\x16\n\x12TEST_SEVERITY_HIGH\x10\x04*e\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41TA_TYPE_TABULAR\x10\x01\x12\x11\n\rDATA_TYPE_NLP\x10\x02\x12\x14\n\x10\x44\x41TA_TYPE_IMAGES\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBTYPE']._serialized_start=530
   _globals['_JOBTYPE']._serialized_end=702
   _globals['_TERMINATIONREASON']._serialized_start=705
-  _globals['_TERMINATIONREASON']._serialized_end=939
-  _globals['_TESTCASESTATUS']._serialized_start=942
-  _globals['_TESTCASESTATUS']._serialized_end=1131
-  _globals['_TESTSEVERITY']._serialized_start=1134
-  _globals['_TESTSEVERITY']._serialized_end=1276
-  _globals['_DATATYPE']._serialized_start=1278
-  _globals['_DATATYPE']._serialized_end=1379
+  _globals['_TERMINATIONREASON']._serialized_end=971
+  _globals['_TESTCASESTATUS']._serialized_start=974
+  _globals['_TESTCASESTATUS']._serialized_end=1163
+  _globals['_TESTSEVERITY']._serialized_start=1166
+  _globals['_TESTSEVERITY']._serialized_end=1308
+  _globals['_DATATYPE']._serialized_start=1310
+  _globals['_DATATYPE']._serialized_end=1411
   _globals['_CUSTOMIMAGE']._serialized_start=59
   _globals['_CUSTOMIMAGE']._serialized_end=181
   _globals['_CUSTOMIMAGE_PULLSECRET']._serialized_start=155

@@ -75,6 +75,10 @@ class _TerminationReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ter
     TERMINATION_REASON_OOMKILLED: _TerminationReason.ValueType  # 3
     TERMINATION_REASON_GENERIC_ERROR: _TerminationReason.ValueType  # 4
     TERMINATION_REASON_CANCELLED: _TerminationReason.ValueType  # 5
+    TERMINATION_REASON_TIMEOUT: _TerminationReason.ValueType  # 6
+    """The job ran longer than its wall-clock timeout (the server's --job-timeout-secs or the
+    config's job_timeout_secs).
+    """
 
 class TerminationReason(_TerminationReason, metaclass=_TerminationReasonEnumTypeWrapper):
     """Why a job stopped."""
@@ -85,6 +89,10 @@ TERMINATION_REASON_COMPLETED: TerminationReason.ValueType  # 2
 TERMINATION_REASON_OOMKILLED: TerminationReason.ValueType  # 3
 TERMINATION_REASON_GENERIC_ERROR: TerminationReason.ValueType  # 4
 TERMINATION_REASON_CANCELLED: TerminationReason.ValueType  # 5
+TERMINATION_REASON_TIMEOUT: TerminationReason.ValueType  # 6
+"""The job ran longer than its wall-clock timeout (the server's --job-timeout-secs or the
+config's job_timeout_secs).
+"""
 Global___TerminationReason: _TypeAlias = TerminationReason  # noqa: Y015
 
 class _TestCaseStatus:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from pytest_rime.server.blobs import BlobStore
 from pytest_rime.server.jobs import JobQueue
+from pytest_rime.server.paths import PathPolicy
 from pytest_rime.server.settings import ServerSettings
 from pytest_rime.server.store import Store
 
@@ -19,6 +21,13 @@ class Backend:
     blobs: BlobStore
     jobs: JobQueue
     web_base_url: str
+
+    @functools.cached_property
+    def paths(self) -> PathPolicy:
+        """What configs may name (``settings.allowed_local_paths``, the blob store's uploads)."""
+        return PathPolicy.create(
+            self.settings.data_dir, self.settings.allowed_local_paths, self.blobs.check_upload
+        )
 
     def project_id(self, requested: str) -> str:
         """``requested`` if it names a project, the default project when empty.

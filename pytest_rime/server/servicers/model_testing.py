@@ -6,7 +6,6 @@ import codecs
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
@@ -28,8 +27,13 @@ from pytest_rime.server.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
 )
-from pytest_rime.server.images import image_dir, venv_python
+from pytest_rime.server.images import custom_image_python, image_dir, venv_python
 from pytest_rime.server.incremental import parse_incremental_config
+from pytest_rime.server.limits import (
+    CPU_REQUEST_RANGE_MILLICORES,
+    RAM_REQUEST_RANGE_MB,
+    resource_request,
+)
 from pytest_rime.server.records import ImageStatus, JobType
 from pytest_rime.server.servicers.context import BackendServicer
 from pytest_rime.server.worker import DEFAULT_CPU_MILLICORES, DEFAULT_RAM_MB
@@ -126,12 +130,6 @@ def request_config(request: _ConfigRequest) -> dict[str, Any]:
     return parse_config(request.test_run_config_json, data_type)
 
 
-def _positive_or_default(name: str, value: int, default: int) -> int:
-    if value < 0:
-        raise InvalidArgumentError(f"{name} must be >= 0 (0 means {default}), got {value}")
-    return value or default
-
-
 class ModelTesting(BackendServicer, model_testing_pb2_grpc.ModelTestingServicer):
     """Jobs: stress tests, firewall runs (from reference and on incremental data), logs."""
 
@@ -149,14 +147,10 @@ class ModelTesting(BackendServicer, model_testing_pb2_grpc.ModelTestingServicer)
                 )
             return str(venv_python(image_dir(self._backend.settings.data_dir, managed)))
         if custom_image.name:
-            path = Path(custom_image.name).expanduser()
-            python = venv_python(path) if path.is_dir() else path
-            if not (python.is_file() and os.access(python, os.X_OK)):
-                raise InvalidArgumentError(
-                    f"custom_image.name {custom_image.name!r} is neither a venv directory nor "
-                    "an executable Python interpreter"
-                )
-            return str(python)
+            settings = self._backend.settings
+            return custom_image_python(
+                custom_image.name, settings.data_dir, settings.allowed_custom_images
+            )
         return ""
 
     def _submit(
@@ -171,18 +165,30 @@ class ModelTesting(BackendServicer, model_testing_pb2_grpc.ModelTestingServicer)
         """Queue a job whose ``spec.json`` has the request's interpreter and limits and ``fields``.
 
         Raises:
-            InvalidArgumentError: A bad image choice or a negative limit.
+            InvalidArgumentError: A bad image choice, a negative limit, or a config path the
+                server does not allow.
+            OutOfRangeError: A resource request beyond its range (:mod:`limits`).
             FailedPreconditionError: The managed image is not READY.
+            DataLossError: The config names a corrupted upload.
         """
+        for name in ("config", "reference_config"):
+            if name in fields:
+                self._backend.paths.check_config(fields[name])
         spec = {
             "type": job_type.value,
             "data_dir": str(self._backend.settings.data_dir),
             "python": self._interpreter(request.custom_image, request.rime_managed_image),
-            "ram_request_megabytes": _positive_or_default(
-                "ram_request_megabytes", request.ram_request_megabytes, DEFAULT_RAM_MB
+            "ram_request_megabytes": resource_request(
+                "ram_request_megabytes",
+                request.ram_request_megabytes,
+                DEFAULT_RAM_MB,
+                RAM_REQUEST_RANGE_MB,
             ),
-            "cpu_request_millicores": _positive_or_default(
-                "cpu_request_millicores", request.cpu_request_millicores, DEFAULT_CPU_MILLICORES
+            "cpu_request_millicores": resource_request(
+                "cpu_request_millicores",
+                request.cpu_request_millicores,
+                DEFAULT_CPU_MILLICORES,
+                CPU_REQUEST_RANGE_MILLICORES,
             ),
             **fields,
         }

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pytest_rime.server.datadir import private_file
 from pytest_rime.server.errors import NotFoundError
 from pytest_rime.server.pagination import decode_token, encode_token, page_size
 from pytest_rime.server.records import Page
@@ -32,12 +33,14 @@ class Database:
     """The store's SQLite file, migrated to the latest schema when opened.
 
     Args:
-        path: The database file; created (with its schema) when missing.
+        path: The database file; created (with its schema) when missing. It is made ``0600``
+            (SQLite gives its ``-wal`` and ``-shm`` files the same mode).
         migrations: Entry ``i`` takes the schema from version ``i`` to ``i + 1``.
     """
 
     def __init__(self, path: Path, migrations: Sequence[str]) -> None:
         self._lock = threading.RLock()
+        private_file(path)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")

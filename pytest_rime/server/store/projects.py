@@ -46,6 +46,25 @@ class Projects:
         """One page of projects, oldest first."""
         return self._db.page(PROJECTS, "", (), "create_time, id", token=token, size=size)
 
+    def with_counts(self) -> list[tuple[Project, dict[str, int]]]:
+        """Every project, oldest first, with its counts of runs, firewalls and jobs.
+
+        Count keys: ``runs`` (stress test runs only: a firewall's bins are runs of their own),
+        ``firewalls``, ``jobs`` and ``active_jobs`` (pending or running).
+        """
+        rows = self._db.query(
+            "SELECT p.*,"
+            " (SELECT COUNT(*) FROM test_runs r WHERE r.project_id = p.id AND r.firewall_id = '')"
+            " AS runs,"
+            " (SELECT COUNT(*) FROM firewalls f WHERE f.project_id = p.id) AS firewalls,"
+            " (SELECT COUNT(*) FROM jobs j WHERE j.project_id = p.id) AS jobs,"
+            " (SELECT COUNT(*) FROM jobs j WHERE j.project_id = p.id"
+            "  AND j.status IN ('PENDING', 'RUNNING')) AS active_jobs"
+            " FROM projects p ORDER BY p.create_time, p.id"
+        )
+        counts = ("runs", "firewalls", "jobs", "active_jobs")
+        return [(PROJECTS.from_row(row), {key: int(row[key]) for key in counts}) for row in rows]
+
     def ensure_default(self) -> str:
         """The id of the default project, created on first use."""
         rows = self._db.query("SELECT id FROM projects WHERE is_default = 1")

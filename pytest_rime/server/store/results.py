@@ -138,6 +138,12 @@ class Results:
         missing = f"test run {test_run_id!r} not found"
         return self._db.one(TEST_RUNS, "id = ?", (test_run_id,), missing)
 
+    def stress_test_runs(self, project_id: str, token: str, size: int) -> Page[TestRun]:
+        """One page of the project's stress test runs (not firewall bins), newest first."""
+        where = "project_id = ? AND firewall_id = ''"
+        order = "end_time DESC, id"
+        return self._db.page(TEST_RUNS, where, (project_id,), order, token=token, size=size)
+
     def cases_page(self, test_run_id: str, token: str, size: int) -> Page[TestCaseResult]:
         """One page of the run's test cases, in result order.
 
@@ -155,6 +161,15 @@ class Results:
             NotFoundError: No such run.
         """
         return self._of_run(TEST_CASES, test_run_id)
+
+    def status_severity_counts(self, test_run_id: str) -> list[tuple[str, str, int]]:
+        """``(status, severity, number of cases)`` of the run's cases (what gates are of)."""
+        rows = self._db.query(
+            "SELECT status, severity, COUNT(*) AS n FROM test_cases WHERE test_run_id = ?"
+            " GROUP BY status, severity",
+            (test_run_id,),
+        )
+        return [(str(row["status"]), str(row["severity"]), int(row["n"])) for row in rows]
 
     def batches(self, test_run_id: str) -> list[TestBatch]:
         """All test batches of the run, in result order.

@@ -71,5 +71,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX test_runs_bins ON test_runs (firewall_id, bin_start);
     CREATE INDEX firewall_events_bins ON firewall_events (firewall_id, bin_start);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN worker_pid INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN worker_start_time INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 """Schema migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``."""
