@@ -254,17 +254,6 @@ def _attack_finding(
     )
 
 
-def _check_params(settings: TestSettings) -> None:
-    if int(settings.params["max_queries"]) < 1:
-        raise ValueError("max_queries must be at least 1")
-    if int(settings.params["candidates_per_round"]) < 1:
-        raise ValueError("candidates_per_round must be at least 1")
-    if not 0 < float(settings.params["epsilon"]) <= 1:
-        raise ValueError("epsilon must be in (0, 1] (a fraction of the pixel range)")
-    if not 0 < float(settings.params["p_init"]) <= 1:
-        raise ValueError("p_init must be in (0, 1]")
-
-
 @register_test(
     "attacks.image_square_attack",
     name="Image Square Attack",
@@ -291,7 +280,6 @@ def image_square_attack(ctx: RunContext, settings: TestSettings) -> list[Finding
     an invisible perturbation is never in the evaluation images, so this is a what-if); a
     model crash counts as every decision flipped.
     """
-    _check_params(settings)
 
     def capped(finding: Finding) -> Finding:
         cap = Severity(settings.params["max_severity"])

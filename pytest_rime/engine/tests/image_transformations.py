@@ -431,8 +431,6 @@ def measured_finding(
         table.append(entry)
         changes.append(changed)
     judged_limit = int(settings.params.get("judged_strength", JUDGED_STRENGTH))
-    if judged_limit not in STRENGTHS:
-        raise ValueError(f"judged_strength must be an integer 1..5, got {judged_limit}")
     candidates = [
         i for i, lv in enumerate(levels) if lv.strength is None or lv.strength <= judged_limit
     ] or [0]

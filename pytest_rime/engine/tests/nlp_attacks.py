@@ -292,8 +292,6 @@ def text_character_attack(ctx: RunContext, settings: TestSettings) -> list[Findi
     binomial test against the low threshold, and capped at MEDIUM unless the eval texts already
     hold typos; a model crash counts as every decision flipped.
     """
-    if int(settings.params["max_queries"]) < 2:
-        raise ValueError("max_queries must be at least 2 (word ranking and one edit)")
     return attack_case(
         ctx,
         settings,
