@@ -147,6 +147,38 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="Largest job log in MiB; older output is dropped (default: %(default)s)",
     )
     serve.add_argument(
+        "--executor",
+        choices=defaults.EXECUTORS,
+        default="local",
+        help="Where jobs run: worker processes of this server (local) or tasks on a Ray "
+        "cluster (ray) (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--ray-address",
+        default="auto",
+        help="The Ray cluster of --executor ray: auto, HOST:PORT or ray://HOST:PORT "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--split-rows",
+        type=int,
+        default=defaults.DEFAULT_SPLIT_ROWS,
+        help="With --executor ray, split firewall jobs with more incremental rows than this "
+        "by time bin into tasks of about this many rows (0: never; default: %(default)s)",
+    )
+    serve.add_argument(
+        "--blob-url",
+        default="",
+        help="Keep uploads and blobs on this fsspec URL (e.g. s3://bucket/prefix; credentials "
+        "from the environment) instead of under --data-dir",
+    )
+    serve.add_argument(
+        "--upload-url-ttl-secs",
+        type=_positive(float),
+        default=defaults.DEFAULT_UPLOAD_URL_TTL_SECS,
+        help="How long upload URLs of the rime wire's FileUpload stay valid (default: %(default)s)",
+    )
+    serve.add_argument(
         "--log-level", default="INFO", help="Python logging level (default: %(default)s)"
     )
     serve.set_defaults(handler=_serve)
@@ -154,7 +186,9 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pytest_rime.server.app import serve
+    from pytest_rime.server.blobstore_backends import BlobUrlError
     from pytest_rime.server.datadir import DataDirInUseError
+    from pytest_rime.server.executors import ExecutorError
     from pytest_rime.server.joblog import check_log_limit
     from pytest_rime.server.settings import ServerSettings, read_api_keys
 
@@ -190,10 +224,15 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         allowed_custom_images=tuple(args.allow_custom_image),
         job_timeout_secs=args.job_timeout_secs,
         job_log_limit_bytes=log_limit,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        split_rows=max(0, args.split_rows),
+        blob_url=args.blob_url,
+        upload_url_ttl_secs=args.upload_url_ttl_secs,
     )
     try:
         serve(settings, port_file=args.port_file)
-    except DataDirInUseError as exc:
+    except (DataDirInUseError, ExecutorError, BlobUrlError) as exc:
         parser.exit(1, f"rime serve: error: {exc}\n")
     return 0
 

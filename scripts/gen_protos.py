@@ -1,4 +1,4 @@
-"""Regenerate pytest_rime/proto/v1 from protos/ (run with the pinned grpcio-tools).
+"""Regenerate pytest_rime/proto/{v1,rime} from protos/ (run with the pinned grpcio-tools).
 
 Usage: python scripts/gen_protos.py [--check]
 
@@ -19,7 +19,7 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
-PACKAGE_DIR = Path("pytest_rime") / "proto" / "v1"
+PACKAGE_DIRS = tuple(Path("pytest_rime") / "proto" / name for name in ("v1", "rime"))
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 
@@ -28,7 +28,7 @@ def generate(out_root: Path) -> list[Path]:
     # protoc finds the mypy-protobuf plugins on PATH; they live beside this interpreter.
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
-    protos = sorted((PROTO_ROOT / PACKAGE_DIR).glob("*.proto"))
+    protos = sorted(p for d in PACKAGE_DIRS for p in (PROTO_ROOT / d).glob("*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
     args = [
         "grpc_tools.protoc",
@@ -42,11 +42,20 @@ def generate(out_root: Path) -> list[Path]:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    out_dir = out_root / PACKAGE_DIR
-    (out_dir / "__init__.py").write_text('"""Generated protobuf and gRPC code; do not edit."""\n')
+    for package_dir in PACKAGE_DIRS:
+        (out_root / package_dir / "__init__.py").write_text(
+            '"""Generated protobuf and gRPC code; do not edit."""\n'
+        )
+    return generated_files(out_root)
+
+
+def generated_files(root: Path) -> list[Path]:
+    """The generated files (and package markers) under ``root``, relative to it."""
     return sorted(
-        p.relative_to(out_root)
-        for p in out_dir.iterdir()
+        p.relative_to(root)
+        for package_dir in PACKAGE_DIRS
+        if (root / package_dir).is_dir()
+        for p in (root / package_dir).iterdir()
         if p.name == "__init__.py" or p.name.endswith(GENERATED_SUFFIXES)
     )
 
@@ -57,18 +66,14 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="Fail when committed code drifts")
     options = parser.parse_args()
     if not options.check:
-        target = ROOT / PACKAGE_DIR
-        for old in target.glob("*_pb2*.py*"):
-            old.unlink()
+        for package_dir in PACKAGE_DIRS:
+            for old in (ROOT / package_dir).glob("*_pb2*.py*"):
+                old.unlink()
         generate(ROOT)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate(Path(tmp))
-        committed = sorted(
-            p.relative_to(ROOT)
-            for p in (ROOT / PACKAGE_DIR).iterdir()
-            if p.name == "__init__.py" or p.name.endswith(GENERATED_SUFFIXES)
-        )
+        committed = generated_files(ROOT)
         drift = sorted(set(fresh) ^ set(committed))
         drift += [
             p

@@ -6,6 +6,7 @@
   keys, ``max_concurrent_jobs``, ...) or a restart on the same ``data_dir``; every server it
   started is stopped at teardown.
 - ``rime_channel``: an insecure gRPC channel to ``rime_server``.
+- ``rime_serve_args``: options for the ``rime serve`` processes tests start (none here).
 - ``write_tabular_dataset``: ``write(directory, **options) -> TabularDataset`` writes
   ``ref.csv``, ``eval.csv`` and ``model.py`` (``predict_df``) and builds configs for them.
 """
@@ -70,6 +71,12 @@ def rime_server_factory(
     yield start
     for server in reversed(started):
         server.stop(grace=0)
+
+
+@pytest.fixture
+def rime_serve_args() -> list[str]:
+    """Options every ``rime serve`` process a test starts gets (tests/ray adds the executor's)."""
+    return []
 
 
 @pytest.fixture

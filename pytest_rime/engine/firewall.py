@@ -16,7 +16,11 @@ Each monitored metric of a bin gets evidence against reference chunks of the bin
 abnormal-input flags of its rows are prepared once per run (:class:`_NullPool`).
 
 The reference side (data, model, reference predictions, feature importance) is loaded and
-computed once and shared by every bin. The timestamp column is never a feature. Rows whose
+computed once and shared by every bin. A bin's outcome depends only on the reference, the bin's
+own rows and the run's header (every random draw is seeded by name and bin start), so a run of
+some bins (``bin_starts``) gives exactly those bins of the full run: a firewall split by time
+bin over several processes merges back into the single-process result
+(:mod:`pytest_rime.engine.firewall_split`). The timestamp column is never a feature. Rows whose
 timestamp cannot be parsed are counted in the result and the log, never silently dropped.
 """
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,10 +219,14 @@ def _firewall_config(config: TestRunConfig, eval_path: str, timestamp_col: str) 
     )
 
 
-def _check_timestamp_column(
+def check_timestamp_column(
     frame: pd.DataFrame, eval_path: str, timestamp_col: str, cause: Exception | None = None
 ) -> None:
-    """Raise a :class:`DataError` naming ``timestamp_col`` when ``frame`` lacks it."""
+    """Raise a :class:`DataError` naming ``timestamp_col`` when ``frame`` lacks it.
+
+    Raises:
+        DataError: ``frame`` (read from ``eval_path``) has no column ``timestamp_col``.
+    """
     if timestamp_col not in frame.columns:
         raise DataError(
             f"timestamp_col: {eval_path} has no column {timestamp_col!r} "
@@ -241,9 +249,9 @@ def _prepare(
     except ModelError as exc:
         # The model is checked on the eval rows: a missing timestamp column is the real cause
         # when the reference's timestamp column then looks like a model feature.
-        _check_timestamp_column(read_table(eval_path, resolver), eval_path, timestamp_col, exc)
+        check_timestamp_column(read_table(eval_path, resolver), eval_path, timestamp_col, exc)
         raise
-    _check_timestamp_column(base.eval, eval_path, timestamp_col)
+    check_timestamp_column(base.eval, eval_path, timestamp_col)
     binning = split_into_bins(base.eval[timestamp_col], size)
     unparsed = len(binning.unparsed_rows)
     if unparsed:
@@ -434,14 +442,30 @@ def _feature_null(
     if get_statistic(statistic).compares == SAMPLES:
         pool_sorted = pool.codes[(profile.info.name, "samples.sorted")][0]
         return lambda chunks: rows_statistic(pool_sorted, positions[chunks], rest=rest)
-    valid = positions[positions >= 0]
-    pool_counts = np.bincount(valid, minlength=width)
+    has_value = np.flatnonzero(positions >= 0)
+    pool_counts = np.bincount(positions[has_value], minlength=width)
 
     def statistic_of(chunks: IntArray) -> np.ndarray:
-        values = positions[chunks]
-        counts = np.zeros((len(chunks), width), dtype=np.int64)
-        draw, _ = np.nonzero(values >= 0)
-        np.add.at(counts, (draw, values[values >= 0]), 1)
+        draws, rows = chunks.shape
+        if rows >= len(positions):
+            # Chunks larger than the pool: how often each chunk drew each pool row (one
+            # bincount over all chunks), then those multiplicities summed per code (a second
+            # bincount weighted by them; whole numbers, exact in float64).
+            pool_size = len(positions)
+            drawn = np.bincount(
+                (chunks + pool_size * np.arange(draws, dtype=np.int64)[:, None]).ravel(),
+                minlength=draws * pool_size,
+            ).reshape(draws, pool_size)[:, has_value]
+            slots = positions[has_value] + width * np.arange(draws, dtype=np.int64)[:, None]
+            summed = np.bincount(slots.ravel(), weights=drawn.ravel(), minlength=draws * width)
+            counts = np.rint(summed).astype(np.int64).reshape(draws, width)
+        else:
+            # One bincount over every chunk's codes: chunk i's code c at i * (width + 1) + c, a
+            # row without a value at i * (width + 1) + width (a column then dropped).
+            slots = np.where(positions[chunks] >= 0, positions[chunks], width)
+            slots += (width + 1) * np.arange(draws, dtype=np.int64)[:, None]
+            every = np.bincount(slots.ravel(), minlength=draws * (width + 1))
+            counts = np.ascontiguousarray(every.reshape(draws, width + 1)[:, :width])
         reference = pool_counts - counts if rest else np.broadcast_to(pool_counts, counts.shape)
         return rows_statistic(reference, counts)
 
@@ -654,6 +678,14 @@ def _run_bin(
     return FirewallBin(summary, tuple(events) if enable_events else (), result)
 
 
+def bin_log_line(done: int, total: int, summary: BinSummary) -> str:
+    """The log line of a finished bin: ``[done/total] bin <label>: rows, failing cases, level``."""
+    return (
+        f"[{done}/{total}] bin {summary.label}: {summary.num_rows} rows, "
+        f"{summary.summary_counts['fail']} failing cases, alert level {summary.severity}"
+    )
+
+
 def _run_bins(
     prepared: _PreparedFirewall,
     thresholds: Mapping[str, MetricThreshold],
@@ -661,21 +693,23 @@ def _run_bins(
     log: Log,
     progress: Progress | None,
     started: float,
+    bin_starts: Collection[int] | None = None,
 ) -> FirewallRunResult:
     specs = firewall_tests(prepared.config)
-    total = len(prepared.binning.bins)
+    selected = [
+        time_bin
+        for time_bin in prepared.binning.bins
+        if bin_starts is None or time_bin.start_secs in bin_starts
+    ]
+    total = len(selected)
     if progress is not None:
         progress(0, total)
     pool = _null_pool(prepared, specs, log)
     bins = []
-    for done, time_bin in enumerate(prepared.binning.bins, start=1):
+    for done, time_bin in enumerate(selected, start=1):
         outcome = _run_bin(prepared, time_bin, specs, thresholds, enable_events, log, pool)
         bins.append(outcome)
-        summary = outcome.summary
-        log(
-            f"[{done}/{total}] bin {summary.label}: {summary.num_rows} rows, "
-            f"{summary.summary_counts['fail']} failing cases, alert level {summary.severity}"
-        )
+        log(bin_log_line(done, total, outcome.summary))
         if progress is not None:
             progress(done, total)
     return FirewallRunResult(
@@ -705,6 +739,7 @@ def run_firewall(
     progress: Progress | None = None,
     thresholds: Mapping[str, Any] | None = None,
     enable_events: bool = True,
+    bin_starts: Collection[int] | None = None,
 ) -> FirewallRunResult:
     """Test the bins of an incremental evaluation file against a stress test's reference.
 
@@ -722,6 +757,10 @@ def run_firewall(
             high]}`` (see :mod:`pytest_rime.engine.monitoring`); ``None``: the reference
             config's ``monitoring_info.thresholds``, else the defaults.
         enable_events: Raise events for bins whose metrics cross their thresholds.
+        bin_starts: Run only the bins starting at these epoch seconds (``None``: every bin);
+            each is exactly that bin of the full run, and ``progress`` counts only these.
+            :func:`pytest_rime.engine.firewall_split.merge_firewall_results` joins the runs of
+            disjoint sets into the full run's result.
 
     Returns:
         The bins in time order, each with its run result, summary and events.
@@ -738,7 +777,7 @@ def run_firewall(
     cfg = validate_config(reference_config)
     limits = firewall_thresholds(cfg, thresholds)
     prepared = _prepare(cfg, eval_path, timestamp_col, bin_size_seconds, resolver, emit)
-    return _run_bins(prepared, limits, enable_events, emit, progress, started)
+    return _run_bins(prepared, limits, enable_events, emit, progress, started, bin_starts)
 
 
 def firewall_thresholds(

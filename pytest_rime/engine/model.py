@@ -6,6 +6,7 @@
   classification, an ``(n, k)`` probability matrix or labels for multi-class, values for
   regression) or ``predict_dict(row) -> value`` (called row by row inside one batch);
 - a directory containing ``model.py`` (e.g. an uploaded ``rime://`` directory);
+  on an fsspec URL (``s3://...``) the file or directory is downloaded first;
 - a pickled estimator (``.pkl``, ``.pickle``, ``.joblib``) with ``predict_proba`` / ``predict``,
   loaded with joblib when it is importable, else pickle.
 
@@ -15,13 +16,16 @@ Predictions are always batched: the adapter calls the model once per frame and c
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import pickle
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -250,16 +254,50 @@ def estimator_model(
     raise ModelError(f"{name}: the unpickled object has neither predict_proba nor predict")
 
 
+def download(url: str, name: str) -> Path:
+    """Copy the file or directory at fsspec ``url`` into a new private temporary directory.
+
+    The copy is removed when the process exits. Returns the local file or directory (a path
+    that does not exist when ``url`` names nothing); ``name`` names the model in errors.
+
+    Raises:
+        ModelError: The download failed, or an object's name would leave the directory.
+    """
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    root = root.rstrip("/")
+    directory = Path(tempfile.mkdtemp(prefix="rime-model-"))
+    atexit.register(shutil.rmtree, directory, True)
+    local = directory / (PurePosixPath(root).name or "model")
+    try:
+        if fs.isfile(root):
+            fs.get_file(root, str(local))
+            return local
+        for remote in fs.find(root):
+            relative = PurePosixPath(remote).relative_to(root)
+            if ".." in relative.parts:
+                raise ModelError(f"model_info.path: {name}: unsafe object name {remote!r}")
+            target = local.joinpath(*relative.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(remote, str(target))
+    except OSError as exc:
+        raise ModelError(f"model_info.path: {name}: cannot download it: {exc}") from exc
+    return local
+
+
 def model_file(path: str, resolver: Resolver | None) -> tuple[Path, str]:
     """The local model file of ``model_info.path`` and its name as the user knows it.
 
-    A directory means its ``model.py``.
+    A directory means its ``model.py``. A model on an fsspec URL (``s3://``, or a ``rime://``
+    upload kept on a ``--blob-url``) is downloaded first (:func:`download`).
 
     Raises:
         ModelError: There is no such file.
     """
-    local = Path(resolve_path(path, resolver))
+    resolved = resolve_path(path, resolver)
     name = display_name(path)
+    local = download(resolved, name) if "://" in resolved else Path(resolved)
     if local.is_dir():
         local = local / "model.py"
         name = f"{name.rstrip('/')}/model.py" if name else "model.py"
@@ -295,7 +333,11 @@ def load_model(
     """
     local, name = model_file(path, resolver)
     if local.suffix == ".py":
-        return python_model(local, name, functions)
-    if local.suffix in PICKLE_SUFFIXES:
-        return estimator_model(unpickle_model(local, name), local, name, inputs=inputs)
-    raise unsupported_model_file(name)
+        model = python_model(local, name, functions)
+    elif local.suffix in PICKLE_SUFFIXES:
+        model = estimator_model(unpickle_model(local, name), local, name, inputs=inputs)
+    else:
+        raise unsupported_model_file(name)
+    # Results name the model by the config's reference, never by where a server resolved it.
+    model.source = path
+    return model

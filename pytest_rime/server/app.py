@@ -37,6 +37,7 @@ from pytest_rime.server.blobs import BlobStore
 from pytest_rime.server.datadir import DataDirLock, lock_data_dir
 from pytest_rime.server.interceptors import ApiKeyInterceptor, ErrorInterceptor
 from pytest_rime.server.jobs import JobQueue
+from pytest_rime.server.rime_wire import RIME_SERVICE_NAMES, add_rime_servicers
 from pytest_rime.server.servicers.context import Backend
 from pytest_rime.server.servicers.firewalls import FirewallService
 from pytest_rime.server.servicers.images import ImageRegistry
@@ -46,6 +47,7 @@ from pytest_rime.server.servicers.results import ResultsReader
 from pytest_rime.server.servicers.uploads import FileUpload
 from pytest_rime.server.settings import ServerSettings
 from pytest_rime.server.store import Store
+from pytest_rime.server.upload_urls import UploadUrls
 from pytest_rime.server.web import Site, WebApp, server_context
 
 DEFAULT_GRACE_SECS = 5.0
@@ -57,6 +59,7 @@ _SERVICE_NAMES = (
     "pytest_rime.proto.v1.ResultsReader",
     "pytest_rime.proto.v1.ImageRegistry",
     "pytest_rime.proto.v1.FirewallService",
+    *RIME_SERVICE_NAMES,
 )
 
 _log = logging.getLogger(__name__)
@@ -175,6 +178,7 @@ def create_server(settings: ServerSettings) -> RunningServer:
         DataDirInUseError: Another server uses the data directory.
         OSError: The gRPC or web port could not be bound.
         ValueError: Only one of ``tls_cert`` and ``tls_key`` was given.
+        BlobUrlError: ``blob_url`` is malformed or cannot be written to (a ``ValueError``).
     """
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ValueError("give both --tls-cert and --tls-key, or neither")
@@ -189,18 +193,20 @@ def create_server(settings: ServerSettings) -> RunningServer:
 
 def _start_server(settings: ServerSettings, lock: DataDirLock) -> RunningServer:
     data_dir = settings.data_dir
+    blobs = BlobStore(data_dir, settings.upload_limit_bytes, settings.blob_url)
     store = Store(data_dir / "rime.db")
     jobs = JobQueue(store, settings)
     web = WebApp(settings.host, settings.web_port, tls=server_context(settings))
     backend = Backend(
         settings=settings,
         store=store,
-        blobs=BlobStore(data_dir, settings.upload_limit_bytes),
+        blobs=blobs,
         jobs=jobs,
         web_base_url=settings.web_base_url.rstrip("/")
         or f"{web.scheme}://{_host_for_url(_public_host(settings.host))}:{web.port}",
     )
-    web.start(Site(store, jobs, settings, backend.web_base_url))
+    upload_urls = UploadUrls(blobs, data_dir, backend.web_base_url, settings.upload_url_ttl_secs)
+    web.start(Site(store, jobs, settings, backend.web_base_url, upload_urls))
     interceptors: list[grpc.ServerInterceptor[Any, Any]] = [ErrorInterceptor()]
     if settings.api_keys:
         interceptors.insert(0, ApiKeyInterceptor(settings.api_keys))
@@ -215,6 +221,7 @@ def _start_server(settings: ServerSettings, lock: DataDirLock) -> RunningServer:
     results_pb2_grpc.add_ResultsReaderServicer_to_server(ResultsReader(backend), grpc_server)
     image_registry_pb2_grpc.add_ImageRegistryServicer_to_server(ImageRegistry(backend), grpc_server)
     firewall_pb2_grpc.add_FirewallServiceServicer_to_server(FirewallService(backend), grpc_server)
+    add_rime_servicers(grpc_server, backend, upload_urls)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     try:

@@ -1,12 +1,13 @@
 """Content-addressed blob store and ``rime://`` references (docs/internals.md).
 
 Bytes live once under ``blobs/<sha256[:2]>/<sha256>``; an upload is materialised as
-``uploads/<upload_id>/<relative path>`` (hard links to the blobs) where ``upload_id`` is a hash
-of the names and contents, so the same upload always yields the same reference. Nothing is
-written outside the store: relative paths are validated (length and depth too) and the
-resolved target is checked.
+``uploads/<upload_id>/<relative path>`` (hard links to the blobs on the local disk, copies of
+the blob objects on an fsspec ``--blob-url``: :mod:`blobstore_backends`) where ``upload_id`` is
+a hash of the names and contents, so the same upload always yields the same reference. Nothing
+is written outside the store: relative paths are validated (length and depth too) and, on the
+local disk, the resolved target is checked.
 
-Blobs, upload files and manifests are ``0600``. Each upload's SHA-256 per file is kept in
+Local blobs, upload files and manifests are ``0600``. Each upload's SHA-256 per file is kept in
 ``manifests/<upload_id>.json``. Reading an upload
 (:func:`resolve_rime_uri`, :meth:`BlobStore.check_upload`) checks its files against it and
 raises :class:`DataLossError` naming the upload when they differ; uploading the same files
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import uuid
@@ -29,6 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from pytest_rime.server.blobstore_backends import (
+    UPLOADS,
+    LocalObjects,
+    Objects,
+    RemoteObjects,
+    open_objects,
+)
 from pytest_rime.server.errors import (
     DataLossError,
     InvalidArgumentError,
@@ -36,7 +43,7 @@ from pytest_rime.server.errors import (
 )
 
 RIME_SCHEME = "rime://"
-_UPLOADS = "uploads"
+_BLOBS = "blobs"
 _MANIFESTS = "manifests"
 MAX_SEGMENT_BYTES = 255
 """Longest file or directory name of an upload (UTF-8 bytes; the file systems' limit)."""
@@ -44,9 +51,6 @@ MAX_SEGMENTS = 64
 """Deepest relative path of an uploaded file (directories plus the file name)."""
 MAX_PATH_BYTES = 1024
 """Longest relative path of an uploaded file (UTF-8 bytes)."""
-_HASH_BLOCK = 1 << 20
-_FILE_MODE = 0o600
-"""Mode of blobs, upload files and manifests: the server's user only, whatever the umask."""
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -103,13 +107,6 @@ def validate_relative_path(path: str) -> PurePosixPath:
     return PurePosixPath(path)
 
 
-def _inside(root: Path, relative: PurePosixPath) -> Path:
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise InvalidArgumentError(f"upload path {str(relative)!r} resolves outside the store")
-    return target
-
-
 def _parse_rime_uri(uri: str) -> tuple[str, PurePosixPath | None]:
     """``(upload_id, path inside the upload or None)`` of ``rime://uploads/<id>[/<path>]``.
 
@@ -121,32 +118,28 @@ def _parse_rime_uri(uri: str) -> tuple[str, PurePosixPath | None]:
     if _path_problem(rest):
         raise InvalidArgumentError(f"{_shown(uri)} is not a valid rime:// reference: {expected}")
     parts = PurePosixPath(rest).parts
-    if parts[0] != _UPLOADS or len(parts) < 2 or not _UPLOAD_ID.fullmatch(parts[1]):
+    if parts[0] != UPLOADS or len(parts) < 2 or not _UPLOAD_ID.fullmatch(parts[1]):
         raise InvalidArgumentError(f"{_shown(uri)}: {expected}")
     inner = PurePosixPath(*parts[2:]) if len(parts) > 2 else None
     return parts[1], inner
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while block := stream.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+def _blob_key(digest: str) -> str:
+    return f"{_BLOBS}/{digest[:2]}/{digest}"
 
 
-def _manifest_path(data_dir: Path, upload_id: str) -> Path:
-    return data_dir / _MANIFESTS / f"{upload_id}.json"
+def _manifest_key(upload_id: str) -> str:
+    return f"{_MANIFESTS}/{upload_id}.json"
 
 
-def _verify_upload(data_dir: Path, uri: str, upload_id: str, inner: PurePosixPath | None) -> None:
+def _verify_upload(objects: Objects, uri: str, upload_id: str, inner: PurePosixPath | None) -> None:
     """Check the files of ``uri`` against their recorded SHA-256 (none recorded: no check).
 
     Raises:
         DataLossError: A file is missing or its bytes changed; the message names the upload.
     """
     try:
-        recorded: dict[str, str] = json.loads(_manifest_path(data_dir, upload_id).read_text())
+        recorded: dict[str, str] = json.loads(objects.read_bytes(_manifest_key(upload_id)))
     except FileNotFoundError:
         return
     except ValueError:
@@ -154,25 +147,23 @@ def _verify_upload(data_dir: Path, uri: str, upload_id: str, inner: PurePosixPat
             f"upload {uri} is corrupted: the record of its SHA-256 hashes is unreadable; upload "
             "the same files again to repair it"
         ) from None
-    root = data_dir / _UPLOADS / upload_id
     for name, digest in recorded.items():
         if inner is not None and not PurePosixPath(name).is_relative_to(inner):
             continue
-        try:
-            intact = _sha256(root / name) == digest
-        except FileNotFoundError:
-            intact = False
-        if not intact:
+        if objects.sha256(f"{UPLOADS}/{upload_id}/{name}") != digest:
             raise DataLossError(
                 f"upload {uri} is corrupted: its file {name!r} no longer matches the SHA-256 "
                 "recorded when it was uploaded; upload the same files again to repair it"
             )
 
 
-def resolve_rime_uri(data_dir: Path, uri: str) -> str:
-    """Map ``rime://uploads/<upload_id>[/<path>]`` to the local file or directory it names.
+def resolve_rime_uri(data_dir: Path, uri: str, blob_url: str = "") -> str:
+    """Map ``rime://uploads/<upload_id>[/<path>]`` to the file or directory it names.
 
-    The files it names are checked against the SHA-256 recorded at upload.
+    That is a local path under ``data_dir``, or with ``blob_url`` (the server's ``--blob-url``)
+    the object's fsspec URL there (``data_dir`` is then not touched). The files it names are
+    checked against the SHA-256 recorded at upload (a recorded file that is missing is data
+    loss too).
 
     Raises:
         FileNotFoundError: The reference is malformed or names nothing this server stored.
@@ -184,12 +175,12 @@ def resolve_rime_uri(data_dir: Path, uri: str) -> str:
         upload_id, inner = _parse_rime_uri(uri)
     except InvalidArgumentError as exc:
         raise FileNotFoundError(str(exc)) from exc
-    root = (data_dir / _UPLOADS).resolve()
-    target = (root / upload_id / (inner or "")).resolve()
-    if not target.is_relative_to(root) or not target.exists():
+    objects = open_objects(data_dir, blob_url)
+    _verify_upload(objects, uri, upload_id, inner)
+    target = objects.find(f"{UPLOADS}/{upload_id}" + (f"/{inner}" if inner else ""))
+    if target is None:
         raise FileNotFoundError(f"{uri!r}: no such upload on this server")
-    _verify_upload(data_dir, uri, upload_id, inner)
-    return str(target)
+    return target
 
 
 class _Staging:
@@ -249,19 +240,28 @@ class BlobStore:
     """The blob store of one server.
 
     Args:
-        data_dir: The server's data directory (``blobs/``, ``uploads/`` and ``tmp/`` go there).
+        data_dir: The server's data directory (``tmp/`` for uploads being received goes there,
+            and without ``blob_url`` also ``blobs/``, ``uploads/`` and ``manifests/``).
         limit_bytes: Largest total size of one upload.
+        blob_url: An fsspec URL (``s3://bucket/prefix``) to keep the store's objects on
+            instead of ``data_dir``; credentials come from the environment.
+
+    Raises:
+        BlobUrlError: ``blob_url`` is malformed, names credentials or cannot be written to.
     """
 
-    def __init__(self, data_dir: Path, limit_bytes: int) -> None:
+    def __init__(self, data_dir: Path, limit_bytes: int, blob_url: str = "") -> None:
         self.limit_bytes = limit_bytes
-        self._data_dir = data_dir
-        self._blobs = data_dir / "blobs"
-        self._uploads = data_dir / _UPLOADS
-        self._manifests = data_dir / _MANIFESTS
         self._tmp = data_dir / "tmp"
-        for directory in (self._blobs, self._uploads, self._manifests, self._tmp):
-            directory.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        if blob_url:
+            remote = RemoteObjects(blob_url)
+            remote.check_writable()
+            self._objects: Objects = remote
+        else:
+            for name in (_BLOBS, UPLOADS, _MANIFESTS):
+                (data_dir / name).mkdir(parents=True, exist_ok=True)
+            self._objects = LocalObjects(data_dir, self._tmp)
 
     def check_upload(self, key: str, uri: str) -> None:
         """Refuse a malformed or corrupted ``rime://`` reference named by config key ``key``.
@@ -277,7 +277,7 @@ class BlobStore:
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"{key}: {exc}") from None
         try:
-            _verify_upload(self._data_dir, uri, upload_id, inner)
+            _verify_upload(self._objects, uri, upload_id, inner)
         except DataLossError as exc:
             raise DataLossError(f"{key}: {exc}") from None
 
@@ -330,70 +330,27 @@ class BlobStore:
             self._materialise(upload_id, digests)
         finally:
             staging.close()
-        uri = f"{RIME_SCHEME}{_UPLOADS}/{upload_id}"
+        uri = f"{RIME_SCHEME}{UPLOADS}/{upload_id}"
         if single_file:
             uri += f"/{next(iter(digests))}"
         return UploadResult(uri, len(digests), staging.size_bytes)
 
-    def _blob_path(self, digest: str) -> Path:
-        return self._blobs / digest[:2] / digest
-
     def _commit_blobs(self, staging: _Staging) -> dict[PurePosixPath, str]:
-        """Move each staged file to its blob unless an intact blob holds the same bytes."""
+        """Store each staged file as its blob unless an intact blob holds the same bytes."""
         staging.finish_file()
         digests: dict[PurePosixPath, str] = {}
         for path, (staged, hasher) in staging.files.items():
             digest = hasher.hexdigest()
-            blob = self._blob_path(digest)
-            if not (blob.exists() and _sha256(blob) == digest):
-                blob.parent.mkdir(exist_ok=True)
-                staged.chmod(_FILE_MODE)
-                os.replace(staged, blob)
+            if self._objects.sha256(_blob_key(digest)) != digest:
+                self._objects.put_blob(_blob_key(digest), staged)
             digests[path] = digest
         return digests
 
-    def _link(self, digest: str, target: Path) -> None:
-        """Make ``target`` the blob ``digest`` (a hard link, else a copy), replacing it."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{uuid.uuid4().hex}.tmp")
-        try:
-            os.link(self._blob_path(digest), temporary)
-        except OSError:
-            shutil.copyfile(self._blob_path(digest), temporary)
-            temporary.chmod(_FILE_MODE)
-        os.replace(temporary, target)
-
-    def _repair(self, final: Path, digests: dict[PurePosixPath, str]) -> None:
-        """Re-link every file of an existing upload that is not its (intact) blob."""
-        for path, digest in digests.items():
-            target = _inside(final, path)
-            blob = self._blob_path(digest)
-            if target.is_file() and (os.path.samefile(target, blob) or _sha256(target) == digest):
-                continue
-            self._link(digest, target)
-
-    def _write_manifest(self, upload_id: str, digests: dict[PurePosixPath, str]) -> None:
-        manifest = _manifest_path(self._data_dir, upload_id)
-        temporary = manifest.with_name(f".{uuid.uuid4().hex}.tmp")
-        temporary.write_text(json.dumps({str(p): d for p, d in sorted(digests.items())}))
-        temporary.chmod(_FILE_MODE)
-        os.replace(temporary, manifest)
-
     def _materialise(self, upload_id: str, digests: dict[PurePosixPath, str]) -> None:
-        final = self._uploads / upload_id
-        self._write_manifest(upload_id, digests)
-        if final.exists():
-            self._repair(final, digests)
-            return
-        building = self._tmp / f"upload-{uuid.uuid4().hex}"
-        try:
-            for path, digest in digests.items():
-                self._link(digest, _inside(building, path))
-            try:
-                os.rename(building, final)
-            except OSError:
-                if not final.exists():
-                    raise
-                self._repair(final, digests)
-        finally:
-            shutil.rmtree(building, ignore_errors=True)
+        """Record the upload's hashes, then place (or repair) its files."""
+        manifest = json.dumps({str(p): d for p, d in sorted(digests.items())})
+        self._objects.write_bytes(_manifest_key(upload_id), manifest.encode())
+        self._objects.place_upload(
+            f"{UPLOADS}/{upload_id}",
+            {path: (_blob_key(digest), digest) for path, digest in digests.items()},
+        )

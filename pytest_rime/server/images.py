@@ -139,18 +139,26 @@ def build_image(spec: dict[str, Any], log: Callable[[str], None]) -> dict[str, A
 
     Args:
         spec: ``image_dir``, ``requirements`` (``[{name, version_specifier}]``),
-            ``pip_options`` and ``inherit`` (paths for the ``.pth`` file).
+            ``pip_options`` and ``inherit`` (paths for the ``.pth`` file); with
+            ``in_runtime_env`` (the ``ray`` executor) the running interpreter already is the
+            image, and only its libraries' versions are read.
         log: One line of build log per call.
 
     Returns:
         ``{"pip_libraries": [{name, version}]}`` for every requested library.
     """
-    venv = Path(spec["image_dir"])
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], log)
-    python = venv_python(venv)
-    site_packages = _venv_site_packages(python)
-    (site_packages / _INHERIT_PTH).write_text("\n".join(spec["inherit"]) + "\n")
-    requirements = [r["name"] + r.get("version_specifier", "") for r in spec["requirements"]]
+    if spec.get("in_runtime_env"):
+        # On Ray the image is the task's runtime environment, which Ray built from the
+        # requirements before the worker started: only report what it holds.
+        python = Path(sys.executable)
+        requirements = []
+    else:
+        venv = Path(spec["image_dir"])
+        _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], log)
+        python = venv_python(venv)
+        site_packages = _venv_site_packages(python)
+        (site_packages / _INHERIT_PTH).write_text("\n".join(spec["inherit"]) + "\n")
+        requirements = [r["name"] + r.get("version_specifier", "") for r in spec["requirements"]]
     if requirements:
         _run(
             [

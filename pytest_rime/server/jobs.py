@@ -1,11 +1,12 @@
-"""The job queue: a scheduler thread that runs each job in its own worker process.
+"""The job queue: a scheduler thread that runs each job in its own worker.
 
 Jobs run FIFO by creation, at most ``max_concurrent_jobs`` at once. A worker is
-``<python> -m pytest_rime.server.worker jobs/<job_id>`` (docs/internals.md) in its own session
-(:class:`~pytest_rime.server.worker_process.WorkerProcess`), its output capped into
-``jobs/<job_id>/log.txt``. One monitor thread per running job waits for the process and records
-the outcome; a timer ends a job that outlives its timeout. Cancel, timeout and shutdown end the
-worker's whole process tree. The server, not the worker, writes SQLite.
+``<python> -m pytest_rime.server.worker jobs/<job_id>`` (docs/internals.md) in its own session,
+started by the server's executor (:mod:`pytest_rime.server.executors`: a local process, or a
+Ray task), its output capped into ``jobs/<job_id>/log.txt``. One monitor thread per running job
+waits for the worker and records the outcome; a timer ends a job that outlives its timeout.
+Cancel, timeout and shutdown end the worker's whole process tree. The server, not the worker,
+writes SQLite.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pytest_rime.engine.firewall import FirewallFromReferenceResult, FirewallRun
 from pytest_rime.engine.results import RunResult
 from pytest_rime.server.datadir import private_dir, write_private
 from pytest_rime.server.errors import ServerError
+from pytest_rime.server.executors import Executor, JobLaunch, RunningWorker, create_executor
 from pytest_rime.server.joblog import CappedLog, check_log_limit
 from pytest_rime.server.processes import (
     ProcessId,
@@ -42,7 +44,6 @@ from pytest_rime.server.records import (
 from pytest_rime.server.settings import ServerSettings
 from pytest_rime.server.store import Store
 from pytest_rime.server.worker import OOM_EXIT_CODE
-from pytest_rime.server.worker_process import WorkerProcess
 
 SERVER_STOPPED = "server stopped while the job was running"
 
@@ -54,7 +55,7 @@ class _Running:
     """A job whose worker process is alive."""
 
     job_id: str
-    worker: WorkerProcess
+    worker: RunningWorker
     oom_kills_at_start: int | None
     timeout_secs: float
     done: threading.Event = field(default_factory=threading.Event)
@@ -113,13 +114,17 @@ class JobQueue:
         store: Where jobs, results and images are recorded.
         settings: The server's settings: its data directory (job directories go to
             ``jobs/``), ``max_concurrent_jobs``, ``cancel_grace_secs`` (between SIGTERM and
-            SIGKILL), ``job_timeout_secs`` and ``job_log_limit_bytes``.
+            SIGKILL), ``job_timeout_secs``, ``job_log_limit_bytes`` and the executor.
+        executor: Where jobs run; default: the one ``settings.executor`` names.
 
     Raises:
-        ValueError: ``job_log_limit_bytes`` is too small for a log.
+        ValueError: ``job_log_limit_bytes`` is too small for a log, or the executor cannot
+            be set up (e.g. no Ray cluster at ``settings.ray_address``).
     """
 
-    def __init__(self, store: Store, settings: ServerSettings) -> None:
+    def __init__(
+        self, store: Store, settings: ServerSettings, executor: Executor | None = None
+    ) -> None:
         self._store = store
         self._jobs_dir = private_dir(settings.data_dir / "jobs")
         self._max_running = max(1, settings.max_concurrent_jobs)
@@ -130,6 +135,7 @@ class JobQueue:
         self._running: dict[str, _Running] = {}
         self._stopping = False
         self._scheduler = threading.Thread(target=self._schedule, name="rime-scheduler")
+        self._executor = executor or create_executor(settings)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -173,6 +179,7 @@ class JobQueue:
             self._stop(job, TerminationReason.GENERIC_ERROR)
         if self._scheduler.is_alive():
             self._scheduler.join()
+        self._executor.close()
 
     # -- queries and commands ---------------------------------------------------------------
 
@@ -273,8 +280,20 @@ class JobQueue:
         write_private(job_dir / "spec.json", json.dumps(job.spec))
         python = str(job.spec.get("python") or sys.executable)
         oom_kills = _oom_kill_count()
+        managed = job.image_name if job.type is not JobType.IMAGE_BUILDER else ""
+        launch = JobLaunch(
+            job_id=job.id,
+            job_dir=job_dir,
+            spec=job.spec,
+            python=python,
+            custom_python=not managed and python != sys.executable,
+            image_requirements=self._store.images.get(managed).requirements if managed else None,
+            log=self._job_log(job.id),
+            on_started=lambda worker: self._record_worker(job.id, job_dir, worker),
+        )
+        self._store.jobs.update(job.id, status=JobStatus.RUNNING, start_time=time.time())
         try:
-            worker = WorkerProcess(job.id, job_dir, python, self._job_log(job.id))
+            worker = self._executor.start(launch)
         except OSError as exc:
             self._record_end(
                 job,
@@ -283,20 +302,17 @@ class JobQueue:
                 f"could not start the worker with {python}: {exc}",
             )
             return
-        write_private(job_dir / "pid", str(worker.id.pid))
-        self._store.jobs.update(
-            job.id,
-            status=JobStatus.RUNNING,
-            start_time=time.time(),
-            worker_pid=worker.id.pid,
-            worker_start_time=worker.id.start_time,
-        )
         running = _Running(job.id, worker, oom_kills, job_timeout_secs(job.spec, self._timeout))
         self._running[job.id] = running
         threading.Thread(
             target=self._monitor, args=(running,), name=f"rime-job-{job.id[:8]}", daemon=True
         ).start()
-        _log.info("job %s started (pid %d)", job.id, worker.id.pid)
+        _log.info("job %s started on the %s executor", job.id, self._executor.name)
+
+    def _record_worker(self, job_id: str, job_dir: Path, worker: ProcessId) -> None:
+        """Record a job's worker process, so a restarted server can end it if it is left."""
+        write_private(job_dir / "pid", str(worker.pid))
+        self._store.jobs.update(job_id, worker_pid=worker.pid, worker_start_time=worker.start_time)
 
     def _stop(self, running: _Running, reason: TerminationReason) -> None:
         """End the worker's process tree (SIGTERM, grace, SIGKILL) and wait for the outcome."""

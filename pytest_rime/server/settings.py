@@ -15,6 +15,9 @@ DEFAULT_UPLOAD_LIMIT_MB = 1024
 DEFAULT_MAX_CONCURRENT_JOBS = 1
 DEFAULT_JOB_TIMEOUT_SECS = 6 * 3600.0
 DEFAULT_JOB_LOG_LIMIT_MB = 16.0
+DEFAULT_SPLIT_ROWS = 2_000_000
+DEFAULT_UPLOAD_URL_TTL_SECS = 3600.0
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,17 @@ class ServerSettings:
             (``--allow-local-path``); none by default: only ``rime://`` uploads and remote URLs.
         allowed_custom_images: Venvs or interpreters ``custom_image`` may name besides the
             data directory's images (``--allow-custom-image``).
+        executor: Where jobs run: ``"local"`` (worker processes of this server) or ``"ray"``
+            (tasks on the Ray cluster at ``ray_address``).
+        ray_address: The Ray cluster of ``executor="ray"``: ``"auto"``, ``"HOST:PORT"`` or
+            ``"ray://HOST:PORT"``.
+        split_rows: With ``executor="ray"``, a firewall job whose incremental data has more
+            rows than this is split by time bin into tasks of about this many rows each
+            (0: never split).
+        blob_url: An fsspec URL (``s3://bucket/prefix``) where uploads and blobs live instead
+            of ``data_dir``; empty: on the local disk under ``data_dir``.
+        upload_url_ttl_secs: How long an upload URL handed out by the ``rime`` wire's
+            ``FileUpload`` service stays valid.
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
@@ -67,6 +81,11 @@ class ServerSettings:
     job_log_limit_bytes: int = int(DEFAULT_JOB_LOG_LIMIT_MB * 1024 * 1024)
     allowed_local_paths: tuple[Path, ...] = ()
     allowed_custom_images: tuple[Path, ...] = ()
+    executor: str = "local"
+    ray_address: str = "auto"
+    split_rows: int = DEFAULT_SPLIT_ROWS
+    blob_url: str = ""
+    upload_url_ttl_secs: float = DEFAULT_UPLOAD_URL_TTL_SECS
 
     @property
     def upload_limit_bytes(self) -> int:

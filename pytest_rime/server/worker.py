@@ -36,20 +36,36 @@ def thread_count(cpu_request_millicores: int) -> int:
     return max(1, min(math.ceil(limit / 1000), available or 1))
 
 
+def may_drive_ray(spec: dict[str, Any]) -> bool:
+    """Whether the job may connect to a Ray cluster itself (a firewall job it may split)."""
+    ray = spec.get("ray") or {}
+    return spec["type"] == "FIREWALL_BATCH_TEST" and bool(ray.get("split_rows"))
+
+
 def apply_limits(spec: dict[str, Any]) -> None:
-    """Cap address space at twice ``ram_request_megabytes`` and threads/CPUs at the CPU limit."""
+    """Cap memory at twice ``ram_request_megabytes`` and threads/CPUs at the CPU limit.
+
+    The cap is on the address space, except for a job that may become a Ray driver: mapping
+    the node's shared object store takes address space the job does not use, so its cap is on
+    private writable memory (``RLIMIT_DATA``: heap and anonymous mappings, where its data
+    lives) instead.
+    """
     limit_bytes = 2 * int(spec.get("ram_request_megabytes") or DEFAULT_RAM_MB) * 1024 * 1024
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    kind, capped = (
+        (resource.RLIMIT_DATA, "private memory")
+        if may_drive_ray(spec)
+        else (resource.RLIMIT_AS, "address space")
+    )
+    _, hard = resource.getrlimit(kind)
     if hard == resource.RLIM_INFINITY or hard > limit_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+        resource.setrlimit(kind, (limit_bytes, limit_bytes))
     threads = thread_count(int(spec.get("cpu_request_millicores") or 0))
     for name in THREAD_ENV_VARS:
         os.environ[name] = str(threads)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
     print(
-        f"[rime worker] limits: address space {limit_bytes // (1024 * 1024)} MB, "
-        f"{threads} thread(s)",
+        f"[rime worker] limits: {capped} {limit_bytes // (1024 * 1024)} MB, {threads} thread(s)",
         flush=True,
     )
 
@@ -84,7 +100,7 @@ def run_job(spec: dict[str, Any], job_dir: Path) -> Any:
         return build_image(spec, _log)
     from pytest_rime.server.blobs import resolve_rime_uri
 
-    resolver = partial(resolve_rime_uri, Path(spec["data_dir"]))
+    resolver = partial(resolve_rime_uri, Path(spec["data_dir"]), blob_url=spec.get("blob_url", ""))
     batches = partial(_progress, job_dir, "test batches")
     bins = partial(_progress, job_dir, "bins")
     if job_type == "MODEL_STRESS_TEST":
@@ -92,6 +108,11 @@ def run_job(spec: dict[str, Any], job_dir: Path) -> Any:
 
         result = run_stress_test(spec["config"], resolver=resolver, log=_log, progress=batches)
         return result.to_dict()
+    if job_type == "FIREWALL_BATCH_TEST" and spec.get("ray"):
+        from pytest_rime.server.ray_firewall import run_firewall_split
+
+        split = run_firewall_split(spec, resolver=resolver, log=_log, progress=bins)
+        return split.to_dict()
     if job_type == "FIREWALL_BATCH_TEST":
         from pytest_rime.engine.firewall import run_firewall
 

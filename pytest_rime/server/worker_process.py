@@ -14,15 +14,25 @@ import select
 import subprocess
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from pytest_rime.server.distribution import PACKAGE_PARENT
-from pytest_rime.server.joblog import CappedLog
 from pytest_rime.server.processes import JOB_ID_ENV, ProcessId, end_job_processes, start_time
 
 _READ_BYTES = 65536
 _DRAIN_IDLE_SECS = 1.0
 """Once the job's processes are gone, the pump stops after the pipe is idle this long (a
 process that escaped every search and holds the pipe cannot keep a job from finishing)."""
+
+
+class LogSink(Protocol):
+    """Where a worker's output goes: the job's capped log, or a Ray task's stream."""
+
+    def append(self, data: bytes) -> None:
+        """Take the next chunk of output."""
+
+    def close(self) -> None:
+        """The output has ended."""
 
 
 class WorkerProcess:
@@ -42,7 +52,7 @@ class WorkerProcess:
         OSError: The interpreter could not be started.
     """
 
-    def __init__(self, job_id: str, job_dir: Path, python: str, log: CappedLog) -> None:
+    def __init__(self, job_id: str, job_dir: Path, python: str, log: LogSink) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p

@@ -40,7 +40,15 @@ def client(rime_server: Any, connect: ClientFactory) -> RIMEClient:
 
 
 @pytest.fixture(scope="module")
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def module_server_settings() -> dict[str, Any]:
+    """More ``ServerSettings`` fields of ``module_server`` (tests/ray adds the executor's)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory, module_server_settings: dict[str, Any]
+) -> Iterator[RunningServer]:
     """A real server shared by the tests of one module."""
     running = create_server(
         ServerSettings(
@@ -49,6 +57,7 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
             port=0,
             web_port=0,
             allowed_local_paths=(tmp_path_factory.getbasetemp(),),
+            **module_server_settings,
         )
     )
     yield running

@@ -187,6 +187,7 @@ def test_server_stop_ends_the_whole_tree_of_a_running_job(
 @pytest.mark.slow
 def test_workers_left_by_a_sigkilled_server_are_ended_at_restart(
     rime_server_factory: Callable[..., RunningServer],
+    rime_serve_args: list[str],
     tmp_path: Path,
     write_tabular_dataset: Callable[..., Any],
 ) -> None:
@@ -197,7 +198,7 @@ def test_workers_left_by_a_sigkilled_server_are_ended_at_restart(
         tmp_path / "data", model_prelude=_spawner(pid_dir) + gate.prelude
     )
     data_dir = tmp_path / "server"
-    embedded = start_embedded_server(data_dir)
+    embedded = start_embedded_server(data_dir, extra_args=rime_serve_args)
     try:
         with grpc.insecure_channel(embedded.address) as channel:
             config = dataset.config()
@@ -230,8 +231,8 @@ def test_workers_left_by_a_sigkilled_server_are_ended_at_restart(
         assert failed.status == common_pb2.JOB_STATUS_FAILED
         assert failed.termination_reason == common_pb2.TERMINATION_REASON_GENERIC_ERROR
         assert failed.error_message == SERVER_STOPPED
-        log = read_logs(channel, job.id)
-        assert "process(es) a previous server left running" in log
+        if server.settings.executor == "local":  # Ray ends a dead driver's tasks' children itself
+            assert "process(es) a previous server left running" in read_logs(channel, job.id)
 
 
 # -- logs -------------------------------------------------------------------------------------

@@ -119,13 +119,16 @@ def test_pending_jobs_run_after_a_restart(
 
 def test_jobs_running_when_the_server_died_are_failed_at_startup(
     rime_server_factory: Callable[..., RunningServer],
+    rime_serve_args: list[str],
     tmp_path: Path,
     write_tabular_dataset: Callable[..., Any],
 ) -> None:
     gate = Gate(tmp_path / "gate")
     config = write_tabular_dataset(tmp_path / "data", model_prelude=gate.prelude).config()
     data_dir = tmp_path / "server"
-    embedded = start_embedded_server(data_dir, extra_args=["--allow-local-path", str(tmp_path)])
+    embedded = start_embedded_server(
+        data_dir, extra_args=[*rime_serve_args, "--allow-local-path", str(tmp_path)]
+    )
     try:
         with grpc.insecure_channel(embedded.address) as channel:
             job = start_stress_test(channel, config)

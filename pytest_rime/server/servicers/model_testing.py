@@ -177,6 +177,7 @@ class ModelTesting(BackendServicer, model_testing_pb2_grpc.ModelTestingServicer)
         spec = {
             "type": job_type.value,
             "data_dir": str(self._backend.settings.data_dir),
+            "blob_url": self._backend.settings.blob_url,
             "python": self._interpreter(request.custom_image, request.rime_managed_image),
             "ram_request_megabytes": resource_request(
                 "ram_request_megabytes",

@@ -1,7 +1,8 @@
 """The web app's HTTP(S) server: a :class:`ThreadingHTTPServer` in a daemon thread.
 
 It binds when created (so the port is known before the pages are wired) and serves once
-:meth:`WebApp.start` hands it the app: a function from :class:`Request` to :class:`Response`.
+:meth:`WebApp.start` hands it the app: a function from :class:`Request` to :class:`Response`,
+whose :meth:`App.receive` also takes the streamed body of a PUT (uploads).
 """
 
 from __future__ import annotations
@@ -9,17 +10,31 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
+from pytest_rime.server.web.bodies import drain, read_blocks
 from pytest_rime.server.web.messages import Request, Response
 
-App = Callable[[Request], Response]
+
+class App(Protocol):
+    """What the server serves: GET and POST requests, and PUTs with a streamed body."""
+
+    def __call__(self, request: Request) -> Response:
+        """The response to a GET or POST ``request``."""
+        ...
+
+    def receive(self, request: Request, blocks: Iterator[bytes]) -> Response:
+        """The response to a PUT ``request`` whose body arrives as ``blocks``."""
+        ...
+
 
 MAX_BODY_BYTES = 16 * 1024
 """The largest request body accepted (the login form is the only thing posted)."""
+MAX_DRAIN_BYTES = 1 << 20
+"""Of a PUT body the app did not read, the most read and dropped so the client gets the answer."""
 
 _log = logging.getLogger(__name__)
 
@@ -52,12 +67,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._answer(self.rfile.read(length))
 
-    def _answer(self, body: bytes) -> None:
+    def do_PUT(self) -> None:
+        self._answer(b"", streamed=True)
+
+    def _answer(self, body: bytes, *, streamed: bool = False) -> None:
         path, _, query = self.path.partition("?")
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = Request(self.command, path, query.partition("#")[0], headers, body)
         try:
-            response = self.server.app(request)
+            if streamed:
+                blocks = read_blocks(self.rfile, headers)
+                response = self.server.app.receive(request, blocks)
+                self.close_connection |= not drain(blocks, MAX_DRAIN_BYTES)
+            else:
+                response = self.server.app(request)
         except Exception:
             _log.exception("web request %s %s failed", self.command, path)
             body = b"500 Internal Server Error (the server log says why)\n"
