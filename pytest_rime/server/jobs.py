@@ -46,6 +46,7 @@ from pytest_rime.server.store import Store
 from pytest_rime.server.worker import OOM_EXIT_CODE
 
 SERVER_STOPPED = "server stopped while the job was running"
+_FINAL_LOG_WAIT_SECS = 10.0
 
 _log = logging.getLogger(__name__)
 
@@ -216,6 +217,20 @@ class JobQueue:
             return False
         with self._cond:
             return job.id not in self._running
+
+    def wait_for_final_log(self, job_id: str, timeout: float = _FINAL_LOG_WAIT_SECS) -> None:
+        """Once job ``job_id`` has finished, wait (up to ``timeout``) until its log is final.
+
+        A finished status is stored a moment before the server appends its last lines (what a
+        job stored, how it ended); a reader who saw the status waits for them here.
+        """
+        with self._cond:
+            self._cond.wait_for(
+                lambda: (
+                    job_id not in self._running or not self._store.jobs.get(job_id).status.finished
+                ),
+                timeout,
+            )
 
     def submit(
         self, job_type: JobType, project_id: str, spec: dict[str, Any], **fields: str

@@ -325,6 +325,7 @@ class ModelTesting(BackendServicer, model_testing_pb2_grpc.ModelTestingServicer)
         if request.max_bytes < 0:
             raise InvalidArgumentError(f"max_bytes must be >= 0, got {request.max_bytes}")
         path = self._backend.jobs.log_path(request.job_id)
+        self._backend.jobs.wait_for_final_log(request.job_id)
         if not path.exists():
             return
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
