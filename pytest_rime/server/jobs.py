@@ -306,7 +306,6 @@ class JobQueue:
             log=self._job_log(job.id),
             on_started=lambda worker: self._record_worker(job.id, job_dir, worker),
         )
-        self._store.jobs.update(job.id, status=JobStatus.RUNNING, start_time=time.time())
         try:
             worker = self._executor.start(launch)
         except OSError as exc:
@@ -317,6 +316,8 @@ class JobQueue:
                 f"could not start the worker with {python}: {exc}",
             )
             return
+        # A local worker's pid is recorded by now (a Ray task's once it starts on its node).
+        self._store.jobs.update(job.id, status=JobStatus.RUNNING, start_time=time.time())
         running = _Running(job.id, worker, oom_kills, job_timeout_secs(job.spec, self._timeout))
         self._running[job.id] = running
         threading.Thread(
