@@ -36,7 +36,12 @@ from pytest_rime.server.executors.ray_task import run_job_task
 from pytest_rime.server.processes import ProcessId, end_job_processes
 from pytest_rime.server.records import PipRequirement
 from pytest_rime.server.settings import ServerSettings
-from pytest_rime.server.worker import DEFAULT_CPU_MILLICORES, DEFAULT_RAM_MB, OOM_EXIT_CODE
+from pytest_rime.server.worker import (
+    DEFAULT_CPU_MILLICORES,
+    DEFAULT_RAM_MB,
+    OOM_EXIT_CODE,
+    may_drive_ray,
+)
 
 _MIB = 1024 * 1024
 _CONNECT_SECS = 5.0
@@ -106,7 +111,7 @@ class RayExecutor:
         spec = dict(launch.spec)
         spec["ray"] = {"address": self._gcs_address, "split_rows": self._split_rows}
         resources = task_resources(spec)
-        if spec["type"] == "FIREWALL_BATCH_TEST" and self._split_rows:
+        if may_drive_ray(spec):
             # Its bins may run as tasks of their own (1 CPU each) while this task waits for
             # them: holding CPUs here could leave none for them on a small cluster.
             resources["num_cpus"] = 0
